@@ -1,0 +1,210 @@
+"""Width-scalable Q-networks: Nature CNN, Impala ResNet and the MinAtar network.
+
+Layouts and initialisers follow Dopamine's `dopamine/jax/networks.py` (dossier §2.4). `width`
+multiplies the convolution channels, as the paper did ("we scaled the convolutional layers");
+`scale_dense=True` also multiplies the hidden dense layer (the paper is ambiguous, dossier §2.4).
+
+Every network returns a `QNetworkOutput`: Q-values always, and for distributional heads
+(`num_atoms > 0`) the per-action logits and probabilities over the fixed support too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class QNetworkOutput(NamedTuple):
+    q_values: jax.Array  # (batch, actions)
+    logits: jax.Array | None = None  # (batch, actions, atoms) for C51 heads
+    probabilities: jax.Array | None = None  # (batch, actions, atoms)
+
+
+def _check_width(width: int) -> None:
+    if not isinstance(width, int) or width <= 0:
+        raise ValueError(f"width must be a positive integer, got {width!r}")
+
+
+class QHead(nn.Module):
+    """Hidden dense layer + output layer; expected Q from logits when distributional."""
+
+    num_actions: int
+    hidden_units: int
+    num_atoms: int = 0  # 0: plain Q-values; >0: C51 logits over `support`
+    v_max: float = 10.0
+    dueling: bool = False
+    kernel_init: nn.initializers.Initializer = nn.initializers.xavier_uniform()
+
+    @nn.compact
+    def __call__(self, features: jax.Array) -> QNetworkOutput:
+        x = nn.relu(nn.Dense(self.hidden_units, kernel_init=self.kernel_init)(features))
+        atoms = max(self.num_atoms, 1)
+        if self.dueling:
+            adv = nn.Dense(self.num_actions * atoms, kernel_init=self.kernel_init)(x)
+            val = nn.Dense(atoms, kernel_init=self.kernel_init)(x)
+            adv = adv.reshape(-1, self.num_actions, atoms)
+            out = val[:, None, :] + adv - adv.mean(axis=1, keepdims=True)
+        else:
+            out = nn.Dense(self.num_actions * atoms, kernel_init=self.kernel_init)(x)
+            out = out.reshape(-1, self.num_actions, atoms)
+        if self.num_atoms == 0:
+            return QNetworkOutput(q_values=out[..., 0])
+        support = jnp.linspace(-self.v_max, self.v_max, self.num_atoms)
+        probabilities = jax.nn.softmax(out, axis=-1)
+        return QNetworkOutput(q_values=(probabilities * support).sum(-1), logits=out,
+                              probabilities=probabilities)
+
+
+def _prepare(x: jax.Array, input_scale: float) -> jax.Array:
+    if x.ndim == 3:  # allow a single unbatched observation
+        x = x[None]
+    return x.astype(jnp.float32) * input_scale
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. (2015): conv 32-64-64 (8/4, 4/2, 3/1, VALID) -> Dense 512."""
+
+    num_actions: int
+    width: int = 1
+    scale_dense: bool = False
+    dense_units: int = 512
+    num_atoms: int = 0
+    v_max: float = 10.0
+    dueling: bool = False
+    input_scale: float = 1.0 / 255.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> QNetworkOutput:
+        _check_width(self.width)
+        init = nn.initializers.xavier_uniform()
+        x = _prepare(x, self.input_scale)
+        for channels, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
+            x = nn.Conv(channels * self.width, (kernel, kernel), (stride, stride),
+                        padding="VALID", kernel_init=init)(x)
+            x = nn.relu(x)
+        x = x.reshape(x.shape[0], -1)
+        hidden = self.dense_units * (self.width if self.scale_dense else 1)
+        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init)(x)
+
+
+class ResidualBlock(nn.Module):
+    channels: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        init = nn.initializers.xavier_uniform()
+        y = nn.Conv(self.channels, (3, 3), padding="SAME", kernel_init=init)(nn.relu(x))
+        y = nn.Conv(self.channels, (3, 3), padding="SAME", kernel_init=init)(nn.relu(y))
+        return x + y
+
+
+class ImpalaStack(nn.Module):
+    channels: int
+    num_blocks: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        init = nn.initializers.xavier_uniform()
+        x = nn.Conv(self.channels, (3, 3), padding="SAME", kernel_init=init)(x)
+        x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+        for _ in range(self.num_blocks):
+            x = ResidualBlock(self.channels)(x)
+        return x
+
+
+class ImpalaCNN(nn.Module):
+    """Espeholt et al. (2018) encoder as in Dopamine's `ImpalaEncoder` (15 layers at 2 blocks)."""
+
+    num_actions: int
+    width: int = 1
+    stack_sizes: Sequence[int] = (16, 32, 32)
+    num_blocks: int = 2
+    dense_units: int = 512
+    scale_dense: bool = False
+    num_atoms: int = 0
+    v_max: float = 10.0
+    dueling: bool = False
+    input_scale: float = 1.0 / 255.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> QNetworkOutput:
+        _check_width(self.width)
+        x = _prepare(x, self.input_scale)
+        for size in self.stack_sizes:
+            x = ImpalaStack(size * self.width, self.num_blocks)(x)
+        x = nn.relu(x).reshape(x.shape[0], -1)
+        hidden = self.dense_units * (self.width if self.scale_dense else 1)
+        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling,
+                     nn.initializers.xavier_uniform())(x)
+
+
+class PatchConv(nn.Module):
+    """A VALID, stride-1 convolution computed as one matmul over extracted patches.
+
+    Same parameters (`kernel` of shape (kh, kw, in, out), `bias`) and same result as `nn.Conv`,
+    but XLA:CPU runs the matmul and its gradient several times faster than a small convolution,
+    and the training update is almost all of the MinAtar budget (see benchmarks/).
+    """
+
+    features: int
+    kernel_size: tuple[int, int] = (3, 3)
+    kernel_init: nn.initializers.Initializer = nn.initializers.xavier_uniform()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kh, kw = self.kernel_size
+        batch, height, width_, channels = x.shape
+        kernel = self.param("kernel", self.kernel_init, (kh, kw, channels, self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        out_h, out_w = height - kh + 1, width_ - kw + 1
+        patches = jnp.concatenate(
+            [x[:, i:i + out_h, j:j + out_w, :] for i in range(kh) for j in range(kw)], axis=-1
+        )  # (batch, out_h, out_w, kh*kw*channels), ordered like kernel.reshape
+        y = patches.reshape(-1, kh * kw * channels) @ kernel.reshape(-1, self.features)
+        return y.reshape(batch, out_h, out_w, self.features) + bias
+
+
+class MinAtarCNN(nn.Module):
+    """Young & Tian (2019) MinAtar network: conv 16 3x3 VALID -> Dense 128.
+
+    `width` multiplies the conv channels as the paper scaled Impala's; `scale_dense` also
+    multiplies the 128-unit layer. Observations are {0, 1} planes, so no input scaling.
+    """
+
+    num_actions: int
+    width: int = 1
+    scale_dense: bool = False
+    conv_channels: int = 16
+    dense_units: int = 128
+    num_atoms: int = 0
+    v_max: float = 10.0
+    dueling: bool = False
+    input_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> QNetworkOutput:
+        _check_width(self.width)
+        init = nn.initializers.xavier_uniform()
+        x = _prepare(x, self.input_scale)
+        x = nn.relu(PatchConv(self.conv_channels * self.width, (3, 3), init, name="Conv_0")(x))
+        x = x.reshape(x.shape[0], -1)
+        hidden = self.dense_units * (self.width if self.scale_dense else 1)
+        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init)(x)
+
+
+NETWORKS = {"nature": NatureCNN, "impala": ImpalaCNN, "minatar": MinAtarCNN}
+
+
+def make_network(name: str, num_actions: int, **kwargs) -> nn.Module:
+    """Build a network by name; unknown names fail with the allowed values."""
+    if name not in NETWORKS:
+        raise ValueError(f"network must be one of {sorted(NETWORKS)}, got {name!r}")
+    return NETWORKS[name](num_actions=num_actions, **kwargs)
+
+
+def count_params(params) -> int:
+    return sum(int(p.size) for p in jax.tree.leaves(params))

@@ -1,0 +1,229 @@
+"""Gradual magnitude pruning (GMP) as an optax wrapper, exactly as the paper ran it.
+
+The paper (Eq. 1) prunes with Zhu & Gupta's polynomial schedule through JaxPruner. We
+re-implement the ~150 lines it needs (dossier §3.2, §6.1: jaxpruner is not on PyPI and calls
+the removed `jax.tree_map`):
+
+* `GMPSchedule`     -- jaxpruner's `PolynomialSchedule`: progress counted from `update + 1`,
+                       masks recomputed only every `update_every` updates inside [start, end].
+* `erk_sparsities`  -- `sparsity_distributions.erk` (Erdos-Renyi-Kernel per-layer targets).
+* `topk_mask`       -- layer-wise magnitude top-k (`mask_calculator`), deterministic ties.
+* `gmp(inner, ...)` -- `BaseUpdater.wrap_optax`: masks and the update counter live in the
+                       optimizer state; `apply_masks` is `post_gradient_update`.
+
+Every kernel (ndim > 1: all conv and dense layers, first and last included) is prunable;
+biases never are. A dense baseline is `final_sparsity=0` through the same code path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+ALLOCATIONS = ("erk", "uniform")
+
+
+@dataclasses.dataclass(frozen=True)
+class GMPSchedule:
+    """Polynomial sparsity schedule over *gradient updates* (paper Eq. 1)."""
+
+    final_sparsity: float
+    start_update: int
+    end_update: int
+    update_every: int = 1000
+    power: int = 3
+
+    def __post_init__(self):
+        if not 0.0 <= self.final_sparsity < 1.0:
+            raise ValueError(f"final_sparsity must be in [0, 1), got {self.final_sparsity}")
+        if self.start_update < 0 or self.end_update <= self.start_update:
+            raise ValueError(
+                f"need 0 <= start_update < end_update, got {self.start_update}, {self.end_update}")
+        if self.update_every <= 0:
+            raise ValueError(f"update_every must be positive, got {self.update_every}")
+        if self.power <= 0:
+            raise ValueError(f"power must be positive, got {self.power}")
+
+    @classmethod
+    def from_run_length(cls, final_sparsity: float, total_updates: int, start_frac: float = 0.2,
+                        end_frac: float = 0.8, update_every: int = 1000) -> GMPSchedule:
+        """The paper's default: prune from 20% to 80% of the run's gradient updates.
+
+        Start and end are rounded to multiples of `update_every` (so the last mask update lands
+        exactly on `end_update` and reaches `final_sparsity`, as in the paper's 500k/2M).
+        """
+        if total_updates <= 0:
+            raise ValueError(f"total_updates must be positive, got {total_updates}")
+        if not 0.0 <= start_frac < end_frac <= 1.0:
+            raise ValueError(f"need 0 <= start_frac < end_frac <= 1, got {start_frac}, {end_frac}")
+        every = max(1, min(update_every, int(total_updates * (end_frac - start_frac)) // 4))
+        start = int(round(total_updates * start_frac / every)) * every
+        end = max(start + every, int(round(total_updates * end_frac / every)) * every)
+        return cls(final_sparsity, start, end, every)
+
+    def fraction_at(self, update):
+        """Eq. 1 without the staircase, as a fraction of the final value (jittable)."""
+        span = self.end_update - self.start_update
+        progress = jnp.clip(update + 1 - self.start_update, 0, span) / span
+        return 1.0 - (1.0 - progress) ** self.power
+
+    def target_at(self, update):
+        return self.final_sparsity * self.fraction_at(update)
+
+    def is_mask_update(self, update):
+        return ((update % self.update_every) == 0) & (update >= self.start_update) & (
+            update <= self.end_update)
+
+    def sparsity_at(self, update):
+        """Sparsity of the masks in force for update `update` (the staircase; jittable).
+
+        Masks are recomputed at `update` when `is_mask_update(update)`, so this is the target
+        at the latest mask-update step <= update, and 0 before the first one.
+        """
+        update = jnp.asarray(update)
+        last = jnp.minimum(update, self.end_update)
+        last = last - last % self.update_every
+        first = -(-self.start_update // self.update_every) * self.update_every
+        return jnp.where(update >= first, self.target_at(last), 0.0)
+
+
+def _prunable(leaf) -> bool:
+    return getattr(leaf, "ndim", 0) > 1
+
+
+def uniform_sparsities(params, sparsity: float):
+    """Every kernel gets `sparsity`; biases 0."""
+    return jax.tree.map(lambda p: float(sparsity) if _prunable(p) else 0.0, params)
+
+
+def erk_sparsities(params, sparsity: float, power_scale: float = 1.0):
+    """Erdos-Renyi-Kernel allocation (Evci et al. 2020), as jaxpruner's `get_sparsities_erdos_renyi`.
+
+    Density of a kernel is proportional to sum(shape)/prod(shape); layers whose density would
+    exceed 1 are made dense and the scale re-solved, so the kept count over all kernels is
+    (1 - sparsity) of their total.
+    """
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    leaves, treedef = jax.tree.flatten(params)
+    shapes = {i: tuple(p.shape) for i, p in enumerate(leaves) if _prunable(p)}
+    dense: set[int] = set()
+    while True:
+        divisor, rhs, raw = 0.0, 0.0, {}
+        for i, shape in shapes.items():
+            n = float(np.prod(shape))
+            if i in dense:
+                rhs -= n * sparsity
+            else:
+                rhs += n * (1.0 - sparsity)
+                raw[i] = (np.sum(shape) / n) ** power_scale
+                divisor += raw[i] * n
+        eps = rhs / divisor if divisor > 0 else 0.0
+        max_raw = max(raw.values()) if raw else 0.0
+        if raw and max_raw * eps > 1.0:
+            dense.update(i for i, r in raw.items() if r == max_raw)
+        else:
+            break
+    out = [0.0] * len(leaves)
+    for i in shapes:
+        out[i] = 0.0 if i in dense else float(1.0 - eps * raw[i])
+    return jax.tree.unflatten(treedef, out)
+
+
+def layer_sparsities(params, sparsity: float, allocation: str = "erk"):
+    if allocation == "erk":
+        return erk_sparsities(params, sparsity)
+    if allocation == "uniform":
+        return uniform_sparsities(params, sparsity)
+    raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+
+
+def topk_mask(scores: jax.Array, sparsity) -> jax.Array:
+    """Keep the `max(1, round(size * (1 - sparsity)))` largest scores of one tensor.
+
+    Ties are broken by flat index (a stable sort), so masks are deterministic.
+    """
+    flat = scores.reshape(-1)
+    num_ones = jnp.maximum(1, jnp.round(flat.size * (1.0 - sparsity))).astype(jnp.int32)
+    order = jnp.argsort(-flat, stable=True)
+    ranks = jnp.zeros(flat.shape, jnp.int32).at[order].set(jnp.arange(flat.size, dtype=jnp.int32))
+    return (ranks < num_ones).reshape(scores.shape)
+
+
+class GMPState(NamedTuple):
+    count: jax.Array  # gradient updates done so far (the schedule's t)
+    masks: Any  # pytree like params, 1.0 = kept (dtype of the param)
+    target_sparsities: Any  # pytree like params: per-layer final sparsity (0 for biases)
+    inner_state: Any
+
+
+def gmp(inner: optax.GradientTransformation, schedule: GMPSchedule,
+        allocation: str = "erk") -> optax.GradientTransformation:
+    """Wrap `inner` so its parameters are pruned by gradual magnitude pruning.
+
+    Masks are recomputed from the *current* (already masked) weights on mask-update steps,
+    before the inner update, as jaxpruner does; gradients are not masked (Adam moments of
+    pruned weights keep moving, as in jaxpruner's default). Call `apply_masks(params, state)`
+    after `optax.apply_updates`. Pruned weights score -1, so they are never regrown.
+    """
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+
+    def init_fn(params):
+        targets = layer_sparsities(params, schedule.final_sparsity, allocation)
+        return GMPState(
+            count=jnp.zeros([], jnp.int32),
+            masks=jax.tree.map(jnp.ones_like, params),
+            target_sparsities=jax.tree.map(lambda t: jnp.asarray(t, jnp.float32), targets),
+            inner_state=inner.init(params),
+        )
+
+    def recompute(masks, params, targets, count):
+        fraction = schedule.fraction_at(count)
+
+        def one(mask, param, target):
+            if not _prunable(param):
+                return mask
+            scores = jnp.where(mask > 0, jnp.abs(param), -1.0)
+            return topk_mask(scores, target * fraction).astype(mask.dtype)
+
+        return jax.tree.map(one, masks, params, targets)
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError("gmp needs params in update(); pass them to tx.update")
+        masks = jax.lax.cond(
+            schedule.is_mask_update(state.count),
+            lambda m: recompute(m, params, state.target_sparsities, state.count),
+            lambda m: m,
+            state.masks,
+        )
+        updates, inner_state = inner.update(updates, state.inner_state, params)
+        return updates, GMPState(state.count + 1, masks, state.target_sparsities, inner_state)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def apply_masks(params, opt_state):
+    """Zero pruned weights (jaxpruner's `post_gradient_update`); identity without gmp."""
+    if not isinstance(opt_state, GMPState):
+        return params
+    return jax.tree.map(lambda p, m: p * m, params, opt_state.masks)
+
+
+def sparsity_report(params) -> dict[str, float]:
+    """Fraction of exact zeros per prunable kernel, keyed by its path, plus 'total'."""
+    report, zeros, total = {}, 0, 0
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if not _prunable(leaf):
+            continue
+        z = int((np.asarray(leaf) == 0).sum())
+        report[jax.tree_util.keystr(path)] = z / leaf.size
+        zeros, total = zeros + z, total + leaf.size
+    report["total"] = zeros / max(total, 1)
+    return report
