@@ -1,0 +1,57 @@
+# prunebook: `make book` builds the website, `make test` is the CI gate (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.prunebook-installed
+NBVAL := --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
+
+.PHONY: help install book notebooks claims site test lint unit nbval ci-notebooks clean
+
+help:
+	@echo "make book   execute every notebook (papermill, default parameters, in place),"
+	@echo "            regenerate the claims table and build the site in _build/html"
+	@echo "make test   ruff, unit tests, nbval on the stored outputs, every notebook at preset=ci"
+	@echo "make lint   ruff only;  make clean   remove _build"
+
+# The virtual environment, (re)installed when pyproject.toml changes.
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -e ".[book,test]"
+	touch $@
+
+book: notebooks claims site
+	@echo "Front page: $(CURDIR)/_build/html/book/intro.html"
+
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py --in-place
+
+claims: $(STAMP)
+	$(PY) -m prunebook.claims book/_generated/claims.md
+
+site: $(STAMP)
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
+
+test: lint unit nbval ci-notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	$(BIN)/pytest tests
+
+# Re-executes each notebook at its defaults; cells tagged nbval-check-output must reproduce
+# their stored outputs (after notebooks/sanitize.cfg), the others must only run.
+nbval: $(STAMP)
+	$(BIN)/pytest $(NBVAL) notebooks/
+
+ci-notebooks: $(STAMP)
+	tmp=$$(mktemp -d) && $(PY) scripts/run_notebooks.py --output-dir "$$tmp" -p preset ci \
+		&& rm -rf "$$tmp"
+
+clean:
+	rm -rf _build

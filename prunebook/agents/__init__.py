@@ -1,0 +1,1 @@
+"""Value-based agents: pure `make_*` factories over a train-state pytree."""

@@ -1,0 +1,83 @@
+"""What every value-based agent shares: the agent record, its optimizer, the update step.
+
+An agent is a network, an optimizer (always `gmp(adam)`, dense = sparsity 0) and a
+per-sample loss; `make_update` turns those into one pure gradient step that also applies the
+pruning masks, so DQN and Rainbow differ only in their loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from prunebook import networks, pruning
+from prunebook.config import RunConfig
+from prunebook.replay import Batch
+
+
+class Agent(NamedTuple):
+    network: nn.Module
+    optimizer: optax.GradientTransformation
+    # (params, target_params, batch) -> per-sample loss (B,)
+    per_sample_loss: Callable[[object, object, Batch], jax.Array]
+    prioritized: bool
+
+
+def make_network(config: RunConfig, num_actions: int, distributional: bool) -> nn.Module:
+    return networks.make_network(
+        config.network, num_actions, width=config.width, scale_dense=config.scale_dense,
+        num_atoms=config.num_atoms if distributional else 0, v_max=config.v_max)
+
+
+def make_optimizer(config: RunConfig) -> optax.GradientTransformation:
+    """Adam wrapped in GMP with the paper's schedule: 20%->80% of the run's gradient updates."""
+    schedule = pruning.GMPSchedule.from_run_length(
+        config.final_sparsity, config.total_updates, config.prune_start_frac,
+        config.prune_end_frac, config.mask_update_every)
+    adam = optax.adam(config.learning_rate, eps=config.adam_eps)
+    return pruning.gmp(adam, schedule, config.allocation)
+
+
+def linearly_decaying_epsilon(decay_period: int, step, warmup_steps: int, epsilon: float):
+    """Dopamine's schedule: 1 during warm-up, then linear to `epsilon` over `decay_period`."""
+    steps_left = decay_period + warmup_steps - step
+    bonus = (1.0 - epsilon) * steps_left / decay_period
+    return epsilon + jnp.clip(bonus, 0.0, 1.0 - epsilon)
+
+
+def make_act(network: nn.Module, num_actions: int):
+    def act(params, obs, key, epsilon):
+        """Epsilon-greedy action for one observation."""
+        q_values = network.apply(params, obs[None]).q_values[0]  # (actions,)
+        explore_key, action_key = jax.random.split(key)
+        random_action = jax.random.randint(action_key, (), 0, num_actions)
+        explore = jax.random.uniform(explore_key) < epsilon
+        return jnp.where(explore, random_action, jnp.argmax(q_values)).astype(jnp.int32)
+
+    return act
+
+
+def make_update(agent: Agent, priority_beta: float):
+    """One gradient step: loss, Adam (+ mask schedule), then zero the pruned weights."""
+
+    def update(params, target_params, opt_state, batch: Batch):
+        def loss_fn(p):
+            per_sample = agent.per_sample_loss(p, target_params, batch)  # (B,)
+            if agent.prioritized:
+                # Importance weights (1/p)^beta normalised by their max (compact Rainbow, beta 0.5).
+                weights = (batch.probabilities + 1e-10) ** -priority_beta
+                weights = weights / weights.max()
+                return (weights * per_sample).mean(), per_sample
+            return per_sample.mean(), per_sample
+
+        (loss, per_sample), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = agent.optimizer.update(grads, opt_state, params)
+        params = pruning.apply_masks(optax.apply_updates(params, updates), opt_state)
+        return params, opt_state, loss, per_sample
+
+    return update

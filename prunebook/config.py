@@ -1,0 +1,201 @@
+"""Run configuration: one frozen dataclass, validated before any compute, and its presets.
+
+Units are in the names: `*_env_steps` / `*_agent_steps` count agent-environment interactions
+(one per action; for Atari an agent step is 4 frames), `*_updates` count gradient updates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+AGENTS = ("dqn", "rainbow")
+SUITES = ("minatar", "atari")
+MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
+PRESETS = ("ci", "cpu", "paper")
+ALLOCATIONS = ("erk", "uniform")
+LOSSES = ("mse", "huber")
+NETWORKS = ("minatar", "nature", "impala")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and the allowed values."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run (a results file stores all of it)."""
+
+    agent: str = "dqn"  # "dqn" or "rainbow" (Dopamine's compact Rainbow: C51 + n-step + PER)
+    suite: str = "minatar"  # "minatar" (jitted, laptop scale) or "atari" (the paper's setting)
+    game: str = "Breakout"
+    network: str = "minatar"  # "minatar" | "nature" | "impala"
+    width: int = 1  # multiplies conv channels (the paper's width scale)
+    scale_dense: bool = False  # also multiply the hidden dense layer
+    final_sparsity: float = 0.0  # 0 = dense baseline through the same gmp code path
+    allocation: str = "erk"  # per-layer sparsity allocation
+    prune_start_frac: float = 0.2  # of gradient updates (paper: 20%)
+    prune_end_frac: float = 0.8  # of gradient updates (paper: 80%)
+    mask_update_every: int = 1000  # gradient updates between mask recomputations
+    seed: int = 0
+    preset: str = "ci"
+
+    num_env_steps: int = 4_000  # agent steps in the whole run
+    iteration_env_steps: int = 1_000  # one logged iteration (Dopamine: 250k agent steps)
+    replay_capacity: int = 5_000
+    min_replay_history: int = 500  # agent steps of pure exploration before updates start
+    update_period: int = 4  # agent steps per gradient update (replay ratio 0.25)
+    target_update_period: int = 200  # agent steps between target-network syncs
+    batch_size: int = 32
+    gamma: float = 0.99
+    n_step: int = 1  # update horizon
+    learning_rate: float = 2.5e-4
+    adam_eps: float = 3.125e-4
+    loss: str = "mse"  # DQN's TD loss (Dopamine's JAX DQN uses MSE)
+    epsilon_train: float = 0.01
+    epsilon_eval: float = 0.001
+    epsilon_decay_steps: int = 1_000  # agent steps of linear decay after warm-up
+    num_atoms: int = 51  # Rainbow only
+    v_max: float = 10.0  # Rainbow only
+    priority_beta: float = 0.5  # Rainbow only; fixed, as compact Rainbow
+    eval_episodes: int = 0  # >0: separate greedy (epsilon_eval) evaluation after each iteration
+
+    def __post_init__(self):
+        def choose(name, allowed):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r} is not allowed; choose one of {list(allowed)}")
+
+        choose("agent", AGENTS)
+        choose("suite", SUITES)
+        choose("preset", PRESETS)
+        choose("allocation", ALLOCATIONS)
+        choose("loss", LOSSES)
+        choose("network", NETWORKS)
+        if self.suite == "minatar":
+            choose("game", MINATAR_GAMES)
+            if self.network != "minatar":
+                raise ConfigError(f"network={self.network!r}: the minatar suite uses 'minatar'")
+        for name in ("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
+                     "update_period", "target_update_period", "batch_size", "n_step",
+                     "mask_update_every", "epsilon_decay_steps", "num_atoms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("seed", "min_replay_history", "eval_episodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        if not 0.0 <= self.final_sparsity < 1.0:
+            raise ConfigError(f"final_sparsity must be in [0, 1), got {self.final_sparsity!r}")
+        if not 0.0 <= self.prune_start_frac < self.prune_end_frac <= 1.0:
+            raise ConfigError("need 0 <= prune_start_frac < prune_end_frac <= 1, got "
+                              f"{self.prune_start_frac}, {self.prune_end_frac}")
+        for name in ("gamma", "epsilon_train", "epsilon_eval", "priority_beta"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.learning_rate <= 0 or self.adam_eps <= 0 or self.v_max <= 0:
+            raise ConfigError("learning_rate, adam_eps and v_max must be positive")
+        if self.num_env_steps % self.iteration_env_steps:
+            raise ConfigError(f"num_env_steps={self.num_env_steps} must be a multiple of "
+                              f"iteration_env_steps={self.iteration_env_steps}")
+        if self.iteration_env_steps % self.update_period:
+            raise ConfigError(f"iteration_env_steps={self.iteration_env_steps} must be a "
+                              f"multiple of update_period={self.update_period}")
+        if self.target_update_period % self.update_period:
+            raise ConfigError(f"target_update_period={self.target_update_period} must be a "
+                              f"multiple of update_period={self.update_period}")
+        if self.min_replay_history >= self.num_env_steps:
+            raise ConfigError(f"min_replay_history={self.min_replay_history} leaves no updates "
+                              f"in num_env_steps={self.num_env_steps}")
+        if self.replay_capacity < max(self.batch_size, self.n_step + 1):
+            raise ConfigError(f"replay_capacity={self.replay_capacity} is too small")
+
+    @property
+    def num_iterations(self) -> int:
+        return self.num_env_steps // self.iteration_env_steps
+
+    @property
+    def total_updates(self) -> int:
+        """Gradient updates in the run: one per `update_period` agent steps after warm-up."""
+        return max(1, (self.num_env_steps - self.min_replay_history) // self.update_period)
+
+    @property
+    def run_id(self) -> str:
+        return (f"{self.agent}-{self.game}-w{self.width}-s{self.final_sparsity:g}-"
+                f"seed{self.seed}")
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown config fields {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+# --- presets ---------------------------------------------------------------------------------
+
+def _minatar_common(agent: str) -> dict[str, Any]:
+    """MinAtar hyper-parameters, scaled from Dopamine's defaults.
+
+    Young & Tian (2019), the MinAtar paper: replay 100k, batch 32, 5,000 warm-up steps, target
+    sync every 1,000 steps, 100k steps of epsilon decay, lr 2.5e-4. Dopamine: Adam, final
+    epsilon 0.01, MSE loss for DQN, update every 4 steps (the paper's replay ratio 0.25);
+    compact Rainbow: n = 3, 51 atoms, v_max = 10, prioritized replay with beta 0.5.
+    """
+    common = dict(suite="minatar", network="minatar", replay_capacity=100_000,
+                  min_replay_history=5_000, update_period=4, target_update_period=1_000,
+                  batch_size=32, gamma=0.99, learning_rate=2.5e-4, adam_eps=3.125e-4,
+                  epsilon_train=0.01, epsilon_decay_steps=100_000, mask_update_every=1000)
+    if agent == "rainbow":
+        common.update(n_step=3)
+    return common
+
+
+def ci_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
+    """Seconds per run: a few thousand steps; proves the pipeline, not the claim."""
+    base = dict(agent=agent, preset="ci", num_env_steps=4_000, iteration_env_steps=1_000,
+                replay_capacity=5_000, min_replay_history=500, target_update_period=200,
+                epsilon_decay_steps=1_000, mask_update_every=100,
+                n_step=3 if agent == "rainbow" else 1)
+    base.update(overrides)
+    return RunConfig(**base)
+
+
+CPU_NUM_ENV_STEPS = 1_000_000
+
+
+def cpu_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
+    """The book's laptop-scale setting (MinAtar).
+
+    1M agent steps per run = 40 iterations of 25k steps (the paper's 40 iterations of 250k
+    Atari agent steps, scaled down 10x), 250k gradient updates, pruning from update 50k to
+    200k. Measured cost and the sweep budget: see `book/performance.md`.
+    """
+    base = dict(_minatar_common(agent), agent=agent, preset="cpu",
+                num_env_steps=CPU_NUM_ENV_STEPS, iteration_env_steps=25_000)
+    base.update(overrides)
+    return RunConfig(**base)
+
+
+def preset_config(preset: str, agent: str = "dqn", **overrides: Any) -> RunConfig:
+    if preset == "ci":
+        return ci_config(agent, **overrides)
+    if preset == "cpu":
+        return cpu_config(agent, **overrides)
+    if preset == "paper":
+        from prunebook.paper import paper_config  # Atari, added by the paper-scale issue
+
+        return paper_config(agent, **overrides)
+    raise ConfigError(f"preset={preset!r} is not allowed; choose one of {list(PRESETS)}")

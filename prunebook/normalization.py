@@ -1,0 +1,364 @@
+"""Score normalisation: Atari human-normalized scores and a data-defined MinAtar normalisation.
+
+Atari: ``(score - random) / (human - random)`` with the reference table of the dossier (§7).
+Two published tables exist and differ only on VideoPinball's random score (Dopamine 0.0, DQN Zoo
+16256.9) and on Defender/Surround (human score only in DQN Zoo). Default: Dopamine's table, the
+natural choice for a Dopamine-based paper (which table the paper used is unconfirmed).
+
+MinAtar has no human scores. We normalise by a reference *from the same sweep*: per game, the mean
+final score of the dense (sparsity 0) width-1 DQN runs, i.e. the paper's comparator (the original,
+unpruned, unscaled network). 1.0 means "as good as dense width-1 DQN", 0.0 means "random policy".
+The reference is treated as a fixed constant (like human scores), so its own run-to-run noise is
+not in the bootstrap intervals. Random-policy scores are measured by :func:`measure_random_scores`
+and stored in ``results/minatar_random_scores.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# (random, human) per game, from Dopamine's labs/atari_100k/normalization_utils.py [dossier §7].
+# Cross-checked against DQN Zoo's dqn_zoo/atari_data.py: identical except the rows noted below.
+_DOPAMINE = {
+    "alien": (227.8, 7127.7),
+    "amidar": (5.8, 1719.5),
+    "assault": (222.4, 742.0),
+    "asterix": (210.0, 8503.3),
+    "asteroids": (719.1, 47388.7),
+    "atlantis": (12850.0, 29028.1),
+    "bankheist": (14.2, 753.1),
+    "battlezone": (2360.0, 37187.5),
+    "beamrider": (363.9, 16926.5),
+    "berzerk": (123.7, 2630.4),
+    "bowling": (23.1, 160.7),
+    "boxing": (0.1, 12.1),
+    "breakout": (1.7, 30.5),
+    "centipede": (2090.9, 12017.0),
+    "choppercommand": (811.0, 7387.8),
+    "crazyclimber": (10780.5, 35829.4),
+    "demonattack": (152.1, 1971.0),
+    "doubledunk": (-18.6, -16.4),
+    "enduro": (0.0, 860.5),
+    "fishingderby": (-91.7, -38.7),
+    "freeway": (0.0, 29.6),
+    "frostbite": (65.2, 4334.7),
+    "gopher": (257.6, 2412.5),
+    "gravitar": (173.0, 3351.4),
+    "hero": (1027.0, 30826.4),
+    "icehockey": (-11.2, 0.9),
+    "jamesbond": (29.0, 302.8),
+    "kangaroo": (52.0, 3035.0),
+    "krull": (1598.0, 2665.5),
+    "kungfumaster": (258.5, 22736.3),
+    "montezumarevenge": (0.0, 4753.3),
+    "mspacman": (307.3, 6951.6),
+    "namethisgame": (2292.3, 8049.0),
+    "phoenix": (761.4, 7242.6),
+    "pitfall": (-229.4, 6463.7),
+    "pong": (-20.7, 14.6),
+    "privateeye": (24.9, 69571.3),
+    "qbert": (163.9, 13455.0),
+    "riverraid": (1338.5, 17118.0),
+    "roadrunner": (11.5, 7845.0),
+    "robotank": (2.2, 11.9),
+    "seaquest": (68.4, 42054.7),
+    "skiing": (-17098.1, -4336.9),
+    "solaris": (1236.3, 12326.7),
+    "spaceinvaders": (148.0, 1668.7),
+    "stargunner": (664.0, 10250.0),
+    "tennis": (-23.8, -8.3),
+    "timepilot": (3568.0, 5229.2),
+    "tutankham": (11.4, 167.6),
+    "upndown": (533.4, 11693.2),
+    "venture": (0.0, 1187.5),
+    "videopinball": (0.0, 17667.9),  # DQN Zoo: random 16256.9
+    "wizardofwor": (563.5, 4756.5),
+    "yarsrevenge": (3092.9, 54576.9),
+    "zaxxon": (32.5, 9173.3),
+}
+_DQN_ZOO = {
+    **_DOPAMINE,
+    "videopinball": (16256.9, 17667.9),
+    "defender": (2874.5, 18688.9),  # no human score in Dopamine's table
+    "surround": (-10.0, 6.5),  # no human score in Dopamine's table
+}
+ATARI_SCORES: dict[str, dict[str, tuple[float, float]]] = {
+    "dopamine": _DOPAMINE,
+    "dqn_zoo": _DQN_ZOO,
+}
+MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
+MINATAR_REFERENCE = "dense width-1 DQN"
+RANDOM_SCORES_PATH = Path(__file__).resolve().parents[1] / "results" / "minatar_random_scores.json"
+
+
+def _atari_key(game: str) -> str:
+    return game.lower().replace("_", "").replace(" ", "").replace("-", "")
+
+
+def atari_reference(game: str, source: str = "dopamine") -> tuple[float, float]:
+    """``(random, human)`` for an Atari game ("VideoPinball", "video_pinball", ... all work)."""
+    if source not in ATARI_SCORES:
+        raise ValueError(f"unknown source {source!r}; choose from {sorted(ATARI_SCORES)}")
+    key = _atari_key(game)
+    if key not in ATARI_SCORES[source]:
+        hint = " (try source='dqn_zoo')" if key in _DQN_ZOO else ""
+        raise KeyError(f"no human/random reference for {game!r} in the {source} table{hint}")
+    return ATARI_SCORES[source][key]
+
+
+def human_normalized(score, game: str, source: str = "dopamine"):
+    """Human-normalized score ``(score - random) / (human - random)``."""
+    random, human = atari_reference(game, source)
+    return (np.asarray(score, dtype=float) - random) / (human - random)
+
+
+def minatar_normalized(score, game: str, reference: float, random: float | None = None):
+    """``(score - random) / (reference - random)``; random defaults to our measured score."""
+    if random is None:
+        random = random_scores()[game]["mean"]
+    if not reference > random:
+        raise ValueError(
+            f"{game}: reference {reference:.4g} is not above the random score {random:.4g}; "
+            "the normalisation would be undefined or flip the sign"
+        )
+    return (np.asarray(score, dtype=float) - random) / (reference - random)
+
+
+# --------------------------------------------------------------------------- MinAtar random policy
+def random_scores(path: str | Path = RANDOM_SCORES_PATH) -> dict[str, dict]:
+    """Per-game random-policy statistics (``mean``, ``std``, ``episodes``, ...) from the JSON."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found; create it with `python -m prunebook.normalization {path}`"
+        )
+    return json.loads(path.read_text())["games"]
+
+
+def measure_random_scores(
+    games=MINATAR_GAMES, episodes: int = 1000, seed: int = 0
+) -> dict[str, dict]:
+    """Mean undiscounted return of a uniform-random policy on gymnax MinAtar games.
+
+    ``episodes`` environments run in parallel (vmap) under one jit, each until its first episode
+    ends; only completed episodes count (all complete: gymnax truncates at the env's
+    ``max_steps_in_episode``, the episode-length cap, and we roll out that many steps).
+    Each game gets its own key ``fold_in(key(seed), crc32(game))``, independent of list order.
+    """
+    import gymnax  # heavy imports only when measuring
+    import jax
+    import jax.numpy as jnp
+
+    out = {}
+    for game in games:
+        env, params = gymnax.make(f"{game}-MinAtar")
+        horizon = int(params.max_steps_in_episode) + 1
+        space = env.action_space(params)
+
+        def rollout(key, env=env, params=params, space=space, horizon=horizon):
+            key, reset_key = jax.random.split(key)
+            _, state = env.reset(reset_key, params)
+
+            def body(carry, _):
+                state, key, ret, length, done = carry
+                key, act_key, step_key = jax.random.split(key, 3)
+                action = space.sample(act_key)
+                _, state, reward, terminated, truncated, _ = env.step(
+                    step_key, state, action, params
+                )
+                active = jnp.logical_not(done)
+                ret = ret + jnp.where(active, reward, 0.0)
+                length = length + active.astype(jnp.int32)
+                done = jnp.logical_or(done, jnp.logical_or(terminated, truncated))
+                return (state, key, ret, length, done), None
+
+            init = (state, key, jnp.float32(0.0), jnp.int32(0), jnp.bool_(False))
+            (_, _, ret, length, done), _ = jax.lax.scan(body, init, None, length=horizon)
+            return ret, length, done
+
+        key = jax.random.fold_in(jax.random.key(seed), zlib.crc32(game.encode()))
+        keys = jax.random.split(key, episodes)
+        ret, length, done = jax.device_get(jax.jit(jax.vmap(rollout))(keys))
+        ret = np.asarray(ret, dtype=float)[np.asarray(done)]  # completed episodes only
+        out[game] = {
+            "mean": float(ret.mean()),
+            "std": float(ret.std(ddof=1)) if ret.size > 1 else 0.0,
+            "sem": float(ret.std(ddof=1) / np.sqrt(ret.size)) if ret.size > 1 else 0.0,
+            "episodes": int(ret.size),
+            "mean_episode_length": float(np.asarray(length)[np.asarray(done)].mean()),
+            "max_steps_in_episode": int(params.max_steps_in_episode),
+            "num_actions": int(space.n),
+        }
+    return out
+
+
+def write_random_scores(path: str | Path, episodes: int = 1000, seed: int = 0) -> dict:
+    """Measure and write the random-policy JSON (with how it was made)."""
+    from importlib.metadata import version
+
+    games = measure_random_scores(MINATAR_GAMES, episodes=episodes, seed=seed)
+    record = {
+        "schema": 1,
+        "episodes": episodes,
+        "seed": seed,
+        "gymnax_version": version("gymnax"),
+        "how": (
+            "prunebook.normalization.measure_random_scores: uniform-random actions over gymnax's "
+            "default (minimal) action set and default EnvParams; `episodes` parallel envs "
+            "(jit+vmap), each run until its first episode ends (terminated or truncated at "
+            "max_steps_in_episode); undiscounted return of completed episodes; std uses ddof=1."
+        ),
+        "games": games,
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+# --------------------------------------------------------------------------- DataFrames
+def _is_atari(suite: str) -> bool:
+    return str(suite).lower().startswith("atari")
+
+
+def minatar_references(df: pd.DataFrame) -> dict[tuple, tuple[float, str]]:
+    """Reference per (sweep, preset, game): mean final score of dense width-1 DQN runs.
+
+    Taken from the same sweep when it has such runs, otherwise pooled over all sweeps of the same
+    preset (same training budget). Values are ``(reference, where it came from)``.
+    """
+    if not len(df):
+        return {}
+    mask = ((df["suite"] == "minatar") & (df["agent"] == "dqn")
+            & (df["width"] == 1) & (df["sparsity"] == 0))
+    ref = df[mask]
+    by_sweep = ref.groupby(["sweep", "preset", "game"])["score"].mean()
+    by_preset = ref.groupby(["preset", "game"])["score"].mean()
+    out = {}
+    keys = df.loc[df["suite"] == "minatar", ["sweep", "preset", "game"]].drop_duplicates()
+    for sweep, preset, game in keys.itertuples(index=False):
+        if (sweep, preset, game) in by_sweep.index:
+            out[sweep, preset, game] = (float(by_sweep[sweep, preset, game]), f"sweep {sweep}")
+        elif (preset, game) in by_preset.index:
+            out[sweep, preset, game] = (float(by_preset[preset, game]), f"preset {preset}")
+    return out
+
+
+def normalize_frame(
+    df: pd.DataFrame, source: str = "dopamine", on_missing: str = "nan", random_table=None,
+    reference_df: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Copy of a per-run final-score frame with ``normalized`` and ``normalization`` columns.
+
+    Suite "atari*": human-normalized (``source`` table). Suite "minatar": normalised by the
+    dense width-1 DQN reference (:func:`minatar_references`) and the measured random score.
+    When a score cannot be normalised (no reference runs, reference not above random, unknown
+    game or suite), ``on_missing="nan"`` (default) gives NaN and the reason in ``normalization``;
+    ``on_missing="raise"`` raises ValueError instead. ``reference_df``: take the MinAtar
+    references from this per-run final-score frame instead of ``df`` (for learning curves: pass
+    the per-iteration frame with ``score = train_return`` and the final scores here).
+    """
+    if on_missing not in ("nan", "raise"):
+        raise ValueError("on_missing must be 'nan' or 'raise'")
+    needed = {"sweep", "agent", "suite", "game", "width", "sparsity", "preset", "score"}
+    if missing := needed - set(df.columns):
+        raise ValueError(f"normalize_frame: frame lacks columns {sorted(missing)}")
+    out = df.copy()
+    ref_df = df if reference_df is None else reference_df
+    refs = minatar_references(ref_df) if (df["suite"] == "minatar").any() else {}
+    table = random_table
+    values, notes = [], []
+    for row in out.itertuples(index=False):
+        try:
+            if pd.isna(row.score):
+                raise ValueError("score is NaN (no episode finished in the scored iterations)")
+            if _is_atari(row.suite):
+                value = float(human_normalized(row.score, row.game, source))
+                note = f"human-normalized ({source})"
+            elif row.suite == "minatar":
+                key = (row.sweep, row.preset, row.game)
+                if key not in refs:
+                    raise ValueError(
+                        f"no {MINATAR_REFERENCE} runs for {row.game} with preset "
+                        f"{row.preset!r} to normalise against"
+                    )
+                reference, origin = refs[key]
+                table = table if table is not None else random_scores()
+                random = table[row.game]["mean"]
+                value = float(minatar_normalized(row.score, row.game, reference, random))
+                note = f"minatar: (score - random) / ({MINATAR_REFERENCE} of {origin} - random)"
+            else:
+                raise ValueError(f"unknown suite {row.suite!r}")
+        except (KeyError, ValueError) as err:
+            if on_missing == "raise":
+                run = getattr(row, "run_id", "?")
+                raise ValueError(f"cannot normalise run {run}: {err}") from err
+            value, note = np.nan, f"not normalised: {err}"
+        values.append(value)
+        notes.append(note)
+    out["normalized"] = values
+    out["normalization"] = notes
+    return out
+
+
+def score_matrix(df: pd.DataFrame, value: str = "normalized", games=None) -> np.ndarray:
+    """``(runs, games)`` matrix of one configuration's per-run values, games in sorted order.
+
+    Every game keeps its lowest seeds, as many as the game with the fewest runs has (the
+    stratified bootstrap needs the same number of runs per task). NaN values are dropped first.
+    """
+    df = df[df[value].notna()]
+    games = sorted(df["game"].unique()) if games is None else list(games)
+    cols = [df[df["game"] == g].sort_values("seed")[value].to_numpy(dtype=float) for g in games]
+    if not cols or min(len(c) for c in cols) == 0:
+        raise ValueError(f"score_matrix: no {value!r} values for some of the games {games}")
+    k = min(len(c) for c in cols)
+    return np.stack([c[:k] for c in cols], axis=1)
+
+
+def curve_array(
+    df: pd.DataFrame, value: str = "normalized", games=None, x: str = "env_steps"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(runs, games, points)`` learning curves of one configuration and their x values.
+
+    Rows are per (run, iteration). Points where any kept run has NaN (e.g. no episode finished
+    in that iteration) are dropped; runs per game as in :func:`score_matrix`.
+    """
+    games = sorted(df["game"].unique()) if games is None else list(games)
+    wide = df.pivot_table(index=["game", "seed"], columns="iteration", values=value,
+                          aggfunc="first", dropna=False)
+    xs = df.groupby("iteration")[x].median() if x in df.columns else None
+    per_game = [wide.loc[g].sort_index().to_numpy(dtype=float) for g in games
+                if g in wide.index.get_level_values(0)]
+    if len(per_game) != len(games):
+        raise ValueError(f"curve_array: some of the games {games} have no runs")
+    k = min(len(p) for p in per_game)
+    arr = np.stack([p[:k] for p in per_game], axis=1)  # (runs, games, iterations)
+    keep = ~np.isnan(arr).any(axis=(0, 1))
+    iters = wide.columns.to_numpy()
+    xvals = xs.reindex(iters).to_numpy() if xs is not None else iters
+    return arr[..., keep], np.asarray(xvals)[keep]
+
+
+def per_game_table(
+    df: pd.DataFrame, by=("sweep", "suite", "game", "agent", "width", "sparsity")
+) -> pd.DataFrame:
+    """Raw final score per game and config: mean, std (ddof=1) and number of runs."""
+    by = [c for c in by if c in df.columns]
+    table = df.groupby(by)["score"].agg(mean="mean", std="std", runs="count").reset_index()
+    table["mean ± std"] = [
+        f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
+        for m, s in zip(table["mean"], table["std"], strict=True)
+    ]
+    return table
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else str(RANDOM_SCORES_PATH)
+    print(json.dumps(write_random_scores(target), indent=2))

@@ -1,0 +1,85 @@
+"""Small helpers every chapter notebook shares: where results live and whether they are there.
+
+The notebooks' first cell (the Colab set-up) cannot use this module -- on Colab prunebook is not
+installed yet when it runs -- so it is plain Python; `COLAB_SETUP` below is its canonical text,
+and `tests/test_notebooks.py` checks every notebook starts with it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO_URL = "https://github.com/prunebook/prunebook"
+
+COLAB_SETUP = '''\
+# Colab set-up: on Google Colab, fetch the book (code and committed results) and install it,
+# with JAX's CUDA wheels when a GPU is attached. Elsewhere this cell does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import os as _os
+    import shutil as _shutil
+    import subprocess as _subprocess
+
+    _repo = "/content/prunebook"
+    if not _os.path.isdir(_repo):
+        _subprocess.run(["git", "clone", "-q", "--depth", "1",
+                         "https://github.com/prunebook/prunebook", _repo], check=True)
+    _gpu = ["jax[cuda12]==0.10.2"] if _shutil.which("nvidia-smi") else []
+    _subprocess.run([sys.executable, "-m", "pip", "install", "-q", _repo, *_gpu], check=True)
+    _os.chdir(_repo + "/notebooks")
+    print("prunebook installed; if an import below fails, restart the session, run all again.")'''
+
+RESULTS_ENV = "PRUNEBOOK_RESULTS"
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path | None:
+    """The checkout holding this book: the first parent of `start` (default: the working
+    directory, then this package) that has both `pyproject.toml` and `notebooks/`."""
+    candidates = [Path(start or Path.cwd()).resolve(), Path(__file__).resolve().parent]
+    for first in candidates:
+        for path in (first, *first.parents):
+            if (path / "pyproject.toml").is_file() and (path / "notebooks").is_dir():
+                return path
+    return None
+
+
+def results_root(start: str | os.PathLike | None = None) -> Path:
+    """The `results/` folder: `$PRUNEBOOK_RESULTS` if set, else `<repo>/results`."""
+    if os.environ.get(RESULTS_ENV):
+        return Path(os.environ[RESULTS_ENV])
+    root = repo_root(start)
+    return (root if root is not None else Path.cwd()) / "results"
+
+
+def result_files(sweep: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """The run files of one sweep (`results/<sweep>/*.json`), sorted."""
+    folder = Path(root) if root is not None else results_root()
+    return sorted((folder / sweep).glob("*.json"))
+
+
+def have_results(sweep: str, root: str | os.PathLike | None = None) -> bool:
+    return bool(result_files(sweep, root))
+
+
+def require_results(sweep: str, root: str | os.PathLike | None = None,
+                    how: str = "") -> list[Path]:
+    """The sweep's run files, or a `FileNotFoundError` saying how to produce them.
+
+    Notebooks call this at default parameters, where they load committed results; `how` names
+    the command that produces them (e.g. "prunebook sweep online_cpu").
+    """
+    files = result_files(sweep, root)
+    if not files:
+        folder = Path(root) if root is not None else results_root()
+        hint = f" Produce them with `{how}`," if how else " Produce them with the project's CLI,"
+        raise FileNotFoundError(
+            f"no results for sweep {sweep!r} in {folder / sweep}.{hint} or run this notebook "
+            "with preset='ci' to compute a tiny version live.")
+    return files

@@ -1,0 +1,168 @@
+"""Figures in the paper's styles (Fig 1 width scaling, Fig 3 learning curves, per-game panels,
+performance profiles). Matplotlib only; the Okabe-Ito colour-blind-safe palette; every figure
+carries a caption saying the scale its data come from (games, steps, seeds, preset), because our
+runs are far smaller than the paper's. No function calls ``plt.show``; each returns the Figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from prunebook import normalization, stats
+
+# Okabe & Ito (2008); black first so that "dense" is black in the usual series order.
+OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
+             "#F0E442")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _color(i: int) -> str:
+    return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def series_label(key) -> str:
+    """'dense' / 'pruned 95%' for a sparsity; joined labels for (width, sparsity) tuples."""
+    if isinstance(key, tuple):
+        return " ".join(series_label(k) for k in key)
+    if isinstance(key, float | np.floating):
+        return "dense" if key == 0 else f"pruned {key:.0%}"
+    if isinstance(key, int | np.integer):
+        return f"w{key}"
+    return str(key)
+
+
+def _figure(n_panels: int, scale: str, title: str | None, width: float = 4.2):
+    cols = min(n_panels, 4)
+    rows = int(np.ceil(n_panels / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 3.4 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[n_panels:]:
+        fig.delaxes(ax)
+    if title:
+        fig.suptitle(title)
+    fig.text(0.5, 0.01, f"Scale: {scale}", ha="center", va="bottom", fontsize=8, wrap=True)
+    fig.subplots_adjust(bottom=0.22 if rows == 1 else 0.12, top=0.84 if rows == 1 else 0.92,
+                        wspace=0.3, hspace=0.45)
+    return fig, list(axes.flat[:n_panels])
+
+
+def _series_key(df: pd.DataFrame, series) -> pd.Series:
+    cols = [series] if isinstance(series, str) else list(series)
+    if len(cols) == 1:
+        return df[cols[0]]
+    return pd.Series(list(zip(*(df[c] for c in cols), strict=True)), index=df.index)
+
+
+def plot_iqm_vs_width(
+    final_df: pd.DataFrame, *, scale: str, rng: np.random.Generator, reps: int = 2_000,
+    value: str = "normalized", panel: str = "agent", series: str = "sparsity",
+    title: str | None = "IQM of final scores vs width",
+) -> plt.Figure:
+    """Fig 1 style: IQM with 95% stratified-bootstrap error bars vs width, one line per series.
+
+    One panel per ``panel`` value; within a panel only games present in every (series, width)
+    cell are used, so all points aggregate the same game set.
+    """
+    panels = sorted(final_df[panel].unique())
+    fig, axes = _figure(len(panels), scale, title)
+    for ax, name in zip(axes, panels, strict=True):
+        sub = final_df[(final_df[panel] == name) & final_df[value].notna()]
+        cells = sub.groupby([series, "width"])["game"].apply(set)
+        games = sorted(set.intersection(*cells)) if len(cells) else []
+        for i, key in enumerate(sorted(sub[series].unique())):
+            rows = sub[sub[series] == key]
+            widths = sorted(rows["width"].unique())
+            mats = {w: normalization.score_matrix(rows[rows["width"] == w], value, games)
+                    for w in widths}
+            point, ci = stats.interval_estimates(mats, "iqm", rng=rng, reps=reps)
+            y = np.array([point[w] for w in widths])
+            err = np.array([[y[j] - ci[w][0], ci[w][1] - y[j]] for j, w in enumerate(widths)]).T
+            ax.errorbar(widths, y, yerr=err, color=_color(i), marker=MARKERS[i % len(MARKERS)],
+                        capsize=3, label=series_label(key))
+        ax.set(title=f"{name} ({len(games)} games)", xlabel="width scale",
+               ylabel=f"IQM {value} score")
+        ax.set_xticks(sorted(sub["width"].unique()))
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_learning_curves(
+    runs_df: pd.DataFrame, *, scale: str, rng: np.random.Generator, reps: int = 500,
+    value: str = "normalized", x: str = "env_steps", panel: str = "agent",
+    series=("width", "sparsity"), title: str | None = "IQM learning curves",
+) -> plt.Figure:
+    """Fig 3 style: IQM per iteration with 95% CI bands, one line per series, panel per agent.
+
+    ``runs_df`` has one row per (run, iteration) and a ``value`` column (normalise per-iteration
+    returns with ``normalize_frame(df.assign(score=df.train_return), reference_df=final)``).
+    """
+    panels = sorted(runs_df[panel].unique())
+    fig, axes = _figure(len(panels), scale, title)
+    for ax, name in zip(axes, panels, strict=True):
+        sub = runs_df[runs_df[panel] == name]
+        keys = _series_key(sub, series)
+        games = sorted(set.intersection(*(set(sub.loc[keys == k, "game"]) for k in keys.unique())))
+        for i, key in enumerate(sorted(keys.unique())):
+            arr, xs = normalization.curve_array(sub[keys == key], value, games, x)
+            if arr.shape[-1] == 0:
+                continue
+            point, ci = stats.learning_curve_estimates({key: arr}, rng=rng, reps=reps)
+            ax.plot(xs, point[key], color=_color(i), label=series_label(key))
+            ax.fill_between(xs, ci[key][0], ci[key][1], color=_color(i), alpha=0.2, linewidth=0)
+        ax.set(title=f"{name} ({len(games)} games)", xlabel=x.replace("_", " "),
+               ylabel=f"IQM {value} score")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_per_game(
+    df: pd.DataFrame, *, scale: str, x: str = "width", value: str = "score",
+    series: str = "sparsity", err: str = "std", title: str | None = "Raw score per game",
+) -> plt.Figure:
+    """One panel per game: raw mean ± (std | 95% normal CI of the mean) vs width or iteration.
+
+    ``err="std"`` shows run-to-run spread; ``err="ci"`` shows ``1.96 * std / sqrt(runs)``.
+    """
+    if err not in ("std", "ci"):
+        raise ValueError("err must be 'std' or 'ci'")
+    games = sorted(df["game"].unique())
+    fig, axes = _figure(len(games), scale, title, width=3.6)
+    keys = sorted(df[series].unique())
+    for ax, game in zip(axes, games, strict=True):
+        sub = df[df["game"] == game]
+        for i, key in enumerate(keys):
+            g = sub[sub[series] == key].groupby(x)[value].agg(["mean", "std", "count"])
+            if g.empty:
+                continue
+            spread = g["std"].fillna(0.0)
+            if err == "ci":
+                spread = 1.96 * spread / np.sqrt(g["count"])
+            xs = g.index.to_numpy()
+            ax.plot(xs, g["mean"], color=_color(i), marker=MARKERS[i % len(MARKERS)],
+                    label=series_label(key))
+            ax.fill_between(xs, g["mean"] - spread, g["mean"] + spread, color=_color(i),
+                            alpha=0.2, linewidth=0)
+        ax.set(title=game, xlabel=x.replace("_", " "), ylabel=value.replace("_", " "))
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_performance_profiles(
+    scores_by_config: Mapping[str, np.ndarray], taus, *, scale: str,
+    rng: np.random.Generator, reps: int = 2_000, xlabel: str = "normalized score (τ)",
+    title: str | None = "Performance profiles",
+) -> plt.Figure:
+    """Fraction of runs scoring above τ, with 95% stratified-bootstrap bands (rliable style)."""
+    taus = np.asarray(taus, dtype=float)
+    profiles, cis = stats.performance_profiles(scores_by_config, taus, rng=rng, reps=reps)
+    fig, (ax,) = _figure(1, scale, title, width=5.5)
+    for i, (name, prof) in enumerate(profiles.items()):
+        ax.plot(taus, prof, color=_color(i), label=str(name))
+        ax.fill_between(taus, cis[name][0], cis[name][1], color=_color(i), alpha=0.2,
+                        linewidth=0)
+    ax.set(xlabel=xlabel, ylabel="fraction of runs with score > τ", ylim=(0, 1.02))
+    ax.legend(fontsize=8)
+    return fig

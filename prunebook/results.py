@@ -1,0 +1,150 @@
+"""The results store: one small JSON file per finished run, written atomically.
+
+A results file carries its full config, per-iteration statistics, wall-clock, code version and
+device, so every figure can be re-created from `results/` alone (STYLE.md lesson 9). Files are
+only ever written whole (temp file + fsync + rename): a crash never leaves a partial result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SCHEMA = 1
+RUN_COLUMNS = ["run_id", "sweep", "agent", "suite", "game", "width", "sparsity", "seed",
+               "preset"]
+ITERATION_COLUMNS = ["iteration", "env_steps", "gradient_updates", "train_return",
+                     "eval_return"]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_run(path: Path, record: dict[str, Any]) -> None:
+    missing = {"run_id", "sweep", "config", "iterations"} - set(record)
+    if missing:
+        raise ValueError(f"results record is missing {sorted(missing)}")
+    record = {"schema": SCHEMA, **record}
+    data = json.dumps(_json_safe(record), indent=1, sort_keys=True).encode()
+    atomic_write_bytes(path, data)
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    with open(path) as f:
+        record = json.load(f)
+    if record.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: unknown results schema {record.get('schema')!r}")
+    return record
+
+
+def run_path(results_root: Path, sweep: str, run_id: str) -> Path:
+    return Path(results_root) / sweep / f"{run_id}.json"
+
+
+def code_version(repo: Path | None = None) -> str:
+    """The git commit of the code (with '-dirty' when the tree has changes), or 'unknown'."""
+    repo = repo or Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=repo, capture_output=True, text=True, timeout=10).stdout
+        return sha + ("-dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_description() -> str:
+    import platform
+
+    import jax
+
+    device = jax.devices()[0]
+    name = getattr(device, "device_kind", "") or platform.processor()
+    if jax.default_backend() == "cpu":
+        try:
+            for line in open("/proc/cpuinfo"):
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+    return f"{jax.default_backend()}: {name}"
+
+
+def iter_result_files(results_root: Path):
+    root = Path(results_root)
+    if not root.exists():
+        return
+    for path in sorted(root.glob("*/*.json")):
+        yield path
+
+
+def load_runs(results_root: Path | str = "results", sweep: str | None = None) -> pd.DataFrame:
+    """One row per (run, iteration); columns RUN_COLUMNS + ITERATION_COLUMNS."""
+    rows = []
+    for path in iter_result_files(Path(results_root)):
+        if sweep is not None and path.parent.name != sweep:
+            continue
+        record = read_run(path)
+        config = record["config"]
+        base = {"run_id": record["run_id"], "sweep": record["sweep"], "agent": config["agent"],
+                "suite": config["suite"], "game": config["game"], "width": config["width"],
+                "sparsity": config["final_sparsity"], "seed": config["seed"],
+                "preset": config["preset"]}
+        for it in record["iterations"]:
+            row = dict(base)
+            for column in ITERATION_COLUMNS:
+                value = it.get(column)
+                row[column] = float("nan") if value is None else value
+            rows.append(row)
+    frame = pd.DataFrame(rows, columns=RUN_COLUMNS + ITERATION_COLUMNS)
+    return frame.astype({"train_return": float, "eval_return": float})
+
+
+def final_scores(runs: pd.DataFrame, last_iterations: int = 1,
+                 column: str = "train_return") -> pd.DataFrame:
+    """One row per run: `score` = mean of `column` over its last `last_iterations` iterations.
+
+    The paper reports the IQM "after 40M frames" (the last iteration); averaging a few last
+    iterations trades a little bias for less noise at our scale, and the notebooks say which.
+    """
+    if last_iterations < 1:
+        raise ValueError(f"last_iterations must be >= 1, got {last_iterations}")
+    if runs.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS + ["score"])
+    ordered = runs.sort_values("iteration")
+    tail = ordered.groupby("run_id", sort=False).tail(last_iterations)
+    scores = tail.groupby("run_id")[column].mean().rename("score")
+    meta = runs.drop_duplicates("run_id").set_index("run_id")[RUN_COLUMNS[1:]]
+    return meta.join(scores).reset_index()

@@ -1,0 +1,386 @@
+"""Resumable sweeps: a grid of runs executed as a work queue over single-threaded workers.
+
+* A run checkpoints its whole `TrainState` (params, optimizer and mask state, replay buffer,
+  environment state, PRNG key, counters) plus its iteration log after every iteration,
+  atomically, under `checkpoint_root` (default `~/.cache/prunebook/checkpoints`, outside the
+  work tree so `git clean` or a fresh checkout loses nothing).
+* A finished run writes one results file and drops its checkpoint; rerunning the sweep skips
+  finished runs and resumes unfinished ones from their last checkpoint.
+* Claim files (`<run_id>.lock` holding the owner's pid) stop two runners on the same sweep
+  from training the same run; a lock whose process is gone is taken over.
+* A NaN/inf loss stops that run with `NonFiniteLossError`; its last good checkpoint is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+import json
+import os
+import shutil
+import socket
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prunebook import results
+from prunebook.config import ConfigError, RunConfig, preset_config
+
+DEFAULT_CHECKPOINT_ROOT = Path(os.environ.get(
+    "PRUNEBOOK_CHECKPOINTS", Path.home() / ".cache" / "prunebook" / "checkpoints"))
+SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """agents x games x widths x sparsities x seeds at one preset (one block of a sweep)."""
+
+    agents: Sequence[str]
+    games: Sequence[str]
+    widths: Sequence[int]
+    sparsities: Sequence[float]
+    seeds: Sequence[int]
+    preset: str = "cpu"
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def configs(self) -> list[RunConfig]:
+        return [preset_config(self.preset, agent, game=game, width=width,
+                              final_sparsity=sparsity, seed=seed, **dict(self.overrides))
+                for seed, agent, game, width, sparsity in itertools.product(
+                    self.seeds, self.agents, self.games, self.widths, self.sparsities)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    name: str
+    grids: Sequence[Grid]
+
+    def configs(self) -> list[RunConfig]:
+        """All runs, deduplicated (grids may overlap), seed-major so early seeds finish first."""
+        seen: dict[str, RunConfig] = {}
+        for config in (c for grid in self.grids for c in grid.configs()):
+            seen.setdefault(config.run_id, config)
+        return sorted(seen.values(), key=lambda c: (c.seed, -_cost_weight(c)))
+
+
+def _cost_weight(config: RunConfig) -> float:
+    """Rough relative cost (measured: update time grows ~ width^1.3) for longest-first order."""
+    return config.num_env_steps * config.width ** 1.3 * (1.3 if config.agent == "rainbow" else 1)
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+
+def checkpoint_path(checkpoint_root: Path, sweep: str, run_id: str) -> Path:
+    return Path(checkpoint_root) / sweep / f"{run_id}.ckpt.npz"
+
+
+def save_checkpoint(path: Path, arrays: list[np.ndarray], meta: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+             **{f"a{i:04d}": a for i, a in enumerate(arrays)})
+    results.atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> tuple[list[np.ndarray], dict[str, Any]] | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            keys = sorted(k for k in data.files if k.startswith("a"))
+            return [data[k] for k in keys], meta
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise RuntimeError(f"checkpoint {path} is unreadable ({error}); delete it to restart "
+                           "that run from scratch") from error
+
+
+# --- claims (locks) ----------------------------------------------------------------------------
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def try_claim(lock: Path) -> bool:
+    """Atomically create `lock`; take it over if its owner process is dead (same host)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    owner = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            with os.fdopen(fd, "w") as f:
+                f.write(owner)
+            return True
+        except FileExistsError:
+            try:
+                host, pid = lock.read_text().split()
+            except (OSError, ValueError):
+                return False
+            if host == socket.gethostname() and not _pid_alive(int(pid)):
+                lock.unlink(missing_ok=True)
+                continue
+            return False
+    return False
+
+
+def release(lock: Path) -> None:
+    try:
+        if lock.read_text().split()[1] == str(os.getpid()):
+            lock.unlink()
+    except (OSError, IndexError):
+        pass
+
+
+# --- one run -----------------------------------------------------------------------------------
+
+def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
+            checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT,
+            progress: Callable[[dict[str, Any]], None] | None = None,
+            trainer=None, max_iterations: int | None = None,
+            checkpoint_interval_s: float = 30.0) -> Path | None:
+    """Train (or resume) one run to completion and write its results file.
+
+    Returns the results path, or None when `max_iterations` stopped it early (tests use that
+    to simulate an interruption). Skips runs whose results file already exists. The state is
+    checkpointed after an iteration once `checkpoint_interval_s` have passed since the last
+    save (0: after every iteration).
+    """
+    from prunebook import train
+
+    out = results.run_path(Path(results_root), sweep, config.run_id)
+    if out.exists():
+        return out
+    ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
+    trainer = trainer or train.make_trainer(config)
+    state = trainer.init(config.seed)
+    iterations: list[dict[str, Any]] = []
+    wall = 0.0
+    loaded = load_checkpoint(ckpt)
+    if loaded is not None:
+        arrays, meta = loaded
+        if meta["config"] != config.to_dict():
+            raise RuntimeError(f"checkpoint {ckpt} was made with another config; delete it")
+        state = train.state_from_arrays(state, arrays)
+        iterations, wall = meta["iterations"], meta["wall_s"]
+    done_here = 0
+    last_save = time.perf_counter()
+    while len(iterations) < config.num_iterations:
+        if max_iterations is not None and done_here >= max_iterations:
+            return None
+        start = time.perf_counter()
+        new_state = trainer.run_iteration(state)
+        stats = train.iteration_stats(new_state)
+        if stats.nonfinite_loss:
+            raise NonFiniteLossError(
+                f"{config.run_id}: non-finite loss in iteration {len(iterations)}; the last good "
+                f"checkpoint ({ckpt}) is kept. Lower the learning rate or check the inputs.")
+        state = new_state
+        eval_return = None
+        if config.eval_episodes:
+            import jax
+
+            eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), len(iterations))
+            eval_return = float(trainer.evaluate(state.params, eval_key))
+        elapsed = time.perf_counter() - start
+        wall += elapsed
+        iterations.append({
+            "iteration": len(iterations), "env_steps": int(state.agent_steps),
+            "gradient_updates": int(state.updates), "train_return": stats.train_return,
+            "num_episodes": stats.num_episodes, "eval_return": eval_return, "loss": stats.loss,
+            "sparsity": train.measured_sparsity(state), "wall_s": round(elapsed, 3)})
+        done_here += 1
+        due = time.perf_counter() - last_save >= checkpoint_interval_s
+        stopping = max_iterations is not None and done_here >= max_iterations
+        if len(iterations) < config.num_iterations and (due or stopping):
+            last_save = time.perf_counter()
+            save_checkpoint(ckpt, train.state_to_arrays(state),
+                            {"config": config.to_dict(), "iterations": iterations, "wall_s": wall})
+        if progress:
+            progress({"run_id": config.run_id, "iteration": len(iterations),
+                      "env_steps": config.iteration_env_steps, "seconds": elapsed})
+    results.write_run(out, {
+        "run_id": config.run_id, "sweep": sweep, "config": config.to_dict(),
+        "iterations": iterations, "wall_clock_s": round(wall, 2),
+        "code_version": results.code_version(), "device": results.device_description(),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    ckpt.unlink(missing_ok=True)
+    return out
+
+
+# --- executors ----------------------------------------------------------------------------------
+
+def _claimed_run(config, sweep, results_root, checkpoint_root, progress):
+    lock = checkpoint_path(Path(checkpoint_root), sweep, config.run_id).with_suffix(".lock")
+    if not try_claim(lock):
+        return "busy"
+    try:
+        run_one(config, sweep, results_root, checkpoint_root, progress)
+        return "done"
+    except NonFiniteLossError as error:
+        return f"failed: {error}"
+    finally:
+        release(lock)
+
+
+def _worker_main(core, tasks, events, sweep, results_root, checkpoint_root):
+    """Worker process: one single-threaded XLA instance pinned to one core."""
+    os.environ["XLA_FLAGS"] = SINGLE_THREAD_XLA
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+    while True:
+        config_dict = tasks.get()
+        if config_dict is None:
+            return
+        config = RunConfig.from_dict(config_dict)
+        status = _claimed_run(config, sweep, results_root, checkpoint_root,
+                              lambda event: events.put(("progress", event)))
+        events.put(("finished", {"run_id": config.run_id, "status": status}))
+
+
+class LocalExecutor:
+    """N worker processes, one per core (measured 1.44x one two-core process, notes §4c)."""
+
+    def __init__(self, num_workers: int | None = None, pin: bool = True):
+        self.num_workers = num_workers or max(1, len(os.sched_getaffinity(0))
+                                              if hasattr(os, "sched_getaffinity")
+                                              else os.cpu_count() or 1)
+        self.pin = pin
+
+    def run(self, configs, sweep, results_root, checkpoint_root, on_event):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        tasks, events = ctx.Queue(), ctx.Queue()
+        for config in configs:
+            tasks.put(config.to_dict())
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        workers = []
+        for i in range(self.num_workers):
+            tasks.put(None)
+            core = cores[i % len(cores)] if (self.pin and cores) else None
+            p = ctx.Process(target=_worker_main, daemon=True,
+                            args=(core, tasks, events, sweep, str(results_root),
+                                  str(checkpoint_root)))
+            p.start()
+            workers.append(p)
+        remaining = len(configs)
+        try:
+            while remaining:
+                try:
+                    kind, event = events.get(timeout=5)
+                except Exception:  # queue.Empty
+                    if not any(p.is_alive() for p in workers):
+                        raise RuntimeError("all workers died; rerun to resume from checkpoints")
+                    continue
+                on_event(kind, event)
+                if kind == "finished":
+                    remaining -= 1
+        finally:
+            for p in workers:
+                p.join(timeout=1)
+                if p.is_alive():
+                    p.terminate()
+
+
+class SerialExecutor:
+    """In-process execution (tests, notebooks' ci sweeps, debugging)."""
+
+    def run(self, configs, sweep, results_root, checkpoint_root, on_event):
+        for config in configs:
+            status = _claimed_run(config, sweep, results_root, checkpoint_root,
+                                  lambda event: on_event("progress", event))
+            on_event("finished", {"run_id": config.run_id, "status": status})
+
+
+def checkpoint_bytes_estimate(config: RunConfig) -> int:
+    """Upper bound on one run's checkpoint: two observation arrays dominate."""
+    from prunebook.envs.minatar import MinAtarEnv
+
+    obs = int(np.prod(MinAtarEnv(config.game).observation_shape))
+    return config.replay_capacity * (2 * obs + 16) + 50_000_000
+
+
+def check_disk(configs: Sequence[RunConfig], checkpoint_root: Path, workers: int) -> None:
+    if not configs:
+        return
+    need = max(checkpoint_bytes_estimate(c) for c in configs) * 2 * workers
+    root = Path(checkpoint_root)
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free
+    if free < need:
+        raise ConfigError(f"checkpoint_root={root} has {free / 1e9:.1f} GB free; this sweep "
+                          f"needs about {need / 1e9:.1f} GB for {workers} concurrent runs")
+
+
+def sweep_status(sweep: Sweep, results_root: Path | str = "results",
+                 checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT) -> dict[str, list[str]]:
+    status: dict[str, list[str]] = {"done": [], "running": [], "partial": [], "left": []}
+    for config in sweep.configs():
+        ckpt = checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id)
+        lock = ckpt.with_suffix(".lock")
+        if results.run_path(Path(results_root), sweep.name, config.run_id).exists():
+            status["done"].append(config.run_id)
+        elif lock.exists() and _lock_alive(lock):
+            status["running"].append(config.run_id)
+        elif ckpt.exists():
+            status["partial"].append(config.run_id)
+        else:
+            status["left"].append(config.run_id)
+    return status
+
+
+def _lock_alive(lock: Path) -> bool:
+    try:
+        host, pid = lock.read_text().split()
+    except (OSError, ValueError):
+        return False
+    return host != socket.gethostname() or _pid_alive(int(pid))
+
+
+def run_sweep(sweep: Sweep, results_root: Path | str = "results",
+              checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT, executor=None,
+              show_progress: bool = True, only: Iterable[str] | None = None) -> dict[str, str]:
+    """Run every unfinished run of `sweep`; returns {run_id: status} for the runs attempted."""
+    from tqdm.auto import tqdm
+
+    configs = [c for c in sweep.configs()
+               if not results.run_path(Path(results_root), sweep.name, c.run_id).exists()]
+    if only is not None:
+        wanted = set(only)
+        configs = [c for c in configs if c.run_id in wanted]
+    executor = executor or LocalExecutor()
+    check_disk(configs, Path(checkpoint_root), getattr(executor, "num_workers", 1))
+    total_steps = sum(c.num_env_steps for c in configs)
+    outcome: dict[str, str] = {}
+    bar = tqdm(total=total_steps, unit="step", unit_scale=True, disable=not show_progress,
+               desc=f"{sweep.name}: 0/{len(configs)} runs")
+    started = time.perf_counter()
+
+    def on_event(kind, event):
+        if kind == "progress":
+            bar.update(event["env_steps"])
+            rate = bar.n / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix_str(f"{rate:,.0f} env steps/s, last: {event['run_id']}")
+        else:
+            outcome[event["run_id"]] = event["status"]
+            bar.set_description(f"{sweep.name}: {len(outcome)}/{len(configs)} runs")
+            if event["status"].startswith("failed"):
+                bar.write(event["status"])
+
+    executor.run(configs, sweep.name, Path(results_root), Path(checkpoint_root), on_event)
+    bar.close()
+    return outcome

@@ -1,0 +1,201 @@
+"""The fully-jitted MinAtar training loop: environment, replay, acting and updates in `lax.scan`.
+
+`make_trainer(config)` closes over everything static (network, optimizer, environment) and
+returns pure functions over one `TrainState` pytree. `run_iteration` runs one logged iteration
+(`iteration_env_steps` agent steps) as a single jitted call; the host sits between iterations
+to checkpoint, log and show progress (see `prunebook.runner`). A block of the scan is
+`update_period` agent steps followed by at most one gradient update, as in Dopamine.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from prunebook import pruning, replay
+from prunebook.agents.common import (
+    Agent,
+    linearly_decaying_epsilon,
+    make_act,
+    make_update,
+)
+from prunebook.agents.dqn import make_dqn
+from prunebook.agents.rainbow import make_rainbow, new_priorities
+from prunebook.config import RunConfig
+from prunebook.envs.minatar import MinAtarEnv
+
+AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow}
+
+
+@flax.struct.dataclass
+class TrainState:
+    params: Any
+    target_params: Any
+    opt_state: Any
+    replay: replay.ReplayState
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array  # raw uint32 PRNG key
+    agent_steps: jax.Array
+    updates: jax.Array
+    episode_return: jax.Array  # undiscounted return of the episode in progress
+    # per-iteration accumulators, reset by the host after each iteration
+    returns_sum: jax.Array
+    episodes: jax.Array
+    loss_sum: jax.Array
+    losses: jax.Array
+    nonfinite_loss: jax.Array  # a NaN/inf loss happened in this iteration
+
+
+class IterationStats(NamedTuple):
+    train_return: float  # mean return of training episodes finished in the iteration (NaN: none)
+    num_episodes: int
+    loss: float
+    nonfinite_loss: bool
+
+
+class Trainer(NamedTuple):
+    config: RunConfig
+    agent: Agent
+    env: MinAtarEnv
+    init: Any  # (seed:int) -> TrainState
+    run_iteration: Any  # jitted TrainState -> TrainState
+    evaluate: Any  # jitted (params, key) -> mean greedy return over config.eval_episodes
+
+
+def _zeros_like_accumulators():
+    return dict(returns_sum=jnp.zeros((), jnp.float32), episodes=jnp.zeros((), jnp.int32),
+                loss_sum=jnp.zeros((), jnp.float32), losses=jnp.zeros((), jnp.int32),
+                nonfinite_loss=jnp.zeros((), bool))
+
+
+def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
+    if config.suite != "minatar":
+        raise ValueError("the jitted loop runs MinAtar; Atari runs use prunebook.atari_loop")
+    env = MinAtarEnv(config.game)
+    agent = agent or AGENT_FACTORIES[config.agent](config, env.num_actions)
+    act = make_act(agent.network, env.num_actions)
+    update = make_update(agent, config.priority_beta)
+    sample = replay.sample_prioritized if agent.prioritized else replay.sample_uniform
+
+    def init(seed: int) -> TrainState:
+        key = jax.random.PRNGKey(seed)
+        key, net_key, env_key = jax.random.split(key, 3)
+        obs, env_state = env.reset(env_key)
+        params = agent.network.init(net_key, obs[None])
+        opt_state = agent.optimizer.init(params)
+        return TrainState(
+            params=params, target_params=params, opt_state=opt_state,
+            replay=replay.init(config.replay_capacity, env.observation_shape),
+            env_state=env_state, obs=obs, key=key,
+            agent_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
+            episode_return=jnp.zeros((), jnp.float32), **_zeros_like_accumulators())
+
+    def env_step(state: TrainState, _):
+        key, act_key, env_key = jax.random.split(state.key, 3)
+        epsilon = linearly_decaying_epsilon(config.epsilon_decay_steps, state.agent_steps,
+                                            config.min_replay_history, config.epsilon_train)
+        action = act(state.params, state.obs, act_key, epsilon)
+        step = env.step(env_key, state.env_state, action)
+        done = step.terminated | step.truncated
+        buffer = replay.add(state.replay, state.obs, action, step.reward, step.final_obs,
+                            step.terminated, done)
+        episode_return = state.episode_return + step.reward
+        state = state.replace(
+            replay=buffer, env_state=step.state, obs=step.obs, key=key,
+            agent_steps=state.agent_steps + 1,
+            episode_return=jnp.where(done, 0.0, episode_return),
+            returns_sum=state.returns_sum + jnp.where(done, episode_return, 0.0),
+            episodes=state.episodes + done.astype(jnp.int32))
+        return state, None
+
+    def train_step(state: TrainState) -> TrainState:
+        key, sample_key = jax.random.split(state.key)
+        batch = sample(state.replay, sample_key, config.batch_size, config.n_step, config.gamma)
+        params, opt_state, loss, per_sample = update(
+            state.params, state.target_params, state.opt_state, batch)
+        buffer = state.replay
+        if agent.prioritized:
+            buffer = replay.update_priorities(buffer, batch.indices, new_priorities(per_sample))
+        finite = jnp.isfinite(loss)
+        return state.replace(
+            params=params, opt_state=opt_state, replay=buffer, key=key,
+            updates=state.updates + 1,
+            loss_sum=state.loss_sum + jnp.where(finite, loss, 0.0),
+            losses=state.losses + 1, nonfinite_loss=state.nonfinite_loss | ~finite)
+
+    def block(state: TrainState, _):
+        state, _ = jax.lax.scan(env_step, state, None, length=config.update_period)
+        warm = state.agent_steps > config.min_replay_history
+        state = jax.lax.cond(warm, train_step, lambda s: s, state)
+        sync = warm & (state.agent_steps % config.target_update_period == 0)
+        target = jax.lax.cond(sync, lambda s: s.params, lambda s: s.target_params, state)
+        return state.replace(target_params=target), None
+
+    @jax.jit
+    def run_iteration(state: TrainState) -> TrainState:
+        state = state.replace(**_zeros_like_accumulators())
+        blocks = config.iteration_env_steps // config.update_period
+        state, _ = jax.lax.scan(block, state, None, length=blocks)
+        return state
+
+    @jax.jit
+    def evaluate(params, key) -> jax.Array:
+        """Greedy (epsilon_eval) return averaged over `eval_episodes` parallel episodes."""
+        n = max(config.eval_episodes, 1)
+        keys = jax.random.split(key, n)
+
+        def one_episode(k):
+            k, reset_key = jax.random.split(k)
+            obs, env_state = env.reset(reset_key)
+
+            def body(carry, _):
+                obs, env_state, k, total, running = carry
+                k, act_key, env_key = jax.random.split(k, 3)
+                action = act(params, obs, act_key, config.epsilon_eval)
+                step = env.step(env_key, env_state, action)
+                total = total + jnp.where(running, step.reward, 0.0)
+                running = running & ~(step.terminated | step.truncated)
+                return (step.obs, step.state, k, total, running), None
+
+            carry = (obs, env_state, k, jnp.zeros(()), jnp.ones((), bool))
+            carry, _ = jax.lax.scan(body, carry, None, length=env.max_episode_steps)
+            return carry[3]
+
+        return jax.vmap(one_episode)(keys).mean()
+
+    return Trainer(config, agent, env, init, run_iteration, evaluate)
+
+
+def iteration_stats(state: TrainState) -> IterationStats:
+    episodes = int(state.episodes)
+    losses = int(state.losses)
+    return IterationStats(
+        train_return=float(state.returns_sum) / episodes if episodes else float("nan"),
+        num_episodes=episodes,
+        loss=float(state.loss_sum) / losses if losses else float("nan"),
+        nonfinite_loss=bool(state.nonfinite_loss))
+
+
+def measured_sparsity(state: TrainState) -> float:
+    return pruning.sparsity_report(jax.device_get(state.params))["total"]
+
+
+def state_to_arrays(state: TrainState) -> list[np.ndarray]:
+    """Flatten a TrainState to host arrays (the checkpoint payload)."""
+    return [np.asarray(x) for x in jax.tree.leaves(jax.device_get(state))]
+
+
+def state_from_arrays(template: TrainState, arrays: list[np.ndarray]) -> TrainState:
+    leaves, treedef = jax.tree.flatten(template)
+    if len(leaves) != len(arrays):
+        raise ValueError(f"checkpoint has {len(arrays)} arrays, expected {len(leaves)}")
+    for i, (a, b) in enumerate(zip(leaves, arrays)):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise ValueError(f"checkpoint array {i}: {b.shape} {b.dtype}, expected "
+                             f"{a.shape} {a.dtype}")
+    return jax.tree.unflatten(treedef, [jnp.asarray(x) for x in arrays])

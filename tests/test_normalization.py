@@ -1,0 +1,128 @@
+"""Reference tables against hand-computed values; MinAtar normalisation; frame helpers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prunebook import normalization as nz
+
+FIFTEEN = ["MsPacman", "Pong", "Qbert", "Assault", "Asterix", "BeamRider", "Boxing", "Breakout",
+           "CrazyClimber", "DemonAttack", "Enduro", "FishingDerby", "SpaceInvaders", "Tutankham",
+           "VideoPinball"]
+
+
+def test_human_normalized_hand_values():
+    assert nz.human_normalized(31.7, "Breakout") == pytest.approx(30.0 / 28.8)
+    assert nz.human_normalized(0.0, "Pong") == pytest.approx(20.7 / 35.3)
+    assert nz.human_normalized(1668.7, "SpaceInvaders") == pytest.approx(1.0)
+    assert nz.human_normalized(148.0, "space_invaders") == pytest.approx(0.0)
+    # VideoPinball: Dopamine random 0.0, DQN Zoo random 16256.9 (human 17667.9 in both)
+    assert nz.human_normalized(8833.95, "VideoPinball") == pytest.approx(0.5)
+    assert nz.human_normalized(17000.0, "VideoPinball", source="dqn_zoo") == pytest.approx(
+        (17000.0 - 16256.9) / (17667.9 - 16256.9))
+    assert nz.human_normalized(17000.0, "VideoPinball", "dqn_zoo") == pytest.approx(0.52665, 1e-4)
+    # same value in both tables for every other game
+    assert nz.human_normalized(500.0, "MsPacman", "dqn_zoo") == nz.human_normalized(500, "MsPacman")
+
+
+def test_tables_differ_only_where_the_dossier_says():
+    dop, zoo = nz.ATARI_SCORES["dopamine"], nz.ATARI_SCORES["dqn_zoo"]
+    assert len(dop) == 55 and len(zoo) == 57
+    assert {k for k in zoo if dop.get(k) != zoo[k]} == {"videopinball", "defender", "surround"}
+    assert all(nz.atari_reference(g) for g in FIFTEEN)
+    for random, human in zoo.values():
+        assert human > random
+
+
+def test_missing_games_and_sources():
+    with pytest.raises(KeyError, match="dqn_zoo"):
+        nz.human_normalized(100.0, "Defender")
+    assert nz.human_normalized(18688.9, "Defender", "dqn_zoo") == pytest.approx(1.0)
+    with pytest.raises(KeyError):
+        nz.human_normalized(1.0, "AirRaid")
+    with pytest.raises(ValueError, match="unknown source"):
+        nz.human_normalized(1.0, "Pong", source="atari57")
+
+
+def test_committed_random_scores():
+    table = nz.random_scores()
+    assert set(table) == set(nz.MINATAR_GAMES)
+    for game, entry in table.items():
+        assert entry["episodes"] >= 1000, game
+        assert 0.0 <= entry["mean"] < 10.0 and entry["std"] > 0.0, game
+
+
+def test_measure_random_scores_small():
+    out = nz.measure_random_scores(["Breakout"], episodes=16, seed=3)["Breakout"]
+    assert out["episodes"] == 16  # every episode completes within the cap
+    assert 0.0 <= out["mean"] < 5.0
+    assert 1 <= out["mean_episode_length"] <= out["max_steps_in_episode"]
+
+
+def test_minatar_normalized():
+    assert nz.minatar_normalized(10.0, "Breakout", reference=10.0, random=0.5) == 1.0
+    assert nz.minatar_normalized(0.5, "Breakout", reference=10.0, random=0.5) == 0.0
+    assert nz.minatar_normalized(5.25, "Breakout", reference=10.0, random=0.5) == 0.5
+    with pytest.raises(ValueError, match="not above the random score"):
+        nz.minatar_normalized(1.0, "Breakout", reference=0.3, random=0.5)
+
+
+def _row(**kw):
+    base = dict(run_id="r", sweep="s1", agent="dqn", suite="minatar", game="Breakout", width=1,
+                sparsity=0.0, seed=0, preset="ci", score=0.0)
+    return {**base, **kw}
+
+
+RANDOM = {g: {"mean": 1.0} for g in nz.MINATAR_GAMES}
+
+
+def test_normalize_frame_minatar_and_atari():
+    df = pd.DataFrame([
+        _row(seed=0, score=9.0), _row(seed=1, score=13.0),  # reference mean 11 -> 1.0
+        _row(width=3, sparsity=0.95, score=21.0),  # (21 - 1) / (11 - 1) = 2.0
+        _row(game="Asterix", width=3, score=5.0),  # no dense width-1 DQN for Asterix
+        _row(suite="atari", game="Pong", score=14.6),
+        _row(sweep="s2", agent="rainbow", score=6.0),  # reference pooled from preset "ci"
+        _row(suite="atari", game="Pong", score=np.nan),
+    ])
+    out = nz.normalize_frame(df, random_table=RANDOM)
+    assert np.allclose(out["normalized"].iloc[[0, 1]].mean(), 1.0)
+    assert out["normalized"].iloc[2] == pytest.approx(2.0)
+    assert np.isnan(out["normalized"].iloc[3])
+    assert "no dense width-1 DQN runs for Asterix" in out["normalization"].iloc[3]
+    assert out["normalized"].iloc[4] == pytest.approx(1.0)
+    assert out["normalized"].iloc[5] == pytest.approx(0.5)
+    assert "preset ci" in out["normalization"].iloc[5]
+    assert np.isnan(out["normalized"].iloc[6]) and "NaN" in out["normalization"].iloc[6]
+    with pytest.raises(ValueError, match="Asterix"):
+        nz.normalize_frame(df, random_table=RANDOM, on_missing="raise")
+    with pytest.raises(ValueError, match="lacks columns"):
+        nz.normalize_frame(df.drop(columns="score"))
+
+
+def test_per_game_table_and_matrices():
+    df = pd.DataFrame([_row(seed=s, score=float(s), game=g, normalized=float(s))
+                       for g in ("Asterix", "Breakout") for s in range(3)]
+                      + [_row(seed=3, score=3.0, game="Breakout", normalized=3.0)])
+    table = nz.per_game_table(df)
+    brk = table[table["game"] == "Breakout"].iloc[0]
+    assert brk["mean"] == pytest.approx(1.5) and brk["runs"] == 4
+    assert brk["std"] == pytest.approx(np.std([0, 1, 2, 3], ddof=1))
+    assert "±" in brk["mean ± std"]
+    m = nz.score_matrix(df)
+    assert m.shape == (3, 2)  # Breakout trimmed to its 3 lowest seeds
+    assert np.array_equal(m[:, 1], [0.0, 1.0, 2.0])
+
+
+def test_curve_array_drops_nan_points():
+    rows = []
+    for g in ("Asterix", "Breakout"):
+        for s in range(2):
+            for it in range(4):
+                value = np.nan if it == 0 else float(it + s)
+                rows.append(_row(game=g, seed=s, iteration=it, env_steps=1000 * (it + 1),
+                                 normalized=value))
+    arr, xs = nz.curve_array(pd.DataFrame(rows))
+    assert arr.shape == (2, 2, 3)
+    assert np.array_equal(xs, [2000, 3000, 4000])
+    assert np.array_equal(arr[1, 0], [2.0, 3.0, 4.0])

@@ -1,0 +1,98 @@
+"""Every plot returns a labelled Figure with the expected panels and series."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from prunebook import plots  # noqa: E402
+
+SCALE = "MinAtar, 2 games, 3 seeds, 4k env steps, preset ci"
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def runs_frame(iterations=3):
+    rng = np.random.default_rng(0)
+    rows = []
+    for agent in ("dqn", "rainbow"):
+        for width in (1, 3):
+            for sparsity in (0.0, 0.95):
+                for game in ("Breakout", "Asterix"):
+                    for seed in range(3):
+                        for it in range(iterations):
+                            value = float(rng.normal(width * (1 + sparsity), 0.3)) + it
+                            rows.append(dict(run_id=f"{agent}{width}{sparsity}{game}{seed}",
+                                             sweep="s", agent=agent, suite="minatar", game=game,
+                                             width=width, sparsity=sparsity, seed=seed,
+                                             preset="ci", iteration=it,
+                                             env_steps=1000 * (it + 1), score=value,
+                                             normalized=value))
+    return pd.DataFrame(rows)
+
+
+def labels(ax):
+    return ax.get_legend_handles_labels()[1]
+
+
+def has_scale(fig):
+    return any(SCALE in t.get_text() for t in fig.texts)
+
+
+def test_plot_iqm_vs_width():
+    final = runs_frame(iterations=1)
+    fig = plots.plot_iqm_vs_width(final, scale=SCALE, rng=np.random.default_rng(0), reps=200)
+    assert isinstance(fig, plt.Figure) and has_scale(fig)
+    assert len(fig.axes) == 2  # one panel per agent
+    for ax in fig.axes:
+        assert labels(ax) == ["dense", "pruned 95%"]
+        assert len(ax.containers) == 2  # two error-bar series
+        xs = ax.containers[0].lines[0].get_xdata()
+        assert list(xs) == [1, 3]
+
+
+def test_plot_learning_curves():
+    fig = plots.plot_learning_curves(runs_frame(), scale=SCALE, rng=np.random.default_rng(0),
+                                     reps=100)
+    assert has_scale(fig) and len(fig.axes) == 2
+    for ax in fig.axes:
+        assert labels(ax) == ["w1 dense", "w1 pruned 95%", "w3 dense", "w3 pruned 95%"]
+        assert len(ax.collections) == 4  # one CI band per series
+        assert list(ax.lines[0].get_xdata()) == [1000, 2000, 3000]
+
+
+def test_plot_per_game():
+    final = runs_frame(iterations=1)
+    fig = plots.plot_per_game(final[final["agent"] == "dqn"], scale=SCALE, err="ci")
+    assert has_scale(fig)
+    assert sorted(ax.get_title() for ax in fig.axes) == ["Asterix", "Breakout"]
+    assert all(len(ax.lines) == 2 for ax in fig.axes)
+    fig = plots.plot_per_game(runs_frame().query("agent == 'dqn' and width == 1"), scale=SCALE,
+                              x="iteration")
+    assert len(fig.axes[0].lines[0].get_xdata()) == 3
+    with pytest.raises(ValueError):
+        plots.plot_per_game(final, scale=SCALE, err="sd")
+
+
+def test_plot_performance_profiles():
+    rng = np.random.default_rng(1)
+    scores = {"dense": rng.normal(1, 0.3, (5, 4)), "pruned": rng.normal(1.5, 0.3, (5, 4))}
+    fig = plots.plot_performance_profiles(scores, np.linspace(0, 3, 31), scale=SCALE, rng=rng,
+                                          reps=100)
+    assert has_scale(fig) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert labels(ax) == ["dense", "pruned"] and len(ax.collections) == 2
+    assert "Performance profiles" in fig.get_suptitle()
+
+
+def test_palette_is_okabe_ito():
+    assert plots.OKABE_ITO[:3] == ("#000000", "#E69F00", "#56B4E9")
+    assert plots.series_label(0.0) == "dense" and plots.series_label((3, 0.9)) == "w3 pruned 90%"
