@@ -92,7 +92,7 @@ def plot_schedules(ax, schedules: dict[str, GMPSchedule], total_updates: int) ->
     ax.set_xlim(0, total_updates * FRAMES_PER_UPDATE / 1e6)
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
+    ax.legend(loc="lower right")
 
 
 def impala_param_shapes(width: int, num_actions: int = 18):
@@ -133,6 +133,22 @@ def kept_weights(table: pd.DataFrame) -> dict[str, int]:
     return out
 
 
+def kept_summary(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Per width: all kernel weights, and the kept count at each sparsity, also as a percentage
+    of the narrowest network's dense kernel weights (the paper's baseline is the dense x1)."""
+    base = min(tables)
+    dense_base = kept_weights(tables[base])["all kernels"]
+    rows = {}
+    for width, table in tables.items():
+        kept = kept_weights(table)
+        row = {"kernel weights": kept.pop("all kernels")}
+        for column, n in kept.items():
+            row[column] = n
+            row[column.replace("kept", f"% of dense x{base}")] = round(100 * n / dense_base, 1)
+        rows[f"x{width}"] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("width")
+
+
 @dataclasses.dataclass
 class TinyRun:
     """A tiny regression network trained with `gmp(optax.adam(...))`.
@@ -159,7 +175,9 @@ def train_tiny_gmp(final_sparsity: float, num_updates: int, seed: int = 0, width
                    allocation: str = "erk", batch_size: int = 32, num_examples: int = 1024,
                    learning_rate: float = 1e-3, num_records: int = 200) -> TinyRun:
     """Regress random targets from random MinAtar-like {0,1} 10x10x4 inputs with a pruned
-    MinAtarCNN, pruning from 20% to 80% of `num_updates`; record the sparsity of every kernel.
+    MinAtarCNN, pruning from 20% to 80% of `num_updates`; record the sparsity of every kernel
+    `num_records` times. Masks are recomputed every 4 records (2% of the run at the default),
+    so the staircase is fine enough to show Eq. 1's shape.
 
     The task only gives the weights non-trivial magnitudes; the point is that the measured
     sparsity follows `GMPSchedule.sparsity_at` layer by layer.
@@ -169,7 +187,8 @@ def train_tiny_gmp(final_sparsity: float, num_updates: int, seed: int = 0, width
     inputs = jnp.asarray(rng.random((num_examples, 10, 10, 4)) < 0.1, jnp.float32)
     targets = jnp.asarray(rng.standard_normal((num_examples, num_actions)), jnp.float32)
     net = MinAtarCNN(num_actions, width=width)
-    schedule = GMPSchedule.from_run_length(final_sparsity, num_updates)
+    every = max(1, num_updates // num_records)  # updates between two records
+    schedule = GMPSchedule.from_run_length(final_sparsity, num_updates, update_every=4 * every)
     tx = gmp(optax.adam(learning_rate), schedule, allocation)
     key = jax.random.key(seed)
     key, init_key = jax.random.split(key)
@@ -192,7 +211,6 @@ def train_tiny_gmp(final_sparsity: float, num_updates: int, seed: int = 0, width
         (params, opt_state), losses = jax.lax.scan(one_update, (params, opt_state), keys)
         return params, opt_state, losses
 
-    every = max(1, num_updates // num_records)
     names = {k: layer_name(k) for k in sparsity_report(params) if k != "total"}
     layer_targets = jax.tree_util.tree_flatten_with_path(opt_state.target_sparsities)[0]
     targets_by_name = {layer_name(jax.tree_util.keystr(p)): float(t) for p, t in layer_targets
@@ -228,19 +246,20 @@ def train_tiny_gmp(final_sparsity: float, num_updates: int, seed: int = 0, width
 
 
 def plot_tiny_run(axes, run: TinyRun) -> None:
-    """Left: measured (solid) vs scheduled (dashed) sparsity per kernel; right: the loss."""
+    """Left: measured sparsity per kernel (thin) over the schedule (wide, pale); right: loss."""
     ax = axes[0]
     for i, name in enumerate(run.measured.columns):
         color = f"C{i}"
         target = run.targets.get(name, run.schedule.final_sparsity)
-        ax.step(run.measured.index, 100 * run.measured[name], where="post", color=color,
-                label=f"{name} (target {100 * target:.1f}%)")
         ax.step(run.scheduled.index, 100 * run.scheduled[name], where="post", color=color,
-                linestyle="--", alpha=0.7)
+                linewidth=6, alpha=0.25)
+        ax.step(run.measured.index, 100 * run.measured[name], where="post", color=color,
+                linewidth=1.2, label=f"{name} (target {100 * target:.1f}%)")
+    ax.plot([], [], color="grey", linewidth=6, alpha=0.25, label="schedule (pale band)")
     for edge in (run.schedule.start_update, run.schedule.end_update):
         ax.axvline(edge, color="grey", linewidth=0.8, linestyle=":")
     ax.set_xlabel("gradient updates")
-    ax.set_ylabel("sparsity (%)  [solid: measured, dashed: schedule]")
+    ax.set_ylabel("sparsity (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="upper left")

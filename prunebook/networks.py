@@ -55,7 +55,7 @@ class QHead(nn.Module):
             return QNetworkOutput(q_values=out[..., 0])
         support = jnp.linspace(-self.v_max, self.v_max, self.num_atoms)
         probabilities = jax.nn.softmax(out, axis=-1)
-        return QNetworkOutput(q_values=(probabilities * support).sum(-1), logits=out,
+        return QNetworkOutput(q_values=(probabilities * support[None, None, :]).sum(-1), logits=out,
                               probabilities=probabilities)
 
 
@@ -165,7 +165,7 @@ class PatchConv(nn.Module):
             [x[:, i:i + out_h, j:j + out_w, :] for i in range(kh) for j in range(kw)], axis=-1
         )  # (batch, out_h, out_w, kh*kw*channels), ordered like kernel.reshape
         y = patches.reshape(-1, kh * kw * channels) @ kernel.reshape(-1, self.features)
-        return y.reshape(batch, out_h, out_w, self.features) + bias
+        return y.reshape(batch, out_h, out_w, self.features) + bias[None, None, None, :]
 
 
 class MinAtarCNN(nn.Module):

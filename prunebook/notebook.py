@@ -14,8 +14,9 @@ from pathlib import Path
 REPO_URL = "https://github.com/prunebook/prunebook"
 
 COLAB_SETUP = '''\
-# Colab set-up: on Google Colab, fetch the book (code and committed results) and install it,
-# with JAX's CUDA wheels when a GPU is attached. Elsewhere this cell does nothing.
+# Colab set-up: on Google Colab, clone the book (code and committed results)
+# and install it, with JAX's CUDA wheels if the runtime has a GPU.
+# Anywhere else this cell does nothing.
 import sys
 
 if "google.colab" in sys.modules:
@@ -25,12 +26,14 @@ if "google.colab" in sys.modules:
 
     _repo = "/content/prunebook"
     if not _os.path.isdir(_repo):
-        _subprocess.run(["git", "clone", "-q", "--depth", "1",
-                         "https://github.com/prunebook/prunebook", _repo], check=True)
+        _url = "https://github.com/prunebook/prunebook"
+        _subprocess.run(["git", "clone", "-q", "--depth", "1", _url, _repo],
+                        check=True)
     _gpu = ["jax[cuda12]==0.10.2"] if _shutil.which("nvidia-smi") else []
-    _subprocess.run([sys.executable, "-m", "pip", "install", "-q", _repo, *_gpu], check=True)
+    _pip = [sys.executable, "-m", "pip", "install", "-q"]
+    _subprocess.run([*_pip, _repo, *_gpu], check=True)
     _os.chdir(_repo + "/notebooks")
-    print("prunebook installed; if an import below fails, restart the session, run all again.")'''
+    print("Installed. If an import fails, restart the session and run all.")'''
 
 RESULTS_ENV = "PRUNEBOOK_RESULTS"
 

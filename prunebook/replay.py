@@ -61,8 +61,9 @@ def add(state: ReplayState, obs, action, reward, next_obs, terminated, episode_e
         next_obs=state.next_obs.at[i].set(next_obs),
         actions=state.actions.at[i].set(action),
         rewards=state.rewards.at[i].set(reward),
-        terminated=state.terminated.at[i].set(terminated),
-        episode_end=state.episode_end.at[i].set(episode_end | terminated),
+        terminated=state.terminated.at[i].set(jnp.asarray(terminated, bool)),
+        episode_end=state.episode_end.at[i].set(
+            jnp.asarray(episode_end, bool) | jnp.asarray(terminated, bool)),
         priorities=state.priorities.at[i].set(state.max_priority),
         cursor=(i + 1) % capacity,
         size=jnp.minimum(state.size + 1, capacity),
@@ -90,7 +91,7 @@ def n_step_targets(state: ReplayState, indices: jax.Array, n_step: int, gamma: f
     alive = jnp.cumprod(jnp.concatenate(
         [jnp.ones_like(ends[:, :1]), ~ends[:, :-1]], axis=1).astype(jnp.float32), axis=1)
     powers = gamma ** jnp.arange(n_step, dtype=jnp.float32)
-    returns = (alive * powers * state.rewards[window]).sum(1)
+    returns = (alive * powers[None, :] * state.rewards[window]).sum(1)
     length = alive.sum(1).astype(jnp.int32)  # steps used: up to the first episode end
     last = jnp.take_along_axis(window, (length - 1)[:, None], axis=1)[:, 0]
     discounts = gamma ** length.astype(jnp.float32) * (1.0 - state.terminated[last])

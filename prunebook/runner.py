@@ -165,7 +165,7 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
     if out.exists():
         return out
     ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
-    trainer = trainer or train.make_trainer(config)
+    trainer = trainer or train.make_trainer_for(config)
     state = trainer.init(config.seed)
     iterations: list[dict[str, Any]] = []
     wall = 0.0
@@ -174,7 +174,7 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
         arrays, meta = loaded
         if meta["config"] != config.to_dict():
             raise RuntimeError(f"checkpoint {ckpt} was made with another config; delete it")
-        state = train.state_from_arrays(state, arrays)
+        state = trainer.from_arrays(state, arrays)
         iterations, wall = meta["iterations"], meta["wall_s"]
     done_here = 0
     last_save = time.perf_counter()
@@ -183,7 +183,7 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
             return None
         start = time.perf_counter()
         new_state = trainer.run_iteration(state)
-        stats = train.iteration_stats(new_state)
+        stats = trainer.stats(new_state)
         if stats.nonfinite_loss:
             raise NonFiniteLossError(
                 f"{config.run_id}: non-finite loss in iteration {len(iterations)}; the last good "
@@ -201,13 +201,13 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
             "iteration": len(iterations), "env_steps": int(state.agent_steps),
             "gradient_updates": int(state.updates), "train_return": stats.train_return,
             "num_episodes": stats.num_episodes, "eval_return": eval_return, "loss": stats.loss,
-            "sparsity": train.measured_sparsity(state), "wall_s": round(elapsed, 3)})
+            "sparsity": trainer.sparsity(state), "wall_s": round(elapsed, 3)})
         done_here += 1
         due = time.perf_counter() - last_save >= checkpoint_interval_s
         stopping = max_iterations is not None and done_here >= max_iterations
         if len(iterations) < config.num_iterations and (due or stopping):
             last_save = time.perf_counter()
-            save_checkpoint(ckpt, train.state_to_arrays(state),
+            save_checkpoint(ckpt, trainer.to_arrays(state),
                             {"config": config.to_dict(), "iterations": iterations, "wall_s": wall})
         if progress:
             progress({"run_id": config.run_id, "iteration": len(iterations),
@@ -307,7 +307,9 @@ class SerialExecutor:
 
 
 def checkpoint_bytes_estimate(config: RunConfig) -> int:
-    """Upper bound on one run's checkpoint: two observation arrays dominate."""
+    """Upper bound on one run's checkpoint: the replay buffer's observations dominate."""
+    if config.suite == "atari":  # frames stored once (prunebook.image_replay)
+        return config.replay_capacity * (84 * 84 + 16) + 500_000_000
     from prunebook.envs.minatar import MinAtarEnv
 
     obs = int(np.prod(MinAtarEnv(config.game).observation_shape))

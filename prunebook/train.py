@@ -59,12 +59,18 @@ class IterationStats(NamedTuple):
 
 
 class Trainer(NamedTuple):
+    """What the runner needs from a training loop (the Atari loop implements the same)."""
+
     config: RunConfig
     agent: Agent
-    env: MinAtarEnv
-    init: Any  # (seed:int) -> TrainState
-    run_iteration: Any  # jitted TrainState -> TrainState
-    evaluate: Any  # jitted (params, key) -> mean greedy return over config.eval_episodes
+    env: Any
+    init: Any  # (seed: int) -> state
+    run_iteration: Any  # state -> state, one logged iteration
+    evaluate: Any  # (params, key) -> mean return over config.eval_episodes (epsilon_eval)
+    stats: Any  # state -> IterationStats of the iteration just run
+    sparsity: Any  # state -> measured fraction of zero kernel weights
+    to_arrays: Any  # state -> list[np.ndarray] (checkpoint payload)
+    from_arrays: Any  # (template state, list[np.ndarray]) -> state
 
 
 def _zeros_like_accumulators():
@@ -168,7 +174,17 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
 
         return jax.vmap(one_episode)(keys).mean()
 
-    return Trainer(config, agent, env, init, run_iteration, evaluate)
+    return Trainer(config, agent, env, init, run_iteration, evaluate, iteration_stats,
+                   measured_sparsity, state_to_arrays, state_from_arrays)
+
+
+def make_trainer_for(config: RunConfig) -> Trainer:
+    """The training loop for the config's suite: jitted MinAtar, or the host-stepped Atari loop."""
+    if config.suite == "atari":
+        from prunebook.atari_loop import make_atari_trainer
+
+        return make_atari_trainer(config)
+    return make_trainer(config)
 
 
 def iteration_stats(state: TrainState) -> IterationStats:

@@ -1,0 +1,179 @@
+"""The jitted MinAtar loop and the runner: learning, masks, determinism, resume, guards."""
+
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from prunebook import pruning, runner, train
+from prunebook.agents.common import Agent
+from prunebook.config import ConfigError, RunConfig, ci_config
+from prunebook.envs.minatar import MinAtarEnv
+
+
+def _random_policy_return(game: str, episodes: int = 200, seed: int = 0) -> float:
+    env = MinAtarEnv(game)
+
+    @jax.jit
+    def episode(key):
+        key, reset_key = jax.random.split(key)
+        obs, state = env.reset(reset_key)
+
+        def body(carry, _):
+            state, key, total, running = carry
+            key, a_key, s_key = jax.random.split(key, 3)
+            step = env.step(s_key, state, jax.random.randint(a_key, (), 0, env.num_actions))
+            total = total + jnp.where(running, step.reward, 0.0)
+            return (step.state, key, total, running & ~(step.terminated | step.truncated)), None
+
+        (_, _, total, _), _ = jax.lax.scan(body, (state, key, 0.0, True), None, length=300)
+        return total
+
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    return float(jax.vmap(episode)(keys).mean())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["dqn", "rainbow"])
+def test_agents_learn_breakout(agent):
+    config = ci_config(agent, num_env_steps=60_000, iteration_env_steps=20_000,
+                       replay_capacity=20_000, min_replay_history=2_000,
+                       epsilon_decay_steps=20_000, target_update_period=500,
+                       final_sparsity=0.9, mask_update_every=1000)
+    trainer = train.make_trainer(config)
+    state = trainer.init(0)
+    for _ in range(config.num_iterations):
+        state = trainer.run_iteration(state)
+    learned = train.iteration_stats(state).train_return
+    random_return = _random_policy_return("Breakout")
+    assert random_return < 1.0
+    assert learned > random_return + 2.0, (learned, random_return)
+    assert train.measured_sparsity(state) == pytest.approx(0.9, abs=0.01)
+
+
+def test_masks_follow_the_schedule_during_training():
+    config = ci_config("dqn", final_sparsity=0.9)
+    trainer = train.make_trainer(config)
+    schedule = pruning.GMPSchedule.from_run_length(0.9, config.total_updates, 0.2, 0.8,
+                                                   config.mask_update_every)
+    state = trainer.init(0)
+    targets = state.opt_state.target_sparsities
+    for _ in range(config.num_iterations):
+        state = trainer.run_iteration(state)
+        done = int(state.updates)
+        assert done == int(state.opt_state.count)
+        fraction = float(schedule.sparsity_at(done - 1)) / 0.9
+        for mask, param, target in zip(jax.tree.leaves(state.opt_state.masks),
+                                       jax.tree.leaves(state.params), jax.tree.leaves(targets)):
+            expected_kept = max(1, round(mask.size * (1 - float(target) * fraction)))
+            assert int(mask.sum()) == expected_kept
+            assert np.all(np.asarray(param)[np.asarray(mask) == 0] == 0)
+    assert done == config.total_updates
+    assert train.measured_sparsity(state) == pytest.approx(0.9, abs=1e-3)
+
+
+def test_same_seed_is_bit_identical_and_seeds_differ():
+    config = ci_config("rainbow", num_env_steps=2_000, final_sparsity=0.5)
+    trainer = train.make_trainer(config)
+
+    def run(seed):
+        state = trainer.init(seed)
+        for _ in range(config.num_iterations):
+            state = trainer.run_iteration(state)
+        return train.state_to_arrays(state)
+
+    a, b, c = run(3), run(3), run(4)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def _records_equal(a, b):
+    strip = lambda r: [{k: v for k, v in it.items() if k != "wall_s"} for r in [r]
+                       for it in r["iterations"]]
+    return strip(a) == strip(b)
+
+
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
+    config = ci_config("dqn", final_sparsity=0.9)
+    full = runner.run_one(config, "t", tmp_path / "full", tmp_path / "ck_full")
+    script = textwrap.dedent(f"""
+        import os, signal
+        from prunebook import runner
+        from prunebook.config import RunConfig
+        config = RunConfig.from_dict({config.to_dict()!r})
+        def kill_after_two(event):
+            if event["iteration"] == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+        runner.run_one(config, "t", {str(tmp_path / "resumed")!r}, {str(tmp_path / "ck")!r},
+                       progress=kill_after_two, checkpoint_interval_s=0)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=os.environ)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    ckpt = runner.checkpoint_path(tmp_path / "ck", "t", config.run_id)
+    assert ckpt.exists()
+    assert not (tmp_path / "resumed" / "t" / f"{config.run_id}.json").exists()
+    resumed = runner.run_one(config, "t", tmp_path / "resumed", tmp_path / "ck")
+    a, b = json.loads(full.read_text()), json.loads(resumed.read_text())
+    assert len(b["iterations"]) == config.num_iterations
+    assert _records_equal(a, b)
+    assert not ckpt.exists()  # a finished run drops its checkpoint
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path):
+    config = ci_config("dqn")
+    assert runner.run_one(config, "t", tmp_path / "r", tmp_path / "c", max_iterations=2,
+                          checkpoint_interval_s=0) is None
+    ckpt = runner.checkpoint_path(tmp_path / "c", "t", config.run_id)
+    before = ckpt.read_bytes()
+    good = train.make_trainer(config)
+    poisoned = Agent(good.agent.network, good.agent.optimizer,
+                     lambda p, t, b: good.agent.per_sample_loss(p, t, b) * jnp.nan, False)
+    with pytest.raises(runner.NonFiniteLossError, match="non-finite loss"):
+        runner.run_one(config, "t", tmp_path / "r", tmp_path / "c",
+                       trainer=train.make_trainer(config, agent=poisoned),
+                       checkpoint_interval_s=0)
+    assert ckpt.read_bytes() == before
+    assert not (tmp_path / "r" / "t" / f"{config.run_id}.json").exists()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("width", 0, "width"), ("final_sparsity", 1.0, "final_sparsity"),
+    ("final_sparsity", -0.1, "final_sparsity"), ("game", "Pong", "game"),
+    ("agent", "ppo", "agent"), ("num_env_steps", -5, "num_env_steps"),
+    ("preset", "cpuu", "preset"), ("seed", -1, "seed"),
+])
+def test_invalid_configs_fail_before_compute(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**{field: value})
+
+
+def test_claim_files_keep_two_runners_apart(tmp_path):
+    lock = tmp_path / "x.lock"
+    assert runner.try_claim(lock)
+    assert not runner.try_claim(lock)  # held by a live process (us)
+    lock.write_text(f"{os.uname().nodename} 999999999")  # a dead owner
+    assert runner.try_claim(lock)
+
+
+def test_cli_ci_sweep_and_status(tmp_path, capsys):
+    from prunebook import cli, results
+
+    args = ["--preset", "ci", "--games", "Breakout", "--widths", "1", "--sparsities", "0",
+            "0.95", "--seeds", "0", "--env-steps", "2000", "--results", str(tmp_path / "r"),
+            "--checkpoints", str(tmp_path / "c"), "--name", "cli"]
+    assert cli.main(["run", *args, "--serial", "--no-progress"]) == 0
+    frame = results.load_runs(tmp_path / "r")
+    assert sorted(frame.run_id.unique()) == ["dqn-Breakout-w1-s0-seed0",
+                                             "dqn-Breakout-w1-s0.95-seed0"]
+    assert len(frame) == 2 * 2 and frame.train_return.notna().all()
+    assert cli.main(["status", *args]) == 0
+    assert re.search(r"done\s+2\n", capsys.readouterr().out)
+    assert cli.main(["run", "--widths", "0", "--results", str(tmp_path / "r")]) == 2
