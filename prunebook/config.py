@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 AGENTS = ("dqn", "rainbow")
+OFFLINE_AGENTS = ("cql", "cql_c51")  # configured by prunebook.offline.OfflineConfig
 SUITES = ("minatar", "atari")
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
 PRESETS = ("ci", "cpu", "paper")
@@ -142,6 +143,15 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def config_from_dict(data: dict[str, Any]):
+    """Rebuild a run's config from its dict (online RunConfig or offline OfflineConfig)."""
+    if data.get("agent") in OFFLINE_AGENTS:
+        from prunebook.offline import OfflineConfig
+
+        return OfflineConfig.from_dict(data)
+    return RunConfig.from_dict(data)
 
 
 # --- presets ---------------------------------------------------------------------------------

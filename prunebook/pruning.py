@@ -102,7 +102,7 @@ def uniform_sparsities(params, sparsity: float):
 
 
 def erk_sparsities(params, sparsity: float, power_scale: float = 1.0):
-    """Erdos-Renyi-Kernel allocation (Evci et al. 2020), as jaxpruner's `get_sparsities_erdos_renyi`.
+    """Erdos-Renyi-Kernel allocation (Evci et al. 2020), as jaxpruner's `erk`.
 
     Density of a kernel is proportional to sum(shape)/prod(shape); layers whose density would
     exceed 1 are made dense and the scale re-solved, so the kept count over all kernels is
@@ -143,16 +143,36 @@ def layer_sparsities(params, sparsity: float, allocation: str = "erk"):
     raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
 
 
+def _sortable_uint32(x: jax.Array) -> jax.Array:
+    """Map float32 to uint32 so that unsigned integer order equals float order."""
+    x = jnp.where(x == 0, 0.0, x).astype(jnp.float32)  # -0.0 and 0.0 are equal scores
+    bits = jax.lax.bitcast_convert_type(x, jnp.uint32)
+    negative = (bits >> 31) == 1
+    return jnp.where(negative, ~bits, bits | jnp.uint32(0x80000000))
+
+
 def topk_mask(scores: jax.Array, sparsity) -> jax.Array:
     """Keep the `max(1, round(size * (1 - sparsity)))` largest scores of one tensor.
 
-    Ties are broken by flat index (a stable sort), so masks are deterministic.
+    Ties are broken by flat index (lower index kept first), i.e. exactly the top-k of a stable
+    descending sort, which is jaxpruner's rule. Instead of sorting (slow on XLA:CPU), the k-th
+    largest value is found bit by bit over the scores' sortable integer keys: 32 counting
+    passes, exact for any k, and k may be a traced value.
     """
-    flat = scores.reshape(-1)
+    flat = _sortable_uint32(scores.reshape(-1))
     num_ones = jnp.maximum(1, jnp.round(flat.size * (1.0 - sparsity))).astype(jnp.int32)
-    order = jnp.argsort(-flat, stable=True)
-    ranks = jnp.zeros(flat.shape, jnp.int32).at[order].set(jnp.arange(flat.size, dtype=jnp.int32))
-    return (ranks < num_ones).reshape(scores.shape)
+
+    def bit(i, threshold):
+        candidate = threshold | (jnp.uint32(1) << (31 - i).astype(jnp.uint32))
+        enough = (flat >= candidate).sum(dtype=jnp.int32) >= num_ones
+        return jnp.where(enough, candidate, threshold)
+
+    kth = jax.lax.fori_loop(0, 32, bit, jnp.uint32(0))  # the k-th largest key
+    above = flat > kth
+    ties = flat == kth
+    tie_rank = jnp.cumsum(ties, dtype=jnp.int32)  # 1-based rank among ties, in index order
+    keep = above | (ties & (tie_rank <= num_ones - above.sum(dtype=jnp.int32)))
+    return keep.reshape(scores.shape)
 
 
 class GMPState(NamedTuple):

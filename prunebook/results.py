@@ -106,8 +106,7 @@ def iter_result_files(results_root: Path):
     root = Path(results_root)
     if not root.exists():
         return
-    for path in sorted(root.glob("*/*.json")):
-        yield path
+    yield from sorted(root.glob("*/*.json"))
 
 
 def load_runs(results_root: Path | str = "results", sweep: str | None = None) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from prunebook import results
-from prunebook.config import ConfigError, RunConfig, preset_config
+from prunebook.config import ConfigError, RunConfig, config_from_dict, preset_config
 
 DEFAULT_CHECKPOINT_ROOT = Path(os.environ.get(
     "PRUNEBOOK_CHECKPOINTS", Path.home() / ".cache" / "prunebook" / "checkpoints"))
@@ -245,7 +245,7 @@ def _worker_main(core, tasks, events, sweep, results_root, checkpoint_root):
         config_dict = tasks.get()
         if config_dict is None:
             return
-        config = RunConfig.from_dict(config_dict)
+        config = config_from_dict(config_dict)
         status = _claimed_run(config, sweep, results_root, checkpoint_root,
                               lambda event: events.put(("progress", event)))
         events.put(("finished", {"run_id": config.run_id, "status": status}))
@@ -282,9 +282,10 @@ class LocalExecutor:
             while remaining:
                 try:
                     kind, event = events.get(timeout=5)
-                except Exception:  # queue.Empty
+                except Exception as empty:  # queue.Empty
                     if not any(p.is_alive() for p in workers):
-                        raise RuntimeError("all workers died; rerun to resume from checkpoints")
+                        raise RuntimeError("all workers died; rerun to resume from "
+                                           "checkpoints") from empty
                     continue
                 on_event(kind, event)
                 if kind == "finished":

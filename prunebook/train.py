@@ -25,7 +25,7 @@ from prunebook.agents.common import (
 )
 from prunebook.agents.dqn import make_dqn
 from prunebook.agents.rainbow import make_rainbow, new_priorities
-from prunebook.config import RunConfig
+from prunebook.config import OFFLINE_AGENTS, RunConfig
 from prunebook.envs.minatar import MinAtarEnv
 
 AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow}
@@ -180,6 +180,10 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
 
 def make_trainer_for(config: RunConfig) -> Trainer:
     """The training loop for the config's suite: jitted MinAtar, or the host-stepped Atari loop."""
+    if config.agent in OFFLINE_AGENTS:
+        from prunebook.offline_train import make_offline_trainer
+
+        return make_offline_trainer(config)
     if config.suite == "atari":
         from prunebook.atari_loop import make_atari_trainer
 
@@ -210,7 +214,7 @@ def state_from_arrays(template: TrainState, arrays: list[np.ndarray]) -> TrainSt
     leaves, treedef = jax.tree.flatten(template)
     if len(leaves) != len(arrays):
         raise ValueError(f"checkpoint has {len(arrays)} arrays, expected {len(leaves)}")
-    for i, (a, b) in enumerate(zip(leaves, arrays)):
+    for i, (a, b) in enumerate(zip(leaves, arrays, strict=True)):
         if a.shape != b.shape or a.dtype != b.dtype:
             raise ValueError(f"checkpoint array {i}: {b.shape} {b.dtype}, expected "
                              f"{a.shape} {a.dtype}")

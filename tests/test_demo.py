@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import pytest
 
 from prunebook import demo
@@ -55,10 +54,7 @@ def test_kept_weights_is_one_minus_s_of_all_kernels():
 
 
 def test_tiny_gmp_run_follows_the_schedule_in_every_layer():
-    # networks.py's PatchConv bias add is not rank-promotion safe yet (see test_networks.py's
-    # strict xfail); allow it here until that is fixed.
-    with jax.numpy_rank_promotion("allow"):
-        run = demo.train_tiny_gmp(0.9, num_updates=60, seed=1, num_records=60)
+    run = demo.train_tiny_gmp(0.9, num_updates=60, seed=1, num_records=60)
     assert run.measured.index[-1] == 60 and len(run.loss) == 60
     assert max(run.max_gap_weights().values()) < 1.0
     assert run.final_report["total"] == pytest.approx(0.9, abs=1e-3)

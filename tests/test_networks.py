@@ -24,14 +24,6 @@ ATARI_OBS = jax.ShapeDtypeStruct((1, 84, 84, 4), jnp.uint8)
 NUM_ACTIONS = 18
 
 
-def known_rank_promotion_bug():
-    """PatchConv's bias add and the C51 expectation broadcast a rank-1 array against a higher
-    rank one, which `jax_numpy_rank_promotion="raise"` (conftest) rejects. The two strict xfail
-    tests below pin that bug; the tests that check *other* behaviour of those code paths run
-    inside this context. Make it return `contextlib.nullcontext()` once the bug is fixed."""
-    return jax.numpy_rank_promotion("allow")
-
-
 def shape_params(net, obs=ATARI_OBS):
     return jax.eval_shape(net.init, jax.random.key(0), obs)
 
@@ -115,9 +107,8 @@ def test_atari_dqn_head_shapes(name, dueling):
 def test_atari_c51_head_shapes(name, dueling):
     net = make_network(name, NUM_ACTIONS, num_atoms=51, dueling=dueling)
     obs = jax.ShapeDtypeStruct((5, 84, 84, 4), jnp.uint8)
-    with known_rank_promotion_bug():
-        params = shape_params(net, obs)
-        out = jax.eval_shape(net.apply, params, obs)
+    params = shape_params(net, obs)
+    out = jax.eval_shape(net.apply, params, obs)
     assert out.q_values.shape == (5, NUM_ACTIONS)
     assert out.logits.shape == (5, NUM_ACTIONS, 51)
     assert out.probabilities.shape == (5, NUM_ACTIONS, 51)
@@ -139,10 +130,9 @@ def minatar_obs(rng, shape, p=0.3):
 def test_minatar_shapes(width, channels, rng):
     net = MinAtarCNN(6, width=width)
     obs = minatar_obs(rng, (3, 10, 10, channels))
-    with known_rank_promotion_bug():
-        params = random_params(net, obs, rng)
-        # an unbatched observation gets a batch of 1
-        out, single = jax.jit(lambda p, o: (net.apply(p, o), net.apply(p, o[0])))(params, obs)
+    params = random_params(net, obs, rng)
+    # an unbatched observation gets a batch of 1
+    out, single = jax.jit(lambda p, o: (net.apply(p, o), net.apply(p, o[0])))(params, obs)
     p = params["params"]
     assert p["Conv_0"]["kernel"].shape == (3, 3, channels, 16 * width)
     assert p["QHead_0"]["Dense_0"]["kernel"].shape == (8 * 8 * 16 * width, 128)
@@ -155,8 +145,7 @@ def test_minatar_shapes(width, channels, rng):
 
 def test_minatar_scale_dense():
     obs = jax.ShapeDtypeStruct((1, 10, 10, 4), jnp.float32)
-    with known_rank_promotion_bug():
-        p = shape_params(MinAtarCNN(6, width=3, scale_dense=True), obs)["params"]
+    p = shape_params(MinAtarCNN(6, width=3, scale_dense=True), obs)["params"]
     assert p["QHead_0"]["Dense_0"]["kernel"].shape == (8 * 8 * 48, 384)
 
 
@@ -166,9 +155,8 @@ def test_minatar_scale_dense():
 def test_c51_probabilities_and_expected_q(v_max, dueling, rng):
     net = MinAtarCNN(5, num_atoms=51, v_max=v_max, dueling=dueling)
     obs = minatar_obs(rng, (4, 10, 10, 4), 0.5)
-    with known_rank_promotion_bug():
-        params = random_params(net, obs, rng)
-        out = jax.jit(net.apply)(params, obs)
+    params = random_params(net, obs, rng)
+    out = jax.jit(net.apply)(params, obs)
     assert out.logits.shape == out.probabilities.shape == (4, 5, 51)
     probs = np.asarray(out.probabilities, np.float64)
     assert np.all(probs >= 0)
@@ -186,10 +174,9 @@ def test_dueling_q_is_value_plus_centred_advantage(rng):
     """q(s, a) = V(s) + A(s, a) - mean_a A(s, a), so mean_a q(s, a) = V(s)."""
     net = MinAtarCNN(5, dueling=True)
     obs = minatar_obs(rng, (4, 10, 10, 4), 0.5)
-    with known_rank_promotion_bug():
-        params = random_params(net, obs, rng)
-        out, state = jax.jit(lambda p, o: net.apply(p, o, capture_intermediates=True))(
-            params, obs)
+    params = random_params(net, obs, rng)
+    out, state = jax.jit(lambda p, o: net.apply(p, o, capture_intermediates=True))(
+        params, obs)
     head = state["intermediates"]["QHead_0"]
     advantage = np.asarray(head["Dense_1"]["__call__"][0])  # (batch, actions)
     value = np.asarray(head["Dense_2"]["__call__"][0])  # (batch, 1)
@@ -199,21 +186,22 @@ def test_dueling_q_is_value_plus_centred_advantage(rng):
     np.testing.assert_allclose(np.asarray(out.q_values).mean(axis=1), value[:, 0], atol=1e-5)
 
 
-# --- known bug: implicit rank promotion ---------------------------------------------------
+# --- rank promotion (conftest raises on implicit rank promotion) ----------------------------
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG networks.py PatchConv: `y.reshape(...) + bias` broadcasts (features,) against a rank-4 "
-    "array, which jax_numpy_rank_promotion='raise' rejects, so every MinAtarCNN fails"))
 def test_minatar_cnn_is_rank_promotion_safe():
-    shape_params(MinAtarCNN(6), jax.ShapeDtypeStruct((2, 10, 10, 4), jnp.float32))
+    """Regression: PatchConv once added its (features,) bias to a rank-4 array implicitly."""
+    assert jax.config.jax_numpy_rank_promotion == "raise"
+    net, obs = MinAtarCNN(6), jax.ShapeDtypeStruct((2, 10, 10, 4), jnp.float32)
+    out = jax.eval_shape(net.apply, shape_params(net, obs), obs)
+    assert out.q_values.shape == (2, 6)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG networks.py QHead: `probabilities * support` broadcasts (atoms,) against "
-    "(batch, actions, atoms) under jax_numpy_rank_promotion='raise'; every C51 head fails"))
 def test_c51_head_is_rank_promotion_safe():
+    """Regression: the C51 expectation once broadcast (atoms,) against (batch, actions, atoms)."""
+    assert jax.config.jax_numpy_rank_promotion == "raise"
     net = NatureCNN(NUM_ACTIONS, num_atoms=51)
-    jax.eval_shape(net.init, jax.random.key(0), ATARI_OBS)
+    out = jax.eval_shape(net.apply, shape_params(net), ATARI_OBS)
+    assert out.q_values.shape == (1, NUM_ACTIONS)
 
 
 # --- PatchConv == nn.Conv(padding="VALID") -------------------------------------------------
@@ -223,8 +211,7 @@ def test_patch_conv_matches_conv(kernel_size, features, rng):
     x = jnp.asarray(rng.normal(size=(3, 10, 9, 4)), jnp.float32)
     patch = PatchConv(features, kernel_size)
     conv = nn.Conv(features, kernel_size, padding="VALID")
-    with known_rank_promotion_bug():
-        params = random_params(patch, x, rng)  # non-zero bias: a misplaced bias add would show
+    params = random_params(patch, x, rng)  # non-zero bias: a misplaced bias add would show
     assert jax.tree.map(jnp.shape, shape_params(conv, x)) == jax.tree.map(jnp.shape, params)
     out_shape = (3, 10 - kernel_size[0] + 1, 9 - kernel_size[1] + 1, features)
     weights = jnp.asarray(rng.normal(size=out_shape), jnp.float32)
@@ -233,8 +220,7 @@ def test_patch_conv_matches_conv(kernel_size, features, rng):
         loss = lambda p, inputs: jnp.sum(module.apply(p, inputs) * weights)
         return module.apply(p, inputs), jax.grad(loss, argnums=(0, 1))(p, inputs)
 
-    with known_rank_promotion_bug():
-        y_patch, g_patch = jax.jit(lambda p, i: output_and_grads(patch, p, i))(params, x)
+    y_patch, g_patch = jax.jit(lambda p, i: output_and_grads(patch, p, i))(params, x)
     y_conv, g_conv = jax.jit(lambda p, i: output_and_grads(conv, p, i))(params, x)
     assert y_patch.shape == y_conv.shape == out_shape
     np.testing.assert_allclose(y_patch, y_conv, rtol=1e-5, atol=1e-5)
@@ -284,10 +270,9 @@ def test_uint8_input_is_scaled_by_1_over_255(cls, shape, rng):
 def test_minatar_input_is_not_scaled(rng):
     obs = minatar_obs(rng, (2, 10, 10, 4), 0.5)
     net = MinAtarCNN(3)
-    with known_rank_promotion_bug():
-        params = random_params(net, obs, rng)
-        q_uint8, q_float, q_double = jax.jit(lambda p, o: (
-            net.apply(p, o.astype(jnp.uint8)).q_values, net.apply(p, o).q_values,
-            net.apply(p, 2.0 * o).q_values))(params, obs)
+    params = random_params(net, obs, rng)
+    q_uint8, q_float, q_double = jax.jit(lambda p, o: (
+        net.apply(p, o.astype(jnp.uint8)).q_values, net.apply(p, o).q_values,
+        net.apply(p, 2.0 * o).q_values))(params, obs)
     np.testing.assert_allclose(q_uint8, q_float, rtol=1e-6, atol=1e-7)
     assert not np.allclose(q_double, q_float, rtol=1e-3, atol=1e-3)  # inputs do matter

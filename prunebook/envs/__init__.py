@@ -1,1 +1,1 @@
-"""Environments behind one small interface: jittable MinAtar (gymnax) and host-side Atari (ale-py)."""
+"""Environments behind one small interface: jittable MinAtar (gymnax), host-side Atari (ale-py)."""

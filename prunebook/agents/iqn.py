@@ -1,0 +1,243 @@
+"""Implicit Quantile Networks (Dabney et al. 2018) with Dopamine's JAX semantics [dossier §5.1-5.2].
+
+IQN learns the return distribution's quantile function: the network takes a state and N
+sampled quantile fractions tau ~ U(0, 1), embeds each tau with cosines,
+
+    phi(tau) = ReLU(Dense_D( cos(pi * i * tau) for i = 1..64 )),
+
+multiplies it into the state features psi(s) (elementwise, D = flatten size) and maps the
+product through Dense 512 -> Dense |A| to Z_tau(s, a). Q(s, a) is the mean over K = 32 taus.
+The loss is the quantile Huber loss between N = 64 online quantiles at (s, a) and N' = 64
+target quantiles r + gamma^n Z_tau'(s', a*) with a* = argmax_a Q_target(s', a):
+
+    u_ij = T_j - Z_i,   rho_i(u) = |tau_i - 1{u < 0}| * Huber_kappa(u) / kappa,
+    loss = mean_j sum_i rho_i(u_ij)                   (Dopamine's `implicit_quantile_agent`)
+
+Constants: kappa 1, N = N' = 64, K = 32, embedding 64 (Dopamine `implicit_quantile.gin`,
+paper Table 2); n = 3, Adam 5e-5 / eps 3.125e-4, uniform replay (Dopamine documents a
+`replay_scheme` argument but never uses it, dossier §5.2).
+
+Unlike DQN and Rainbow, IQN needs randomness in every forward pass (the taus), so its act and
+update functions take a PRNG key; `make_act`/`make_update` below mirror
+`prunebook.agents.common` with that key. The Atari loop uses them; the jitted MinAtar loop
+would need `common.make_update` to accept a key (see the paper-scale report).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from prunebook import networks, pruning
+from prunebook.agents.common import make_optimizer
+from prunebook.config import RunConfig
+from prunebook.replay import Batch
+
+
+@dataclasses.dataclass(frozen=True)
+class IQNHyperParams:
+    """IQN's own constants (Dopamine `jax/agents/implicit_quantile/configs/*.gin`, Table 2)."""
+
+    kappa: float = 1.0  # Huber threshold
+    num_tau_samples: int = 64  # N: online quantiles per state in the loss
+    num_tau_prime_samples: int = 64  # N': target quantiles per state
+    num_quantile_samples: int = 32  # K: quantiles averaged to get Q for acting / argmax
+    quantile_embedding_dim: int = 64  # cosines per tau
+
+    @classmethod
+    def from_config(cls, config: Any) -> IQNHyperParams:
+        """Read the fields from a config when it has them (RunConfig may gain them), else defaults."""
+        defaults = cls()
+        return cls(**{f.name: getattr(config, f.name, getattr(defaults, f.name))
+                      for f in dataclasses.fields(cls)})
+
+
+IQN_DEFAULTS = IQNHyperParams()
+
+# The rest of IQN's Dopamine configuration (paper Table 2 / `implicit_quantile.gin`), used by
+# `prunebook.paper` for agent "iqn".
+IQN_RUN_DEFAULTS = dict(n_step=3, learning_rate=5e-5, adam_eps=3.125e-4)
+
+
+class QuantileOutput(NamedTuple):
+    quantile_values: jax.Array  # (batch, num_quantiles, actions)
+    taus: jax.Array  # (batch, num_quantiles)
+    q_values: jax.Array  # (batch, actions): mean over the quantiles
+
+
+def dopamine_iqn_init() -> nn.initializers.Initializer:
+    """Dopamine's initializer for its Rainbow/IQN networks."""
+    return nn.initializers.variance_scaling(1.0 / np.sqrt(3.0), "fan_in", "uniform")
+
+
+class NatureEncoder(nn.Module):
+    """The Nature CNN trunk of `networks.NatureCNN` (VALID convs 32-64-64 x width), flattened."""
+
+    width: int = 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        init = dopamine_iqn_init()  # Dopamine's IQN network initializes its convs like this
+        for channels, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
+            x = nn.Conv(channels * self.width, (kernel, kernel), (stride, stride),
+                        padding="VALID", kernel_init=init)(x)
+            x = nn.relu(x)
+        return x.reshape(x.shape[0], -1)
+
+
+class ImpalaEncoder(nn.Module):
+    """The Impala trunk of `networks.ImpalaCNN` (Dopamine's `ImpalaEncoder`), flattened."""
+
+    width: int = 1
+    stack_sizes: Sequence[int] = (16, 32, 32)
+    num_blocks: int = 2
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for size in self.stack_sizes:
+            x = networks.ImpalaStack(size * self.width, self.num_blocks)(x)
+        return nn.relu(x).reshape(x.shape[0], -1)
+
+
+class MinAtarEncoder(nn.Module):
+    """The MinAtar trunk of `networks.MinAtarCNN` (conv 16 x width, 3x3 VALID), flattened."""
+
+    width: int = 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = networks.PatchConv(16 * self.width, (3, 3), name="Conv_0")(x)
+        return nn.relu(x).reshape(x.shape[0], -1)
+
+
+ENCODERS = {"nature": NatureEncoder, "impala": ImpalaEncoder, "minatar": MinAtarEncoder}
+INPUT_SCALE = {"nature": 1.0 / 255.0, "impala": 1.0 / 255.0, "minatar": 1.0}
+
+
+class IQNNetwork(nn.Module):
+    """Dopamine's `ImplicitQuantileNetwork`, batched, over a Nature/Impala/MinAtar encoder."""
+
+    num_actions: int
+    encoder: str = "nature"
+    width: int = 1
+    scale_dense: bool = False
+    dense_units: int = 512
+    quantile_embedding_dim: int = 64
+
+    @nn.compact
+    def __call__(self, x: jax.Array, key: jax.Array, num_quantiles: int) -> QuantileOutput:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
+        if x.ndim == 3:
+            x = x[None]
+        x = x.astype(jnp.float32) * INPUT_SCALE[self.encoder]
+        init = dopamine_iqn_init()
+        state = ENCODERS[self.encoder](width=self.width)(x)  # (B, D)
+        batch, dim = state.shape
+        taus = jax.random.uniform(key, (batch, num_quantiles))  # (B, N)
+        # phi(tau) = ReLU(Dense_D(cos(pi * i * tau))), i = 1..64 (Dopamine starts i at 1)
+        i = jnp.arange(1, self.quantile_embedding_dim + 1, dtype=jnp.float32)  # (E,)
+        embedding = jnp.cos(jnp.pi * taus[:, :, None] * i[None, None, :])  # (B, N, E)
+        phi = nn.relu(nn.Dense(dim, kernel_init=init)(embedding))  # (B, N, D)
+        h = state[:, None, :] * phi  # (B, N, D)
+        hidden = self.dense_units * (self.width if self.scale_dense else 1)
+        h = nn.relu(nn.Dense(hidden, kernel_init=init)(h))
+        quantile_values = nn.Dense(self.num_actions, kernel_init=init)(h)  # (B, N, A)
+        return QuantileOutput(quantile_values, taus, quantile_values.mean(axis=1))
+
+
+def quantile_huber_loss(target: jax.Array, online: jax.Array, taus: jax.Array,
+                        kappa: float) -> jax.Array:
+    """One sample's loss: target (N',), online (N,), taus (N,) -> scalar.
+
+    u_ij = target_j - online_i; rho = |tau_i - 1{u < 0}| * Huber_kappa(u) / kappa,
+    summed over the online quantiles i and averaged over the target quantiles j.
+    """
+    u = target[:, None] - online[None, :]  # (N', N)
+    abs_u = jnp.abs(u)
+    huber = jnp.where(abs_u <= kappa, 0.5 * u**2, kappa * (abs_u - 0.5 * kappa))
+    weight = jnp.abs(taus[None, :] - jax.lax.stop_gradient((u < 0).astype(jnp.float32)))
+    return (weight * huber / kappa).sum(axis=1).mean(axis=0)
+
+
+class IQNAgent(NamedTuple):
+    """Like `common.Agent`, but the loss takes a PRNG key (for the sampled taus)."""
+
+    network: nn.Module
+    optimizer: optax.GradientTransformation
+    # (params, target_params, batch, key) -> per-sample loss (B,)
+    per_sample_loss: Callable[[Any, Any, Batch, jax.Array], jax.Array]
+    prioritized: bool
+    hparams: IQNHyperParams
+
+
+def make_iqn(config: RunConfig, num_actions: int,
+             hparams: IQNHyperParams | None = None) -> IQNAgent:
+    hp = hparams or IQNHyperParams.from_config(config)
+    network = IQNNetwork(num_actions, config.network, config.width, config.scale_dense,
+                         quantile_embedding_dim=hp.quantile_embedding_dim)
+
+    def per_sample_loss(params, target_params, batch: Batch, key) -> jax.Array:
+        online_key, argmax_key, target_key = jax.random.split(key, 3)
+        out = network.apply(params, batch.obs, online_key, hp.num_tau_samples)
+        chosen = jnp.take_along_axis(
+            out.quantile_values, batch.actions[:, None, None], axis=2)[..., 0]  # (B, N)
+        # a* = argmax_a mean_K Z_target(s', a)   (Dopamine: target params, no double DQN)
+        next_q = network.apply(target_params, batch.next_obs, argmax_key,
+                               hp.num_quantile_samples).q_values  # (B, A)
+        next_action = jnp.argmax(next_q, axis=1)  # (B,)
+        next_quantiles = network.apply(target_params, batch.next_obs, target_key,
+                                       hp.num_tau_prime_samples).quantile_values  # (B, N', A)
+        next_chosen = jnp.take_along_axis(
+            next_quantiles, next_action[:, None, None], axis=2)[..., 0]  # (B, N')
+        # T_j = R^(n) + gamma^n (1 - done) Z_tau'_j(s', a*)
+        target = jax.lax.stop_gradient(
+            batch.returns[:, None] + batch.discounts[:, None] * next_chosen)  # (B, N')
+        return jax.vmap(quantile_huber_loss, in_axes=(0, 0, 0, None))(
+            target, chosen, out.taus, hp.kappa)  # (B,)
+
+    return IQNAgent(network, make_optimizer(config), per_sample_loss, prioritized=False,
+                    hparams=hp)
+
+
+def init_params(agent: IQNAgent, key: jax.Array, obs: jax.Array):
+    """Parameters for one (unbatched or batched) observation."""
+    net_key, tau_key = jax.random.split(key)
+    return agent.network.init(net_key, obs, tau_key, 1)
+
+
+def make_act(agent: IQNAgent, num_actions: int):
+    """Epsilon-greedy on Q = mean of K sampled quantiles; same signature as `common.make_act`."""
+
+    def act(params, obs, key, epsilon):
+        tau_key, explore_key, action_key = jax.random.split(key, 3)
+        q_values = agent.network.apply(
+            params, obs[None], tau_key, agent.hparams.num_quantile_samples).q_values[0]
+        random_action = jax.random.randint(action_key, (), 0, num_actions)
+        explore = jax.random.uniform(explore_key) < epsilon
+        return jnp.where(explore, random_action, jnp.argmax(q_values)).astype(jnp.int32)
+
+    return act
+
+
+def make_update(agent: IQNAgent):
+    """One gradient step (loss, Adam with the GMP mask schedule, zero the pruned weights)."""
+
+    def update(params, target_params, opt_state, batch: Batch, key):
+        def loss_fn(p):
+            per_sample = agent.per_sample_loss(p, target_params, batch, key)  # (B,)
+            return per_sample.mean(), per_sample
+
+        (loss, per_sample), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = agent.optimizer.update(grads, opt_state, params)
+        params = pruning.apply_masks(optax.apply_updates(params, updates), opt_state)
+        return params, opt_state, loss, per_sample
+
+    return update

@@ -1,0 +1,377 @@
+"""The host-stepped Atari training loop: the paper's setting, behind the runner's `Trainer`.
+
+Atari cannot live inside `lax.scan` (the emulator is C++ on the host, the replay holds up to
+1M frames in host memory), so here the host steps the environment and only two functions are
+jitted, once per configuration and with everything passed as arguments:
+
+* `act(params, obs, key, epsilon) -> (action, key)`: epsilon-greedy on one observation;
+* `update(params, target_params, opt_state, batch, key) -> (params, opt_state, loss,
+  per_sample_loss, key)`: one gradient step of `agents.common.make_update` (DQN, Rainbow) or
+  `agents.iqn.make_update` (IQN), which includes the GMP mask schedule and mask application.
+
+One agent step, as Dopamine's `JaxDQNAgent.step` + `Runner` and the MinAtar loop do it:
+
+    epsilon = linearly_decaying_epsilon(decay, agent_steps, min_replay_history, eps_train)
+    a = act(obs); res = env.step(a)
+    replay.add(obs[..., -1], a, clip(r), res.terminated, episode_end=res.truncated)
+    obs = res.obs, or env.reset() after a terminal/truncation
+    agent_steps += 1
+    every update_period steps once agent_steps > min_replay_history: sample 32, update
+      (Rainbow: new priorities sqrt(loss + 1e-10)); and every target_update_period steps
+      after warm-up: target <- online (the sparse params).
+
+An iteration is exactly `iteration_env_steps` agent steps; episodes run on across iterations
+(Dopamine's Runner instead finishes the episode in progress, so its iterations are slightly
+longer than 250k steps). Its score is the mean raw return of the episodes that ended in it.
+
+The state is a mutable `AtariState` (the replay is up to 7 GB of host memory and is never
+copied): `run_iteration` advances it in place and returns it. `to_arrays` / `from_arrays` save
+and restore *everything* that influences the future: parameters, target, optimizer and mask
+state, the replay's contents and sum-tree, counters, the JAX key, the NumPy Generator and the
+emulator itself (ale-py 0.12 `cloneState(include_rng=True)`, which includes the sticky-action
+RNG, plus the wrapper's pooling buffers and frame stack), so a run resumed after a kill is
+bit-identical to an uninterrupted one (on the same machine and XLA build).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from prunebook import pruning
+from prunebook.agents import iqn
+from prunebook.agents.common import Agent, make_act, make_update
+from prunebook.agents.dqn import make_dqn
+from prunebook.agents.rainbow import make_rainbow
+from prunebook.config import ConfigError, RunConfig
+from prunebook.envs.atari import STACK_SIZE, AtariEnv, make_atari
+from prunebook.image_replay import ImageReplay, PrioritizedImageReplay
+from prunebook.replay import Batch
+from prunebook.train import IterationStats, Trainer
+
+AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow, "iqn": iqn.make_iqn}
+TIMERS = ("act", "env", "replay", "update")
+# AtariEnv attributes that, with the ALE state, fully determine its future (see from_arrays).
+_ENV_SCALARS = ("_seed", "_lives", "_episode_steps", "_episode_return", "_needs_full_reset",
+                "_needs_reset")
+_ENV_ARRAYS = ("_stack", "_last_frame")
+
+
+@dataclasses.dataclass(eq=False)
+class AtariState:
+    """Everything a run carries between agent steps (mutable; see the module docstring)."""
+
+    params: Any
+    target_params: Any
+    opt_state: Any
+    key: jax.Array  # raw uint32 PRNG key, for acting and for IQN's taus
+    replay: ImageReplay
+    env: AtariEnv
+    obs: np.ndarray  # (84, 84, 4) uint8: the stack the agent acts on next
+    rng: np.random.Generator  # replay sampling
+    agent_steps: int = 0
+    updates: int = 0
+    # per-iteration accumulators, reset at the start of each iteration
+    episode_returns: list[float] = dataclasses.field(default_factory=list)
+    loss_sum: float = 0.0
+    losses: int = 0
+    nonfinite_loss: bool = False
+    # seconds spent per phase since the state was made (benchmarks; not checkpointed)
+    timers: dict[str, float] = dataclasses.field(
+        default_factory=lambda: dict.fromkeys(TIMERS, 0.0))
+
+
+class Compiled(NamedTuple):
+    """The agent and its two jitted functions for one configuration."""
+
+    agent: Any  # common.Agent or iqn.IQNAgent
+    act: Any  # jitted (params, obs, key, epsilon) -> (action, key)
+    update: Any  # jitted (params, target, opt_state, batch, key) -> (params, opt, loss, ps, key)
+    init_network: Any  # jitted (key, obs) -> (params, opt_state)
+
+
+def epsilon_at(config: RunConfig, agent_steps: int) -> float:
+    """Dopamine's `linearly_decaying_epsilon` on the host (same formula as agents.common)."""
+    steps_left = config.epsilon_decay_steps + config.min_replay_history - agent_steps
+    bonus = (1.0 - config.epsilon_train) * steps_left / config.epsilon_decay_steps
+    return config.epsilon_train + min(max(bonus, 0.0), 1.0 - config.epsilon_train)
+
+
+def compile_agent(config: RunConfig, num_actions: int, agent=None) -> Compiled:
+    """Jit `act` and `update` for this agent; arguments, not closures, carry every array."""
+    if agent is None:
+        agent = AGENT_FACTORIES[config.agent](config, num_actions)
+    if isinstance(agent, iqn.IQNAgent):
+        base_act, base_update = iqn.make_act(agent, num_actions), iqn.make_update(agent)
+
+        def init_params(key, obs):
+            return iqn.init_params(agent, key, obs[None])
+
+        def update(params, target_params, opt_state, batch, key):
+            key, loss_key = jax.random.split(key)
+            return (*base_update(params, target_params, opt_state, batch, loss_key), key)
+    else:
+        base_act = make_act(agent.network, num_actions)
+        common_update = make_update(agent, config.priority_beta)
+
+        def init_params(key, obs):
+            return agent.network.init(key, obs[None])
+
+        def update(params, target_params, opt_state, batch, key):
+            return (*common_update(params, target_params, opt_state, batch), key)
+
+    def act(params, obs, key, epsilon):
+        key, act_key = jax.random.split(key)
+        return base_act(params, obs, act_key, epsilon), key
+
+    def init_network(key, obs):
+        params = init_params(key, obs)
+        return params, agent.optimizer.init(params)
+
+    return Compiled(agent, jax.jit(act), jax.jit(update), jax.jit(init_network))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_compile(config: RunConfig, num_actions: int) -> Compiled:
+    return compile_agent(config, num_actions)
+
+
+def _compiled_for(config: RunConfig, num_actions: int) -> Compiled:
+    """One compilation per configuration: runs differing only in seed or game (same action
+    count) share the jitted functions within a process."""
+    return _cached_compile(config.replace(seed=0, game="Pong"), num_actions)
+
+
+def _to_batch(sample: dict[str, np.ndarray]) -> Batch:
+    size = len(sample["indices"])
+    return Batch(
+        obs=sample["observations"],
+        actions=sample["actions"].astype(np.int32),
+        returns=sample["rewards"],  # discounted n-step reward sum
+        discounts=sample["discounts"],  # gamma^n (1 - terminal)
+        next_obs=sample["next_observations"],
+        indices=sample["indices"].astype(np.int32),
+        probabilities=sample.get("probabilities", np.ones(size, np.float32)),
+    )
+
+
+def _json_array(data: dict[str, Any]) -> np.ndarray:
+    return np.frombuffer(json.dumps(data).encode(), np.uint8).copy()
+
+
+def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
+    """The runner's `Trainer` for suite 'atari' (`agent`: an explicit agent, e.g. IQN in tests)."""
+    if config.suite != "atari":
+        raise ValueError("make_atari_trainer needs suite='atari'")
+    if config.network not in ("nature", "impala"):
+        raise ConfigError(f"network={config.network!r}: Atari runs use 'nature' or 'impala'")
+    if config.min_replay_history < STACK_SIZE + config.n_step:
+        raise ConfigError(f"min_replay_history={config.min_replay_history} is too small to "
+                          f"sample {config.n_step}-step transitions of {STACK_SIZE}-frame stacks")
+    probe = make_atari(config.game, config.seed)
+    num_actions = probe.num_actions
+    probe.close()
+    compiled = (_compiled_for(config, num_actions) if agent is None
+                else compile_agent(config, num_actions, agent))
+    agent = compiled.agent
+    prioritized = bool(agent.prioritized)
+
+    def new_replay() -> ImageReplay:
+        cls = PrioritizedImageReplay if prioritized else ImageReplay
+        return cls(config.replay_capacity, stack_size=STACK_SIZE,
+                   update_horizon=config.n_step, gamma=config.gamma)
+
+    def init(seed: int) -> AtariState:
+        key = jax.random.PRNGKey(seed)
+        key, net_key = jax.random.split(key)
+        env = make_atari(config.game, seed)  # sticky actions, 27k-step cap: Dopamine defaults
+        obs = env.reset()
+        params, opt_state = compiled.init_network(net_key, obs)
+        return AtariState(
+            params=params, target_params=params, opt_state=opt_state,
+            key=key, replay=new_replay(), env=env, obs=obs,
+            rng=np.random.default_rng([seed, 1]))
+
+    def train_step(state: AtariState) -> None:
+        t0 = time.perf_counter()
+        batch = _to_batch(state.replay.sample(config.batch_size, state.rng))
+        t1 = time.perf_counter()
+        state.params, state.opt_state, loss, per_sample, state.key = compiled.update(
+            state.params, state.target_params, state.opt_state, batch, state.key)
+        loss = float(loss)  # waits for the update
+        t2 = time.perf_counter()
+        if prioritized:
+            priorities = np.sqrt(np.asarray(per_sample, np.float64) + 1e-10)
+            state.replay.update_priorities(batch.indices, priorities)
+        t3 = time.perf_counter()
+        state.timers["replay"] += (t1 - t0) + (t3 - t2)
+        state.timers["update"] += t2 - t1
+        state.updates += 1
+        state.losses += 1
+        if np.isfinite(loss):
+            state.loss_sum += loss
+        else:
+            state.nonfinite_loss = True
+
+    def agent_step(state: AtariState) -> None:
+        t0 = time.perf_counter()
+        epsilon = epsilon_at(config, state.agent_steps)
+        action, state.key = compiled.act(state.params, state.obs, state.key, epsilon)
+        action = int(action)
+        t1 = time.perf_counter()
+        res = state.env.step(action)
+        t2 = time.perf_counter()
+        state.replay.add(state.obs[..., -1], action, res.clipped_reward, res.terminated,
+                         episode_end=res.truncated)
+        t3 = time.perf_counter()
+        state.obs = res.obs
+        if res.terminated or res.truncated:
+            state.obs = state.env.reset()
+        if res.info["episode_end"]:
+            state.episode_returns.append(float(res.info["episode_return"]))
+        state.agent_steps += 1
+        state.timers["act"] += t1 - t0
+        state.timers["env"] += (t2 - t1) + (time.perf_counter() - t3)
+        state.timers["replay"] += t3 - t2
+        if (state.agent_steps % config.update_period == 0
+                and state.agent_steps > config.min_replay_history):
+            train_step(state)
+            if state.agent_steps % config.target_update_period == 0:
+                state.target_params = state.params  # a copy of the sparse online network
+
+    def run_iteration(state: AtariState) -> AtariState:
+        state.episode_returns, state.loss_sum, state.losses = [], 0.0, 0
+        state.nonfinite_loss = False
+        for _ in range(config.iteration_env_steps):
+            agent_step(state)
+        return state
+
+    def evaluate(params, key) -> float:
+        """Mean raw return of `eval_episodes` epsilon_eval episodes on a fresh environment."""
+        seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
+        env = make_atari(config.game, seed)
+        returns = []
+        try:
+            for _ in range(max(config.eval_episodes, 1)):
+                obs = env.reset()
+                while True:
+                    action, key = compiled.act(params, obs, key, config.epsilon_eval)
+                    res = env.step(int(action))
+                    if res.info["episode_end"]:
+                        returns.append(res.info["episode_return"])
+                        break
+                    obs = env.reset() if (res.terminated or res.truncated) else res.obs
+        finally:
+            env.close()
+        return float(np.mean(returns))
+
+    def stats(state: AtariState) -> IterationStats:
+        n = len(state.episode_returns)
+        return IterationStats(
+            train_return=float(np.mean(state.episode_returns)) if n else float("nan"),
+            num_episodes=n,
+            loss=state.loss_sum / state.losses if state.losses else float("nan"),
+            nonfinite_loss=state.nonfinite_loss)
+
+    def sparsity(state: AtariState) -> float:
+        return pruning.sparsity_report(jax.device_get(state.params))["total"]
+
+    return Trainer(config, agent, probe, init, run_iteration, evaluate, stats, sparsity,
+                   state_to_arrays, state_from_arrays)
+
+
+# --- checkpoint payload ------------------------------------------------------------------------
+
+def _networks(state: AtariState):
+    return (state.params, state.target_params, state.opt_state)
+
+
+def state_to_arrays(state: AtariState) -> list[np.ndarray]:
+    """The checkpoint payload: [meta json, key, network leaves..., replay..., emulator...].
+
+    Only the written part of the replay is stored (a fresh run's checkpoint is small).
+    """
+    replay, env = state.replay, state.env
+    used = len(replay)
+    meta = {
+        "agent_steps": state.agent_steps, "updates": state.updates,
+        "episode_returns": state.episode_returns, "loss_sum": state.loss_sum,
+        "losses": state.losses, "nonfinite_loss": state.nonfinite_loss,
+        "rng": state.rng.bit_generator.state,
+        "replay": {"add_count": replay.add_count, "capacity": replay.capacity,
+                   "next_is_episode_start": replay._next_is_episode_start,
+                   "max_recorded_priority": getattr(getattr(replay, "sum_tree", None),
+                                                    "max_recorded_priority", None)},
+        "env": {name: getattr(env, name) for name in _ENV_SCALARS},
+    }
+    leaves = [np.asarray(x) for x in jax.tree.leaves(jax.device_get(_networks(state)))]
+    arrays = [_json_array(meta), np.asarray(jax.device_get(state.key)), *leaves,
+              replay.frames[:used], replay.actions[:used], replay.rewards[:used],
+              replay.terminals[:used], replay.episode_ends[:used]]
+    if isinstance(replay, PrioritizedImageReplay):
+        arrays.append(replay.sum_tree.nodes)
+    ale_state = env.ale.cloneState(include_rng=True).serialize()
+    arrays += [np.frombuffer(ale_state, np.uint8).copy(), *env._screens,
+               *(getattr(env, name) for name in _ENV_ARRAYS), state.obs]
+    return [np.asarray(a) for a in arrays]
+
+
+def state_from_arrays(template: AtariState, arrays: list[np.ndarray]) -> AtariState:
+    """Restore `to_arrays` output into a fresh `init(seed)` state (modified in place)."""
+    from ale_py import ALEState
+
+    arrays = list(arrays)
+    meta = json.loads(bytes(arrays.pop(0)).decode())
+    replay, env = template.replay, template.env
+    if meta["replay"]["capacity"] != replay.capacity:
+        raise ValueError(f"checkpoint replay capacity {meta['replay']['capacity']} != "
+                         f"{replay.capacity}")
+    key = arrays.pop(0)
+    leaves, treedef = jax.tree.flatten(_networks(template))
+    stored = [arrays.pop(0) for _ in leaves]
+    for i, (a, b) in enumerate(zip(leaves, stored, strict=True)):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            raise ValueError(f"checkpoint array {i}: {b.shape} {b.dtype}, expected "
+                             f"{a.shape} {a.dtype}")
+    params, target_params, opt_state = jax.tree.unflatten(
+        treedef, [jnp.asarray(x) for x in stored])
+    fresh = replay.add_count == 0  # init(seed) output: the unwritten slots are already zero
+    for name in ("frames", "actions", "rewards", "terminals", "episode_ends"):
+        data = arrays.pop(0)
+        target = getattr(replay, name)
+        if not fresh:
+            target[len(data):] = 0
+        target[: len(data)] = data
+    replay.add_count = int(meta["replay"]["add_count"])
+    replay._next_is_episode_start = bool(meta["replay"]["next_is_episode_start"])
+    if isinstance(replay, PrioritizedImageReplay):
+        replay.sum_tree.nodes[:] = arrays.pop(0)
+        replay.sum_tree.max_recorded_priority = float(meta["replay"]["max_recorded_priority"])
+    env.ale.restoreState(ALEState(arrays.pop(0).tobytes()))
+    for screen in env._screens:
+        screen[:] = arrays.pop(0)
+    for name in _ENV_ARRAYS:
+        setattr(env, name, arrays.pop(0).copy())
+    for name, value in meta["env"].items():
+        setattr(env, name, value)
+    obs = arrays.pop(0).copy()
+    if arrays:
+        raise ValueError(f"checkpoint has {len(arrays)} unexpected trailing arrays")
+    rng = np.random.default_rng()
+    rng.bit_generator.state = meta["rng"]
+    template.params, template.target_params, template.opt_state = (
+        params, target_params, opt_state)
+    template.key = jnp.asarray(key)
+    template.obs, template.rng = obs, rng
+    template.agent_steps, template.updates = int(meta["agent_steps"]), int(meta["updates"])
+    template.episode_returns = [float(r) for r in meta["episode_returns"]]
+    template.loss_sum, template.losses = float(meta["loss_sum"]), int(meta["losses"])
+    template.nonfinite_loss = bool(meta["nonfinite_loss"])
+    return template

@@ -1,0 +1,157 @@
+"""The offline training loop: gradient steps on a fixed replay, then online evaluation.
+
+`make_offline_trainer(config)` returns a `prunebook.train.Trainer`, so `prunebook.runner`
+checkpoints, resumes and records offline runs exactly like online ones. One iteration is
+Dopamine's `FixedReplayRunner` iteration:
+
+* `run_iteration(state)`: `updates_per_iteration` gradient steps in one jitted `lax.scan`,
+  minibatches drawn uniformly from the fixed buffer. The environment is not touched (the
+  state has no environment fields at all).
+* `stats(state)`: the evaluation phase -- `eval_episodes` online episodes with epsilon_eval.
+  Offline runs have no training episodes, so `IterationStats.train_return` is this evaluation
+  mean (the column every chapter scores) and `num_episodes` the episodes it averages. Its key
+  is `fold_in(PRNGKey(seed), iteration)`, the key the runner passes to `evaluate` for the
+  results' `eval_return`; `evaluate` remembers the last (params, key) it computed, so that
+  column is the same number at no extra cost.
+
+The fixed buffer is *not* part of the state: it is rebuilt deterministically from the dataset
+and the seed when the trainer is made (a resume rebuilds the same one), so checkpoints hold only
+the networks, the optimizer (with the masks), the PRNG key and counters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from prunebook import offline, pruning, train
+from prunebook.agents.common import make_act, make_update
+from prunebook.agents.cql import OFFLINE_AGENT_FACTORIES
+from prunebook.envs.minatar import MinAtarEnv
+from prunebook.offline import OfflineConfig
+
+
+@flax.struct.dataclass
+class OfflineTrainState:
+    params: Any
+    target_params: Any
+    opt_state: Any
+    key: jax.Array  # raw uint32 PRNG key
+    agent_steps: jax.Array  # environment steps used for learning: always 0 offline
+    updates: jax.Array  # gradient updates so far
+    # per-iteration accumulators, reset at the start of each iteration
+    loss_sum: jax.Array
+    losses: jax.Array
+    nonfinite_loss: jax.Array
+
+
+def _zero_accumulators():
+    return dict(loss_sum=jnp.zeros((), jnp.float32), losses=jnp.zeros((), jnp.int32),
+                nonfinite_loss=jnp.zeros((), bool))
+
+
+def eval_key(seed: int, iteration: int) -> jax.Array:
+    """The evaluation key of an iteration; the runner derives `eval_return`'s key the same way."""
+    return jax.random.fold_in(jax.random.PRNGKey(seed), iteration)
+
+
+def make_offline_trainer(config: OfflineConfig, env=None, buffer=None,
+                         dataset_root=None) -> train.Trainer:
+    """The offline loop for `config`; `env` (evaluation only) and `buffer` can be injected."""
+    if not isinstance(config, OfflineConfig):
+        raise TypeError(f"make_offline_trainer needs an OfflineConfig, got {type(config).__name__}")
+    env = env if env is not None else MinAtarEnv(config.game)
+    agent = OFFLINE_AGENT_FACTORIES[config.agent](config, env.num_actions)
+    if buffer is None:
+        buffer = offline.fixed_replay_for(config, dataset_root)
+    update = make_update(agent, priority_beta=0.0)
+    act = make_act(agent.network, env.num_actions)
+
+    def init(seed: int) -> OfflineTrainState:
+        key, net_key = jax.random.split(jax.random.PRNGKey(seed))
+        params = agent.network.init(net_key, jnp.zeros((1, *env.observation_shape), jnp.uint8))
+        return OfflineTrainState(
+            params=params, target_params=params, opt_state=agent.optimizer.init(params),
+            key=key, agent_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
+            **_zero_accumulators())
+
+    def train_step(carry, _):
+        state, fixed = carry
+        key, sample_key = jax.random.split(state.key)
+        batch = offline.sample_fixed(fixed, sample_key, config.batch_size, config.n_step,
+                                     config.gamma)
+        params, opt_state, loss, _ = update(state.params, state.target_params, state.opt_state,
+                                            batch)
+        # Dopamine syncs after the update whose pre-increment count is a multiple of the period
+        sync = state.updates % config.target_update_period == 0
+        target = jax.lax.cond(sync, lambda: params, lambda: state.target_params)
+        finite = jnp.isfinite(loss)
+        state = state.replace(
+            params=params, target_params=target, opt_state=opt_state, key=key,
+            updates=state.updates + 1, loss_sum=state.loss_sum + jnp.where(finite, loss, 0.0),
+            losses=state.losses + 1, nonfinite_loss=state.nonfinite_loss | ~finite)
+        return (state, fixed), None
+
+    @jax.jit
+    def _iterate(state: OfflineTrainState, fixed) -> OfflineTrainState:
+        state = state.replace(**_zero_accumulators())
+        (state, _), _ = jax.lax.scan(train_step, (state, fixed), None,
+                                     length=config.updates_per_iteration)
+        return state
+
+    def run_iteration(state: OfflineTrainState) -> OfflineTrainState:
+        return _iterate(state, buffer)
+
+    @jax.jit
+    def _evaluate(params, key) -> jax.Array:
+        """Mean undiscounted return of `eval_episodes` parallel epsilon_eval episodes."""
+        keys = jax.random.split(key, config.eval_episodes)
+
+        def one_episode(k):
+            k, reset_key = jax.random.split(k)
+            obs, env_state = env.reset(reset_key)
+
+            def body(carry, _):
+                obs, env_state, k, total, running = carry
+                k, act_key, env_key = jax.random.split(k, 3)
+                action = act(params, obs, act_key, config.epsilon_eval)
+                step = env.step(env_key, env_state, action)
+                total = total + jnp.where(running, step.reward, 0.0)
+                running = running & ~(step.terminated | step.truncated)
+                return (step.obs, step.state, k, total, running), None
+
+            carry = (obs, env_state, k, jnp.zeros(()), jnp.ones((), bool))
+            carry, _ = jax.lax.scan(body, carry, None, length=env.max_episode_steps)
+            return carry[3]
+
+        return jax.vmap(one_episode)(keys).mean()
+
+    last: dict[str, Any] = {}
+
+    def evaluate(params, key) -> float:
+        """Memoised on the last (params object, key): stats() and the runner share one run."""
+        key_bytes = np.asarray(key).tobytes()
+        if last.get("params") is params and last.get("key") == key_bytes:
+            return last["value"]
+        value = float(_evaluate(params, key))
+        last.update(params=params, key=key_bytes, value=value)
+        return value
+
+    def stats(state: OfflineTrainState) -> train.IterationStats:
+        iteration = int(state.updates) // config.updates_per_iteration - 1
+        losses = int(state.losses)
+        return train.IterationStats(
+            train_return=evaluate(state.params, eval_key(config.seed, iteration)),
+            num_episodes=config.eval_episodes,
+            loss=float(state.loss_sum) / losses if losses else float("nan"),
+            nonfinite_loss=bool(state.nonfinite_loss))
+
+    def sparsity(state: OfflineTrainState) -> float:
+        return pruning.sparsity_report(jax.device_get(state.params))["total"]
+
+    return train.Trainer(config, agent, env, init, run_iteration, evaluate, stats, sparsity,
+                         train.state_to_arrays, train.state_from_arrays)
