@@ -48,7 +48,11 @@ def main(argv=None) -> int:
     run = sub.add_parser("run", help="run (or resume) a sweep")
     _add_grid_flags(run)
     run.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
-    run.add_argument("--serial", action="store_true", help="run in this process")
+    run.add_argument("--serial", action="store_true", help="same as --executor serial")
+    run.add_argument("--executor", choices=("local", "serial", "vmap"), default="local",
+                     help="local: one single-threaded process per core (CPU default); "
+                          "serial: this process; vmap: batch seeds and sparsities of one "
+                          "network shape into one program (GPU)")
     run.add_argument("--no-progress", action="store_true")
     status = sub.add_parser("status", help="what is done, running, partial and left")
     _add_grid_flags(status)
@@ -74,7 +78,14 @@ def main(argv=None) -> int:
     if args.workers is not None and args.workers <= 0:
         print(f"prunebook: error: --workers must be positive, got {args.workers}", file=sys.stderr)
         return 2
-    executor = runner.SerialExecutor() if args.serial else runner.LocalExecutor(args.workers)
+    if args.serial or args.executor == "serial":
+        executor = runner.SerialExecutor()
+    elif args.executor == "vmap":
+        from prunebook.batched import VmapExecutor
+
+        executor = VmapExecutor()
+    else:
+        executor = runner.LocalExecutor(args.workers)
     try:
         outcome = runner.run_sweep(sweep, Path(args.results), Path(args.checkpoints), executor,
                                    show_progress=not args.no_progress)

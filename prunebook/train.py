@@ -71,6 +71,8 @@ class Trainer(NamedTuple):
     sparsity: Any  # state -> measured fraction of zero kernel weights
     to_arrays: Any  # state -> list[np.ndarray] (checkpoint payload)
     from_arrays: Any  # (template state, list[np.ndarray]) -> state
+    # states stacked on a leading axis -> same; one program for many seeds/sparsities (GPUs)
+    run_iteration_batched: Any = None
 
 
 def _zeros_like_accumulators():
@@ -142,12 +144,13 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
         target = jax.lax.cond(sync, lambda s: s.params, lambda s: s.target_params, state)
         return state.replace(target_params=target), None
 
-    @jax.jit
-    def run_iteration(state: TrainState) -> TrainState:
+    def iteration(state: TrainState) -> TrainState:
         state = state.replace(**_zeros_like_accumulators())
         blocks = config.iteration_env_steps // config.update_period
         state, _ = jax.lax.scan(block, state, None, length=blocks)
         return state
+
+    run_iteration = jax.jit(iteration)
 
     @jax.jit
     def evaluate(params, key) -> jax.Array:
@@ -175,7 +178,8 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
         return jax.vmap(one_episode)(keys).mean()
 
     return Trainer(config, agent, env, init, run_iteration, evaluate, iteration_stats,
-                   measured_sparsity, state_to_arrays, state_from_arrays)
+                   measured_sparsity, state_to_arrays, state_from_arrays,
+                   jax.jit(jax.vmap(iteration)))
 
 
 def make_trainer_for(config: RunConfig) -> Trainer:

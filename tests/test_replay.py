@@ -10,7 +10,7 @@ from prunebook import replay
 
 def _filled(rewards, terminated, ends, capacity=16):
     state = replay.init(capacity, (2,))
-    for t, (r, term, end) in enumerate(zip(rewards, terminated, ends)):
+    for t, (r, term, end) in enumerate(zip(rewards, terminated, ends, strict=False)):
         obs = jnp.full((2,), t, jnp.uint8)
         state = replay.add(state, obs, t % 3, r, obs + 100, term, end)
     return state
