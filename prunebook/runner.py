@@ -311,9 +311,9 @@ def checkpoint_bytes_estimate(config: RunConfig) -> int:
     """Upper bound on one run's checkpoint: the replay buffer's observations dominate."""
     if config.suite == "atari":  # frames stored once (prunebook.image_replay)
         return config.replay_capacity * (84 * 84 + 16) + 500_000_000
-    from prunebook.envs.minatar import MinAtarEnv
+    from prunebook.envs.minatar import observation_shape
 
-    obs = int(np.prod(MinAtarEnv(config.game).observation_shape))
+    obs = int(np.prod(observation_shape(config.game)))
     return config.replay_capacity * (2 * obs + 16) + 50_000_000
 
 

@@ -71,8 +71,9 @@ def test_masks_follow_the_schedule_during_training():
         done = int(state.updates)
         assert done == int(state.opt_state.count)
         fraction = float(schedule.sparsity_at(done - 1)) / 0.9
-        for mask, param, target in zip(jax.tree.leaves(state.opt_state.masks),
-                                       jax.tree.leaves(state.params), jax.tree.leaves(targets), strict=False):
+        leaves = (jax.tree.leaves(state.opt_state.masks), jax.tree.leaves(state.params),
+                  jax.tree.leaves(targets))
+        for mask, param, target in zip(*leaves, strict=True):
             expected_kept = max(1, round(mask.size * (1 - float(target) * fraction)))
             assert int(mask.sum()) == expected_kept
             assert np.all(np.asarray(param)[np.asarray(mask) == 0] == 0)
@@ -91,8 +92,8 @@ def test_same_seed_is_bit_identical_and_seeds_differ():
         return train.state_to_arrays(state)
 
     a, b, c = run(3), run(3), run(4)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=False))
-    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=False))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
 
 
 def _records_equal(a, b):

@@ -7,6 +7,7 @@ whole training loop can live inside `lax.scan`. Observations are {0, 1} planes s
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -50,6 +51,15 @@ class MinAtarEnv:
         return Step(obs.astype(jnp.uint8), state, reward.astype(jnp.float32),
                     jnp.asarray(terminated, bool), jnp.asarray(truncated, bool) & ~terminated,
                     info["final_observation"].astype(jnp.uint8))
+
+
+@functools.lru_cache(maxsize=None)
+def observation_shape(game: str) -> tuple[int, ...]:
+    """Observation shape without building or compiling anything (cheap, cached)."""
+    import gymnax
+
+    env, params = gymnax.make(f"{game}-MinAtar")
+    return tuple(env.observation_space(params).shape)
 
 
 def make_env(suite: str, game: str, seed: int = 0, **options):
