@@ -31,12 +31,21 @@ def _config(width, sparsity, steps, agent="dqn"):
                       iteration_env_steps=steps, min_replay_history=1000, replay_capacity=100_000)
 
 
-def time_ours(width, sparsity, steps, repeats=2, agent="dqn"):
+def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False):
+    """`plain_adam`: the same loop with `optax.adam` instead of `gmp(adam)` (no pruning code)."""
     import jax
+    import optax
 
     from prunebook import train
+    from prunebook.agents.common import Agent
 
-    trainer = train.make_trainer(_config(width, sparsity, steps, agent))
+    config = _config(width, sparsity, steps, agent)
+    trainer = train.make_trainer(config)
+    if plain_adam:
+        adam = optax.adam(config.learning_rate, eps=config.adam_eps)
+        trainer = train.make_trainer(config, Agent(trainer.agent.network, adam,
+                                                   trainer.agent.per_sample_loss,
+                                                   trainer.agent.prioritized))
     state = jax.block_until_ready(trainer.run_iteration(trainer.init(0)))  # compile + warm-up
     best = float("inf")
     for _ in range(repeats):
@@ -163,14 +172,18 @@ def main():
     import jax
 
     print(f"device: {jax.devices()[0]}, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
-    print(f"{'width':>5} {'dense':>9} {'gmp95':>9} {'gmp/dense':>9} {'reference':>9} "
-          f"{'ours/ref':>8}   (env steps/s)")
+    print("env steps/s; adam = plain optax.adam (no pruning code), dense = gmp(adam) at "
+          "sparsity 0 (the book's dense baseline), gmp95 = 95% GMP; cost ratios are time ratios")
+    print(f"{'width':>5} {'adam':>7} {'dense':>7} {'gmp95':>7} {'gmp95/adam':>10} "
+          f"{'gmp95/dense':>11} {'reference':>9} {'ours/ref':>8}")
     for width in args.widths:
+        adam = time_ours(width, 0.0, args.steps, plain_adam=True)
         dense = time_ours(width, 0.0, args.steps)
         pruned = time_ours(width, 0.95, args.steps)
         reference = time_reference(width, args.steps)
-        print(f"{width:>5} {dense:>9.0f} {pruned:>9.0f} {dense / pruned:>9.3f} "
-              f"{reference:>9.0f} {dense / reference:>8.2f}", flush=True)
+        print(f"{width:>5} {adam:>7.0f} {dense:>7.0f} {pruned:>7.0f} {adam / pruned:>10.3f} "
+              f"{dense / pruned:>11.3f} {reference:>9.0f} {pruned / reference:>8.2f}",
+              flush=True)
     if not args.skip_workers:
         one, two = workers_vs_one_process(1, args.steps)
         print(f"width 1: one 2-core process {one:.0f} env steps/s; two pinned 1-core workers "

@@ -1,47 +1,25 @@
-"""Offline RL (the paper's §4.4, Fig 8): config, logged DQN datasets, the fixed replay, the sweep.
+"""Offline RL (the paper's §4.4, Fig 8): the run config, its presets and the book's sweep.
 
 The paper trains CQL and CQL+C51 on "a random 5% sample of all the environment interactions
 collected by a DQN agent" -- the DQN Replay Dataset (Agarwal et al. 2020), which cannot be
-downloaded here (dossier §5.2). We regenerate its MinAtar analogue deterministically from a seed:
+downloaded here (dossier §5.2). We regenerate its MinAtar analogue deterministically from a seed
+(`prunebook.offline_data`: one logged online DQN run per game, written in the DQN Replay
+Dataset's file layout, and a uniform 5% sample of it in a fixed replay) and train on it with
+`prunebook.offline_train` (gradient steps on the fixed replay, then online evaluation).
 
-1. `log_dqn_dataset` runs one online DQN run (`prunebook.train`) and, after every iteration,
-   writes that iteration's transitions as one checkpoint in the DQN Replay Dataset's layout
-   (`$store$_<name>_ckpt.<i>.gz`, a gzipped `np.save` array, for name in observation, action,
-   reward, terminal). Like Dopamine's 2019 `DQNAgent.end_episode`, which logged that dataset,
-   every episode end is stored with terminal=True (a time-limit cut included).
-2. `load_dqn_replay` reads such files (ours or real ones); each checkpoint is its own segment.
-3. `sample_fraction` draws a uniform sample without replacement (fixed by a seed) of the
-   transitions that have a usable n-step window.
-4. `build_fixed_replay` stores each sampled transition with its n-step target precomputed from
-   its true successors in the full log, in a fixed `prunebook.replay.ReplayState`.
-
-Why precompute: the paper's sample is uniform over transitions, so a sampled transition's
-successors are usually not in the sample, and n-step returns (CQL+C51 uses n = 3) would be
-impossible to form from the sample alone. Dopamine sidesteps this by keeping a contiguous 50k
-block of every 1M checkpoint; we keep the paper's uniform sample and treat the n-step window
-(s_t, a_t, r_t..r_{t+n-1}, s_{t+n}) as the unit that is sampled. Windows never cross a checkpoint
-boundary (as in Dopamine, where each checkpoint is its own buffer), so the last transitions of
-a checkpoint without an episode end inside their window are not in the population.
-
-Offline runs take **no environment steps to learn**: `num_env_steps` is 0 and the results'
-`env_steps` column stays 0; the x-axis of the learning curves is `gradient_updates`. After each
-iteration the agent is evaluated online for `eval_episodes` episodes with epsilon_eval, as
-Dopamine's `FixedReplayRunner`; those steps are not counted (Dopamine does not count them).
-Datasets live in `~/.cache/prunebook/datasets/` (or `$PRUNEBOOK_DATASETS`), never in git.
+Units: offline runs take **no environment steps to learn**. `num_env_steps` is 0 and the
+results' `env_steps` column stays 0; learning curves are drawn against `gradient_updates`.
+After each iteration the agent is evaluated online for `eval_episodes` episodes with
+epsilon_eval, as Dopamine's `FixedReplayRunner` does; those steps are not counted (Dopamine does
+not count them either) and their mean return is the run's score for that iteration.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import hashlib
+import itertools
 import json
-import os
-import re
-import socket
-import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -58,12 +36,7 @@ from prunebook.config import (
 )
 
 OFFLINE_PRESETS = ("ci", "cpu")  # the offline agents run on MinAtar only
-DATASET_RECIPES = ("ci", "cpu")  # the logging DQN run: that preset's online DQN config
-STORE_NAMES = ("observation", "action", "reward", "terminal")
-STORE_DTYPES = {"observation": np.uint8, "action": np.int32, "reward": np.float32,
-                "terminal": np.uint8}  # Dopamine's OutOfGraphReplayBuffer storage dtypes
-DEFAULT_DATASET_ROOT = Path(os.environ.get(
-    "PRUNEBOOK_DATASETS", Path.home() / ".cache" / "prunebook" / "datasets"))
+DATASET_RECIPES = ("ci", "cpu")  # which online DQN run is logged: see `logging_config`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +44,8 @@ class OfflineConfig:
     """One offline run: CQL or CQL+C51 on a fixed sample of a logged DQN run (a results file
     stores all of it). Fields shared with `RunConfig` mean the same thing."""
 
-    agent: str = "cql"  # "cql" (DQN head + CQL) or "cql_c51" (C51 head, as Dopamine's offline Rainbow)
-    suite: str = "minatar"  # offline runs are MinAtar only (the DQN Replay Dataset is not reachable)
+    agent: str = "cql"  # "cql" (DQN head) or "cql_c51" (C51 head: Dopamine's offline Rainbow)
+    suite: str = "minatar"  # MinAtar only (the DQN Replay Dataset is not reachable here)
     game: str = "Breakout"
     network: str = "minatar"
     width: int = 1  # multiplies conv channels
@@ -89,7 +62,7 @@ class OfflineConfig:
     dataset_seed: int = 0  # seed of that logged DQN run
     dataset_fraction: float = 0.05  # the paper's "random 5% sample"
     num_iterations: int = 3  # paper: 200
-    updates_per_iteration: int = 100  # gradient steps per iteration (Dopamine: 62,500)
+    updates_per_iteration: int = 300  # gradient steps per iteration (Dopamine: 62,500)
     eval_episodes: int = 4  # online epsilon_eval episodes after each iteration (>= 1)
     epsilon_eval: float = 0.001
     batch_size: int = 32
@@ -220,10 +193,10 @@ def _agent_defaults(agent: str) -> dict[str, Any]:
 
 
 def offline_ci_config(agent: str = "cql", **overrides: Any) -> OfflineConfig:
-    """Seconds per run: 3 iterations x 100 updates on 5% of the ci DQN log (4,000 transitions)."""
+    """Seconds per run: 3 iterations x 300 updates on 5% (1,000 transitions) of the ci log."""
     base = dict(_agent_defaults(agent), preset="ci", dataset="ci", num_iterations=3,
-                updates_per_iteration=100, eval_episodes=4, mask_update_every=20)
-    base["target_update_period"] = min(base["target_update_period"], 50)
+                updates_per_iteration=300, eval_episodes=4, mask_update_every=50)
+    base["target_update_period"] = min(base["target_update_period"], 100)
     base.update(overrides)
     return OfflineConfig(**base)
 
@@ -260,335 +233,143 @@ def offline_preset_config(preset: str, agent: str = "cql", **overrides: Any) -> 
 
 
 def logging_config(game: str, recipe: str, seed: int = 0) -> RunConfig:
-    """The online DQN run whose transitions make the dataset (width 1, dense)."""
-    if recipe not in DATASET_RECIPES:
-        raise ConfigError(f"dataset={recipe!r} is not allowed; choose one of "
-                          f"{list(DATASET_RECIPES)}")
-    return preset_config(recipe, "dqn", game=game, seed=seed)
+    """The online DQN run (width 1, dense) whose transitions make the dataset.
 
-
-# --- the DQN Replay Dataset layout --------------------------------------------------------------
-
-class LoggedData(NamedTuple):
-    """Transitions of one or more checkpoints, in logging order. Transition i is
-    (observation[i], action[i], reward[i]); its next observation is observation[i + 1] unless
-    terminal[i] or i is the last transition of its checkpoint (`segment` changes)."""
-
-    observation: np.ndarray  # (N, *obs_shape) uint8
-    action: np.ndarray  # (N,) int32
-    reward: np.ndarray  # (N,) float32
-    terminal: np.ndarray  # (N,) bool: an episode ended after this transition
-    segment: np.ndarray  # (N,) int32: the checkpoint each transition came from
-
-
-def store_path(directory: Path | str, name: str, checkpoint: int) -> Path:
-    """Dopamine's file name: `$store$_<name>_ckpt.<i>.gz`."""
-    return Path(directory) / f"$store$_{name}_ckpt.{checkpoint}.gz"
-
-
-def _save_gz(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                               compresslevel=6) as f:
-        np.save(f, array, allow_pickle=False)
-    os.replace(tmp, path)
-
-
-def _load_gz(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        return np.load(f, allow_pickle=False)
-
-
-def write_replay_checkpoint(directory: Path | str, checkpoint: int,
-                            arrays: dict[str, np.ndarray]) -> list[Path]:
-    """Write one checkpoint's four `$store$_*` files (Dopamine's dtypes, gzipped np.save)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    sizes = {name: len(arrays[name]) for name in STORE_NAMES}
-    if len(set(sizes.values())) != 1:
-        raise ValueError(f"checkpoint arrays differ in length: {sizes}")
-    paths = []
-    for name in STORE_NAMES:
-        path = store_path(directory, name, checkpoint)
-        _save_gz(path, np.asarray(arrays[name]).astype(STORE_DTYPES[name], copy=False))
-        paths.append(path)
-    return paths
-
-
-def list_checkpoints(directory: Path | str) -> list[int]:
-    pattern = re.compile(r"^\$store\$_observation_ckpt\.(\d+)\.gz$")
-    found = (pattern.match(p.name) for p in Path(directory).glob("$store$_observation_ckpt.*.gz"))
-    return sorted(int(m.group(1)) for m in found if m)
-
-
-def load_dqn_replay(directory: Path | str, checkpoints: Sequence[int] | None = None) -> LoggedData:
-    """Read DQN-Replay-Dataset files (`$store$_<name>_ckpt.<i>.gz`), checkpoints in order."""
-    directory = Path(directory)
-    checkpoints = list_checkpoints(directory) if checkpoints is None else list(checkpoints)
-    if not checkpoints:
-        raise FileNotFoundError(f"no `$store$_observation_ckpt.<i>.gz` files in {directory}")
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in STORE_NAMES}
-    segment = []
-    for i in checkpoints:
-        sizes = {}
-        for name in STORE_NAMES:
-            path = store_path(directory, name, i)
-            if not path.exists():
-                raise FileNotFoundError(f"checkpoint {i} of {directory} lacks {path.name}")
-            array = _load_gz(path)
-            parts[name].append(array)
-            sizes[name] = len(array)
-        if len(set(sizes.values())) != 1:
-            raise ValueError(f"checkpoint {i} of {directory}: arrays differ in length {sizes}")
-        segment.append(np.full(sizes["action"], i, np.int32))
-    return LoggedData(
-        observation=np.concatenate(parts["observation"]).astype(np.uint8, copy=False),
-        action=np.concatenate(parts["action"]).astype(np.int32, copy=False),
-        reward=np.concatenate(parts["reward"]).astype(np.float32, copy=False),
-        terminal=np.concatenate(parts["terminal"]).astype(bool),
-        segment=np.concatenate(segment))
-
-
-# --- logging a DQN run ------------------------------------------------------------------------
-
-def iteration_transitions(buffer, num: int) -> dict[str, np.ndarray]:
-    """The newest `num` transitions of a `prunebook.replay.ReplayState`, oldest first, in the
-    dataset's layout; checks that each non-terminal transition's next observation is the next
-    row (so the layout without a next-observation array loses nothing)."""
-    buffer = _host(buffer)
-    capacity = buffer["actions"].shape[0]
-    if num > int(buffer["size"]):
-        raise ValueError(f"the buffer holds {int(buffer['size'])} transitions, asked for {num}")
-    idx = (int(buffer["cursor"]) - num + np.arange(num)) % capacity
-    terminal = buffer["episode_end"][idx]
-    follows = ~terminal[:-1]
-    if not np.array_equal(buffer["next_obs"][idx[:-1]][follows], buffer["obs"][idx[1:]][follows]):
-        raise AssertionError("a non-terminal transition's next observation is not the next row")
-    return {"observation": buffer["obs"][idx], "action": buffer["actions"][idx],
-            "reward": buffer["rewards"][idx], "terminal": terminal}
-
-
-def _host(buffer) -> dict[str, np.ndarray]:
-    import jax
-
-    return {k: np.asarray(v) for k, v in jax.device_get(vars(buffer)).items()}
-
-
-def log_dqn_dataset(config: RunConfig, out_dir: Path | str,
-                    progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run the online DQN `config` and write iteration i's transitions as checkpoint i.
-
-    After an iteration the newest `iteration_env_steps` transitions of the replay buffer are
-    exactly that iteration's experience (all of it, warm-up included, as the DQN Replay Dataset
-    keeps everything), provided `iteration_env_steps <= replay_capacity` (checked). Returns the
-    metadata also written to `dataset.json`: the config, per-iteration training returns (the
-    behaviour policy's learning curve) and a SHA-256 of the arrays.
+    "cpu": the `cpu` preset's DQN run unchanged (1M agent steps = 40 checkpoints of 25k).
+    "ci": the `ci` preset lengthened to 20k agent steps (10 checkpoints of 2k), the least at
+    which DQN clearly beats the random policy on Breakout (return ~3-4 vs 0.44), so that
+    scores can be normalised by the behaviour policy even in the tiny runs.
     """
-    from prunebook import results, train
-
-    if config.agent != "dqn":
-        raise ValueError(f"the DQN Replay Dataset is logged by DQN, got agent={config.agent!r}")
-    if config.iteration_env_steps > config.replay_capacity:
-        raise ValueError(f"iteration_env_steps={config.iteration_env_steps} exceeds "
-                         f"replay_capacity={config.replay_capacity}: an iteration would overwrite "
-                         "its own transitions before they are logged")
-    out_dir = Path(out_dir)
-    trainer = train.make_trainer(config)
-    state = trainer.init(config.seed)
-    digest = hashlib.sha256()
-    iterations = []
-    start = time.perf_counter()
-    for i in range(config.num_iterations):
-        tick = time.perf_counter()
-        state = trainer.run_iteration(state)
-        steps = int(state.agent_steps)
-        if steps != (i + 1) * config.iteration_env_steps:
-            raise AssertionError(f"iteration {i} ended at agent step {steps}")
-        arrays = iteration_transitions(state.replay, config.iteration_env_steps)
-        write_replay_checkpoint(out_dir, i, arrays)
-        for name in STORE_NAMES:
-            digest.update(np.ascontiguousarray(arrays[name].astype(STORE_DTYPES[name])).data)
-        stats = trainer.stats(state)
-        iterations.append({
-            "iteration": i, "env_steps": steps, "gradient_updates": int(state.updates),
-            "train_return": stats.train_return, "num_episodes": stats.num_episodes,
-            "eval_return": None, "loss": stats.loss, "sparsity": 0.0,
-            "wall_s": round(time.perf_counter() - tick, 3)})
-        if progress:
-            progress(i + 1, config.num_iterations)
-    meta = {"schema": 1, "layout": "DQN Replay Dataset ($store$_<name>_ckpt.<i>.gz)",
-            "config": config.to_dict(), "num_checkpoints": config.num_iterations,
-            "transitions": config.num_env_steps, "sha256": digest.hexdigest(),
-            "iterations": iterations, "wall_clock_s": round(time.perf_counter() - start, 2),
-            "code_version": results.code_version(), "device": results.device_description()}
-    results.atomic_write_bytes(out_dir / "dataset.json",
-                               json.dumps(results._json_safe(meta), indent=1).encode())
-    return meta
+    if recipe == "cpu":
+        return preset_config("cpu", "dqn", game=game, seed=seed)
+    if recipe == "ci":
+        return preset_config("ci", "dqn", game=game, seed=seed, num_env_steps=20_000,
+                             iteration_env_steps=2_000, epsilon_decay_steps=5_000)
+    raise ConfigError(f"dataset={recipe!r} is not allowed; choose one of {list(DATASET_RECIPES)}")
 
 
-def dataset_dir(game: str, recipe: str, seed: int = 0, root: Path | str | None = None) -> Path:
-    return Path(root or DEFAULT_DATASET_ROOT) / game / f"dqn-{recipe}-seed{seed}"
+# --- the book's sweep --------------------------------------------------------------------------
+
+BOOK_GAMES = ("Asterix", "Breakout", "Freeway", "SpaceInvaders")
+BOOK_SEEDS = (0, 1, 2)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+@dataclasses.dataclass(frozen=True)
+class OfflineGrid:
+    """agents x games x widths x sparsities x seeds of offline runs (a `runner.Grid` analogue)."""
+
+    agents: Sequence[str]
+    games: Sequence[str]
+    widths: Sequence[int]
+    sparsities: Sequence[float]
+    seeds: Sequence[int]
+    preset: str = "cpu"
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def configs(self) -> list[OfflineConfig]:
+        return [offline_preset_config(self.preset, agent, game=game, width=width,
+                                      final_sparsity=sparsity, seed=seed, **dict(self.overrides))
+                for seed, agent, game, width, sparsity in itertools.product(
+                    self.seeds, self.agents, self.games, self.widths, self.sparsities)]
 
 
-def ensure_dataset(game: str, recipe: str, seed: int = 0, root: Path | str | None = None,
-                   poll_s: float = 5.0) -> Path:
-    """The dataset's folder, logging it first if absent (deterministic from the seed).
+def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,
+                  seeds: Sequence[int] = BOOK_SEEDS, widths: Sequence[int] = (1, 3),
+                  sparsities: Sequence[float] = (0.0, 0.95, 0.99),
+                  agents: Sequence[str] = OFFLINE_AGENTS, name: str | None = None,
+                  **overrides: Any):
+    """Fig 8 analogue: CQL and CQL+C51 x widths {1, 3} x {dense, 95%, 99%} x 4 MinAtar games
+    x 3 seeds (144 runs at `cpu`), named `offline_<preset>`.
 
-    A lock file keeps two processes from logging the same dataset; a process finding it held
-    by a live process waits. An interrupted logging run restarts from scratch.
+    Cost at `cpu`, measured on this project's 2-core machine while another sweep loaded both
+    cores (so upper bounds): ms per gradient update (batch 32) CQL w1 0.57, w3 2.70; CQL+C51
+    w1 1.02, w3 2.96; 10 evaluation episodes 0.07-0.14 s. 36 runs per (agent, width) x 50k
+    updates -> 36 x 50k x 7.25 ms = 3.6 core-hours; evaluation 144 x 20 x 0.15 s = 0.1 h;
+    compilation and dataset loading ~25 s per run = 1.0 h without, ~0.2 h with JAX's persistent
+    compilation cache (runs differing only in sparsity or seed share compiled code); the four
+    1M-step logging DQN runs ~7 min each = 0.45 h. Total about 4.4-5.1 core-hours.
+    Run `prepare_sweep` first (logs the datasets and records the behaviour runs).
     """
-    folder = dataset_dir(game, recipe, seed, root)
-    lock = folder.with_name(folder.name + ".lock")
-    while not (folder / "dataset.json").exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                host, pid = lock.read_text().split()
-                stale = host == socket.gethostname() and not _pid_alive(int(pid))
-            except (OSError, ValueError):
-                stale = False
-            if stale:
-                lock.unlink(missing_ok=True)
-            else:
-                time.sleep(poll_s)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{socket.gethostname()} {os.getpid()}")
-        try:
-            if not (folder / "dataset.json").exists():
-                log_dqn_dataset(logging_config(game, recipe, seed), folder)
-        finally:
-            lock.unlink(missing_ok=True)
-    return folder
+    from prunebook.runner import Sweep
+
+    extra = tuple(sorted(overrides.items()))
+    grid = OfflineGrid(tuple(agents), tuple(games), tuple(widths), tuple(sparsities),
+                       tuple(seeds), preset, extra)
+    return Sweep(name or f"offline_{preset}", (grid,))
 
 
-def ensure_datasets(games: Sequence[str], recipe: str = "cpu", seeds: Sequence[int] = (0,),
-                    root: Path | str | None = None, results_root: Path | str | None = None,
-                    sweep: str | None = None) -> list[Path]:
-    """Log every (game, seed) dataset the offline runs need (run this before the sweep).
+def prepare_sweep(sweep, results_root: Path | str = "results",
+                  dataset_root: Path | str | None = None) -> list[Path]:
+    """Log every dataset the sweep's runs need and record the logging runs in its results."""
+    from prunebook.offline_data import ensure_datasets
 
-    With `results_root` and `sweep`, the logging DQN run is also written as a results file of
-    that sweep (`dqn-<game>-w1-s0-seed<k>`): the MinAtar normalisation then measures offline
-    scores against the behaviour policy's final training return (1.0 = as good as the DQN whose
-    experience was logged), from the same sweep and preset.
-    """
-    from prunebook import results
-
+    needed = sorted({(c.game, c.dataset, c.dataset_seed) for c in sweep.configs()})
     folders = []
-    for game in games:
-        for seed in seeds:
-            folder = ensure_dataset(game, recipe, seed, root)
-            folders.append(folder)
-            if results_root is None or sweep is None:
-                continue
-            meta = json.loads((folder / "dataset.json").read_text())
-            config = logging_config(game, recipe, seed)
-            out = results.run_path(Path(results_root), sweep, config.run_id)
-            if not out.exists():
-                results.write_run(out, {
-                    "run_id": config.run_id, "sweep": sweep, "config": meta["config"],
-                    "iterations": meta["iterations"], "wall_clock_s": meta["wall_clock_s"],
-                    "code_version": meta["code_version"], "device": meta["device"],
-                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "role": "behaviour policy that logged the offline dataset"})
+    for game, recipe, seed in needed:
+        folders += ensure_datasets([game], recipe, [seed], dataset_root, results_root, sweep.name)
     return folders
 
 
-# --- the 5% sample and the fixed replay --------------------------------------------------------
+# --- analysis (chapter 4) ----------------------------------------------------------------------
 
-def valid_starts(data: LoggedData, n_step: int = 1) -> np.ndarray:
-    """Transitions whose n-step window is complete inside their checkpoint: an episode ends
-    within n steps, or the observation n steps later exists."""
-    n = len(data.action)
-    t = np.arange(n)
-    seg_last = np.searchsorted(data.segment, data.segment, side="right") - 1  # inclusive
-    if np.any(np.diff(data.segment) < 0):
-        raise ValueError("checkpoints must be loaded in increasing order")
-    ok = t + n_step <= seg_last
-    for k in range(n_step):
-        inside = t + k <= seg_last
-        ok |= inside & data.terminal[np.minimum(t + k, n - 1)]
-    return t[ok]
+class OfflineAnalysis(NamedTuple):
+    curves: Any  # per (run, iteration): normalized evaluation return vs gradient_updates
+    final: Any  # per run: `score` (mean of the last iterations) and `normalized`
+    iqm: Any  # per (agent, width, sparsity): IQM of normalized final scores and its 95% CI
+    claims: Any  # claim 4 rows in the front page's format
+    scale: str  # games, updates, seeds, preset: what every number is about
 
 
-def sample_fraction(data: LoggedData, fraction: float, rng: np.random.Generator,
-                    n_step: int = 1) -> np.ndarray:
-    """A uniform sample without replacement of `round(fraction * population)` transitions
-    (sorted indices), the population being `valid_starts(data, n_step)`."""
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    population = valid_starts(data, n_step)
-    size = max(1, int(round(fraction * len(population))))
-    return np.sort(rng.choice(population, size=size, replace=False))
+def analyse(results_root: Path | str, sweep: str, agents: Sequence[str] = OFFLINE_AGENTS,
+            games: Sequence[str] | None = None, widths: Sequence[int] | None = None,
+            sparsities: Sequence[float] | None = None, last_iterations: int = 3,
+            reps: int = 2_000, seed: int = 0) -> OfflineAnalysis | None:
+    """Everything chapter 4 shows, from `results/<sweep>/`; None when it has no offline runs.
 
-
-def n_step_transitions(data: LoggedData, indices: np.ndarray, n_step: int, gamma: float):
-    """Per-index n-step return, "episode ended in the window" flag and bootstrap observation.
-
-    R = sum_{k<n} gamma^k r_{t+k}, stopping after the first terminal; s' = s_{t+n}.
+    Scores are the online evaluation returns (`train_return` of offline runs); final score =
+    their mean over the last `last_iterations` iterations. MinAtar normalisation: the behaviour
+    DQN run recorded in the same sweep (see `ensure_datasets`) is the 1.0 reference.
     """
-    n = len(data.action)
-    returns = np.zeros(len(indices), np.float64)
-    alive = np.ones(len(indices), bool)
-    for k in range(n_step):
-        idx = np.minimum(indices + k, n - 1)
-        returns += np.where(alive, gamma ** k * data.reward[idx], 0.0)
-        alive &= ~data.terminal[idx]
-    next_obs = data.observation[np.minimum(indices + n_step, n - 1)]
-    return returns.astype(np.float32), ~alive, next_obs
+    import pandas as pd
 
+    from prunebook import claims, normalization, results, stats
 
-def build_fixed_replay(data: LoggedData, indices: np.ndarray, n_step: int, gamma: float):
-    """A full `ReplayState` holding one precomputed n-step transition per sampled index.
-
-    Sample it with `sample_fixed`: a 1-step read with discount gamma^n reproduces the n-step
-    target exactly, because every stored window is either complete (bootstrap after n steps)
-    or ends at a terminal (no bootstrap) -- `valid_starts` admits nothing else.
-    """
-    import jax.numpy as jnp
-
-    from prunebook import replay
-
-    returns, ended, next_obs = n_step_transitions(data, indices, n_step, gamma)
-    size = len(indices)
-    return replay.ReplayState(
-        obs=jnp.asarray(data.observation[indices]), next_obs=jnp.asarray(next_obs),
-        actions=jnp.asarray(data.action[indices], jnp.int32), rewards=jnp.asarray(returns),
-        terminated=jnp.asarray(ended), episode_end=jnp.ones((size,), bool),
-        priorities=jnp.zeros((size,), jnp.float32), max_priority=jnp.ones((), jnp.float32),
-        cursor=jnp.zeros((), jnp.int32), size=jnp.asarray(size, jnp.int32))
-
-
-def sample_fixed(buffer, key, batch_size: int, n_step: int, gamma: float):
-    """A uniform minibatch of precomputed n-step transitions as a `prunebook.replay.Batch`
-    (discounts = gamma^n, or 0 where the episode ended inside the window)."""
-    from prunebook import replay
-
-    return replay.sample_uniform(buffer, key, batch_size, 1, gamma ** n_step)
-
-
-def sample_seed(config: OfflineConfig) -> list[int]:
-    """Seed of the run's 5% sample: each seed draws its own; dense and pruned runs with the same
-    seed (and agent) train on the same sample."""
-    return [config.seed, config.dataset_seed, zlib.crc32(f"{config.game}/{config.dataset}".encode())]
-
-
-def fixed_replay_for(config: OfflineConfig, root: Path | str | None = None):
-    """Load (logging it if needed) the config's dataset and build its fixed replay."""
-    folder = ensure_dataset(config.game, config.dataset, config.dataset_seed, root)
-    data = load_dqn_replay(folder)
-    rng = np.random.default_rng(sample_seed(config))
-    indices = sample_fraction(data, config.dataset_fraction, rng, config.n_step)
-    return build_fixed_replay(data, indices, config.n_step, config.gamma)
+    runs = results.load_runs(results_root, sweep=sweep)
+    offline_rows = runs["agent"].isin(agents)
+    for column, wanted in (("game", games), ("width", widths), ("sparsity", sparsities)):
+        if wanted is not None:
+            offline_rows &= runs[column].isin(list(wanted))
+    reference = runs["agent"] == "dqn"
+    runs = runs[offline_rows | reference]
+    if not offline_rows.any():
+        return None
+    final_all = results.final_scores(runs, last_iterations=last_iterations)
+    final = normalization.normalize_frame(final_all)
+    final = final[final["agent"].isin(agents)].reset_index(drop=True)
+    per_iter = runs[runs["agent"].isin(agents)]
+    curves = normalization.normalize_frame(per_iter.assign(score=per_iter["train_return"]),
+                                           reference_df=final_all)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (agent, width, sparsity), group in final.groupby(["agent", "width", "sparsity"]):
+        group = group[group["normalized"].notna()]
+        if not len(group):
+            continue
+        matrix = normalization.score_matrix(group, "normalized")
+        point, interval = stats.interval_estimates({"x": matrix}, "iqm", rng=rng, reps=reps)
+        rows.append({"agent": agent, "width": width, "sparsity": sparsity,
+                     "games": matrix.shape[1], "runs/game": matrix.shape[0],
+                     "IQM": float(point["x"]), "ci_low": float(interval["x"][0]),
+                     "ci_high": float(interval["x"][1])})
+    iqm = pd.DataFrame(rows, columns=["agent", "width", "sparsity", "games", "runs/game", "IQM",
+                                      "ci_low", "ci_high"])
+    claim4 = [c for c in claims.CLAIMS if c.id.startswith("4-")]
+    verdicts = claims.evaluate_all(final_all[final_all["agent"].isin([*agents, "dqn"])],
+                                   rng_seed=seed, reps=reps, claims=claim4)
+    table = pd.DataFrame([claims._fmt(r) for r in verdicts])
+    updates = int(per_iter["gradient_updates"].max())
+    seeds = final.groupby(["agent", "width", "sparsity", "game"]).size().max()
+    scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
+             f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
+             f" · final = mean of last {last_iterations} iterations")
+    return OfflineAnalysis(curves, final, iqm, table, scale)

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prunebook import offline, pruning, train
+from prunebook import offline_data, pruning, train
 from prunebook.agents.common import make_act, make_update
 from prunebook.agents.cql import OFFLINE_AGENT_FACTORIES
 from prunebook.envs.minatar import MinAtarEnv
@@ -67,7 +67,7 @@ def make_offline_trainer(config: OfflineConfig, env=None, buffer=None,
     env = env if env is not None else MinAtarEnv(config.game)
     agent = OFFLINE_AGENT_FACTORIES[config.agent](config, env.num_actions)
     if buffer is None:
-        buffer = offline.fixed_replay_for(config, dataset_root)
+        buffer = offline_data.fixed_replay_for(config, dataset_root)
     update = make_update(agent, priority_beta=0.0)
     act = make_act(agent.network, env.num_actions)
 
@@ -82,7 +82,7 @@ def make_offline_trainer(config: OfflineConfig, env=None, buffer=None,
     def train_step(carry, _):
         state, fixed = carry
         key, sample_key = jax.random.split(state.key)
-        batch = offline.sample_fixed(fixed, sample_key, config.batch_size, config.n_step,
+        batch = offline_data.sample_fixed(fixed, sample_key, config.batch_size, config.n_step,
                                      config.gamma)
         params, opt_state, loss, _ = update(state.params, state.target_params, state.opt_state,
                                             batch)

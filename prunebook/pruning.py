@@ -163,7 +163,7 @@ def topk_mask(scores: jax.Array, sparsity) -> jax.Array:
     num_ones = jnp.maximum(1, jnp.round(flat.size * (1.0 - sparsity))).astype(jnp.int32)
 
     def bit(i, threshold):
-        candidate = threshold | (jnp.uint32(1) << (31 - i).astype(jnp.uint32))
+        candidate = threshold | (jnp.uint32(1) << jnp.asarray(31 - i, jnp.uint32))
         enough = (flat >= candidate).sum(dtype=jnp.int32) >= num_ones
         return jnp.where(enough, candidate, threshold)
 

@@ -567,13 +567,7 @@ def test_dense_gmp_is_adam_bit_for_bit():
     assert kernel.ndim == 5 and not np.allclose(kernel[0], kernel[-1])  # the params did train
 
 
-@pytest.mark.parametrize("mode", [
-    "eager",  # no jax.jit around the update: ops dispatched one by one
-    pytest.param("disable_jit", marks=pytest.mark.xfail(
-        raises=AttributeError, strict=False,
-        reason="BUG pruning.topk_mask: under jax.disable_jit() fori_loop passes a Python int "
-               "`i`, and `(31 - i).astype(...)` raises AttributeError")),
-])
+@pytest.mark.parametrize("mode", ["eager", "disable_jit"])
 def test_jit_and_eager_agree(mode, rng):
     """The wrapper alone (update + apply_masks) without jit vs jitted, on synthetic gradients."""
     params = {"a": rng.normal(size=(4, 6)).astype(np.float32),
@@ -606,16 +600,13 @@ def test_jit_and_eager_agree(mode, rng):
     assert report["['a']"] == pytest.approx(17 / 24) and report["['b']"] == pytest.approx(12 / 18)
 
 
-def test_topk_mask_without_jit():
-    """Minimal reproduction of the disable_jit bug above, on topk_mask alone."""
+def test_topk_mask_under_disable_jit():
+    """Regression: fori_loop hands a Python int to the bit loop when jit is disabled."""
     scores = jnp.asarray([0.3, 0.1, 0.4, 0.2])
     expected = np.asarray(TOPK(scores, 0.5))
     np.testing.assert_array_equal(expected, [True, False, True, False])
-    try:
-        with jax.disable_jit():
-            got = topk_mask(scores, 0.5)
-    except AttributeError:
-        pytest.xfail("BUG pruning.topk_mask fails under jax.disable_jit() (see above)")
+    with jax.disable_jit():
+        got = topk_mask(scores, 0.5)
     np.testing.assert_array_equal(got, expected)
 
 

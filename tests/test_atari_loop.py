@@ -1,0 +1,165 @@
+"""The host-stepped Atari loop (tiny budgets through the runner, exact resume) and IQN.
+
+Budgets are tiny on purpose: a few hundred agent steps and ~25 gradient updates of the Nature
+CNN per run. Runs of one agent share a configuration, so they share one compilation.
+"""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from prunebook import atari_loop, networks, results, runner
+from prunebook.agents import iqn
+from prunebook.agents.common import linearly_decaying_epsilon
+from prunebook.paper import iqn_base_config, paper_config
+
+
+def _tiny(agent: str, **overrides):
+    """400 agent steps in 2 iterations; 25 updates (steps 304..400), 3 target syncs."""
+    values = dict(network="nature", num_env_steps=400, iteration_env_steps=200,
+                  min_replay_history=300, replay_capacity=1_000, target_update_period=40,
+                  epsilon_decay_steps=100)
+    values.update(overrides)
+    return paper_config(agent, **values)
+
+
+def _iterations_without_wall(record):
+    return [{k: v for k, v in it.items() if k != "wall_s"} for it in record["iterations"]]
+
+
+def test_host_epsilon_is_dopamines_schedule():
+    config = _tiny("dqn")
+    for step in (0, 150, 300, 301, 350, 399, 400, 10_000):
+        expected = float(linearly_decaying_epsilon(
+            config.epsilon_decay_steps, step, config.min_replay_history, config.epsilon_train))
+        assert atari_loop.epsilon_at(config, step) == pytest.approx(expected, abs=1e-6)
+    assert atari_loop.epsilon_at(config, 0) == 1.0
+    assert atari_loop.epsilon_at(config, 400) == pytest.approx(config.epsilon_train)
+
+
+@pytest.mark.parametrize("agent", ["dqn", "rainbow"])
+def test_tiny_run_writes_results_and_resume_equals_uninterrupted(agent, tmp_path):
+    config = _tiny(agent)
+    full = runner.run_one(config, "atari", tmp_path / "full", tmp_path / "ck_full")
+    record = results.read_run(full)
+    its = record["iterations"]
+    assert record["config"] == config.to_dict() and record["config"]["suite"] == "atari"
+    assert [it["env_steps"] for it in its] == [200, 400]
+    assert [it["gradient_updates"] for it in its] == [0, 25]
+    assert its[0]["loss"] is None and np.isfinite(its[1]["loss"])
+    assert its[1]["sparsity"] == pytest.approx(0.95, abs=0.01)  # GMP reached its target
+    assert sum(it["num_episodes"] for it in its) >= 1  # random Breakout ends within 400 steps
+    frame = results.load_runs(tmp_path / "full")
+    assert len(frame) == 2 and set(frame.suite) == {"atari"}
+
+    # Interrupted after iteration 1 (checkpoint on disk), then resumed in a fresh trainer.
+    assert runner.run_one(config, "atari", tmp_path / "res", tmp_path / "ck", max_iterations=1,
+                          checkpoint_interval_s=0) is None
+    assert runner.checkpoint_path(tmp_path / "ck", "atari", config.run_id).exists()
+    resumed = runner.run_one(config, "atari", tmp_path / "res", tmp_path / "ck")
+    assert _iterations_without_wall(json.loads(resumed.read_text())) == \
+        _iterations_without_wall(record)
+
+
+def test_checkpoint_round_trip_restores_replay_rng_and_emulator(tmp_path):
+    config = _tiny("rainbow")  # prioritized: the sum-tree is saved too
+    trainer = atari_loop.make_atari_trainer(config)  # shares the compilation of the run above
+    state = trainer.init(0)
+    for _ in range(config.num_iterations):
+        state = trainer.run_iteration(state)
+    path = tmp_path / "state.npz"
+    runner.save_checkpoint(path, trainer.to_arrays(state), {"note": "test"})
+    arrays, _ = runner.load_checkpoint(path)
+    restored = trainer.from_arrays(trainer.init(0), arrays)
+
+    for a, b in zip(jax.tree.leaves((state.params, state.target_params, state.opt_state)),
+                    jax.tree.leaves((restored.params, restored.target_params,
+                                     restored.opt_state)), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(state.key), np.asarray(restored.key))
+    for name in ("frames", "actions", "rewards", "terminals", "episode_ends"):
+        np.testing.assert_array_equal(getattr(state.replay, name), getattr(restored.replay, name))
+    np.testing.assert_array_equal(state.replay.sum_tree.nodes, restored.replay.sum_tree.nodes)
+    assert restored.replay.add_count == state.replay.add_count
+    assert (restored.agent_steps, restored.updates) == (state.agent_steps, state.updates) == (
+        400, 25)
+    assert len(np.unique(state.replay.sum_tree.get(np.arange(400)))) > 3  # learned priorities
+    assert restored.rng.bit_generator.state == state.rng.bit_generator.state
+    np.testing.assert_array_equal(restored.obs, state.obs)
+    # The emulator (sticky-action RNG included) continues identically.
+    actions = np.random.default_rng(1).integers(0, state.env.num_actions, 300)
+    for env in (state.env, restored.env):
+        trace = []
+        for a in actions:
+            res = env.step(int(a))
+            trace.append((res.obs, res.reward, res.terminated, res.truncated))
+            if res.terminated or res.truncated:
+                env.reset()
+        env.trace = trace
+    for (o1, *r1), (o2, *r2) in zip(state.env.trace, restored.env.trace, strict=True):
+        np.testing.assert_array_equal(o1, o2)
+        assert r1 == r2
+
+
+def test_impala_width_1_forward_matches_dossier_count():
+    net = networks.ImpalaCNN(num_actions=18, width=1)
+    obs = jnp.zeros((1, 84, 84, 4), jnp.uint8)
+    params = net.init(jax.random.PRNGKey(0), obs)
+    assert networks.count_params(params) == 2_089_954  # dossier §2.4, |A| = 18
+    out = jax.jit(net.apply)(params, obs)
+    assert out.q_values.shape == (1, 18) and bool(jnp.isfinite(out.q_values).all())
+
+
+# --- IQN -------------------------------------------------------------------------------------
+
+def test_quantile_huber_loss_by_hand():
+    # u = T_j - Z_i: [[1, -1.5], [3, 0.5]]; Huber_1: [[0.5, 1.0], [2.5, 0.125]];
+    # |tau_i - 1{u<0}|: [[0.25, 0.25], [0.25, 0.75]];
+    # rows (sum over i): 0.375, 0.71875; mean over j: 0.546875
+    loss = iqn.quantile_huber_loss(jnp.array([1.0, 3.0]), jnp.array([0.0, 2.5]),
+                                   jnp.array([0.25, 0.75]), kappa=1.0)
+    assert float(loss) == pytest.approx(0.546875)
+    # kappa = 2: Huber_2 = [[0.5, 1.125], [4.0, 0.125]] / 2, same weights
+    loss2 = iqn.quantile_huber_loss(jnp.array([1.0, 3.0]), jnp.array([0.0, 2.5]),
+                                    jnp.array([0.25, 0.75]), kappa=2.0)
+    expected = ((0.25 * 0.5 + 0.25 * 1.125) + (0.25 * 4.0 + 0.75 * 0.125)) / 2 / 2
+    assert float(loss2) == pytest.approx(expected)
+
+
+def test_iqn_defaults_are_dopamines():
+    hp = iqn.IQN_DEFAULTS
+    assert (hp.kappa, hp.num_tau_samples, hp.num_tau_prime_samples, hp.num_quantile_samples,
+            hp.quantile_embedding_dim) == (1.0, 64, 64, 32, 64)
+
+
+@pytest.mark.parametrize("encoder, obs_shape", [("nature", (84, 84, 4)),
+                                                ("minatar", (10, 10, 4))])
+def test_iqn_network_shapes(encoder, obs_shape):
+    net = iqn.IQNNetwork(num_actions=5, encoder=encoder)
+    obs = jnp.zeros((3, *obs_shape), jnp.uint8)
+    key = jax.random.PRNGKey(0)
+    params = net.init(key, obs, key, 1)
+    out = net.apply(params, obs, jax.random.PRNGKey(1), 7)
+    assert out.quantile_values.shape == (3, 7, 5) and out.taus.shape == (3, 7)
+    assert bool(((out.taus >= 0) & (out.taus < 1)).all())
+    np.testing.assert_allclose(out.q_values, out.quantile_values.mean(axis=1), rtol=1e-6)
+    # Impala trunk: 11 x 11 x 32 features, embedded from 64 cosines.
+    shapes = jax.eval_shape(lambda: iqn.IQNNetwork(18, "impala").init(
+        key, jnp.zeros((1, 84, 84, 4), jnp.uint8), key, 1))
+    dense = shapes["params"]["Dense_0"]["kernel"]
+    assert dense.shape == (64, 11 * 11 * 32)
+
+
+def test_iqn_tiny_atari_run_through_the_runner(tmp_path):
+    config = iqn_base_config(network="nature", num_env_steps=400, iteration_env_steps=200,
+                             min_replay_history=360, replay_capacity=1_000, batch_size=8,
+                             target_update_period=40, epsilon_decay_steps=100)
+    trainer = atari_loop.make_atari_trainer(config, agent=iqn.make_iqn(config, 4))
+    out = runner.run_one(config, "atari_iqn", tmp_path / "r", tmp_path / "c", trainer=trainer)
+    its = results.read_run(out)["iterations"]
+    assert [it["gradient_updates"] for it in its] == [0, 10]
+    assert np.isfinite(its[1]["loss"]) and its[1]["loss"] > 0
+    assert its[1]["sparsity"] == pytest.approx(0.95, abs=0.01)
