@@ -47,7 +47,7 @@ import numpy as np
 
 from prunebook import pruning
 from prunebook.agents import iqn
-from prunebook.agents.common import Agent, make_act, make_update
+from prunebook.agents.common import make_act, make_update
 from prunebook.agents.dqn import make_dqn
 from prunebook.agents.rainbow import make_rainbow
 from prunebook.config import ConfigError, RunConfig
@@ -86,6 +86,14 @@ class AtariState:
     # seconds spent per phase since the state was made (benchmarks; not checkpointed)
     timers: dict[str, float] = dataclasses.field(
         default_factory=lambda: dict.fromkeys(TIMERS, 0.0))
+
+
+class AtariSpec(NamedTuple):
+    """`Trainer.env` for Atari: what the game looks like (each run makes its own AtariEnv)."""
+
+    game: str
+    num_actions: int
+    observation_shape: tuple[int, int, int]
 
 
 class Compiled(NamedTuple):
@@ -176,8 +184,9 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
         raise ConfigError(f"min_replay_history={config.min_replay_history} is too small to "
                           f"sample {config.n_step}-step transitions of {STACK_SIZE}-frame stacks")
     probe = make_atari(config.game, config.seed)
-    num_actions = probe.num_actions
+    spec = AtariSpec(config.game, probe.num_actions, probe.observation_shape)
     probe.close()
+    num_actions = spec.num_actions
     compiled = (_compiled_for(config, num_actions) if agent is None
                 else compile_agent(config, num_actions, agent))
     agent = compiled.agent
@@ -283,7 +292,7 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
     def sparsity(state: AtariState) -> float:
         return pruning.sparsity_report(jax.device_get(state.params))["total"]
 
-    return Trainer(config, agent, probe, init, run_iteration, evaluate, stats, sparsity,
+    return Trainer(config, agent, spec, init, run_iteration, evaluate, stats, sparsity,
                    state_to_arrays, state_from_arrays)
 
 

@@ -32,7 +32,9 @@ def _add_grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="sweep name for an ad-hoc grid (results/<name>/)")
     p.add_argument("--preset", default="ci", help=f"one of {list(PRESETS)}")
     p.add_argument("--agents", nargs="+", default=["dqn"], help=f"from {list(AGENTS)}")
-    p.add_argument("--games", nargs="+", default=["Breakout"], help=f"from {list(MINATAR_GAMES)}")
+    p.add_argument("--games", nargs="+", default=["Breakout"],
+                   help=f"MinAtar: {list(MINATAR_GAMES)}; with --preset paper, Atari names "
+                        "(e.g. Pong, Breakout)")
     p.add_argument("--widths", nargs="+", type=int, default=[1])
     p.add_argument("--sparsities", nargs="+", type=float, default=[0.0, 0.95])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
@@ -49,10 +51,15 @@ def main(argv=None) -> int:
     _add_grid_flags(run)
     run.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
     run.add_argument("--serial", action="store_true", help="same as --executor serial")
-    run.add_argument("--executor", choices=("local", "serial", "vmap"), default="local",
+    run.add_argument("--executor", choices=("local", "serial", "vmap", "ray"), default="local",
                      help="local: one single-threaded process per core (CPU default); "
                           "serial: this process; vmap: batch seeds and sparsities of one "
-                          "network shape into one program (GPU)")
+                          "network shape into one program (GPU); ray: a Ray cluster")
+    run.add_argument("--address", default=None, help="Ray address for --executor ray (e.g. auto)")
+    run.add_argument("--cpus-per-run", type=float, default=1)
+    run.add_argument("--gpus-per-run", type=float, default=0, help="fractions share a GPU")
+    run.add_argument("--memory-per-run-gb", type=float, default=None)
+    run.add_argument("--max-retries", type=int, default=3)
     run.add_argument("--no-progress", action="store_true")
     status = sub.add_parser("status", help="what is done, running, partial and left")
     _add_grid_flags(status)
@@ -84,6 +91,16 @@ def main(argv=None) -> int:
         from prunebook.batched import VmapExecutor
 
         executor = VmapExecutor()
+    elif args.executor == "ray":
+        try:
+            from prunebook.executors_ray import RayExecutor
+
+            executor = RayExecutor(args.address, args.cpus_per_run, args.gpus_per_run,
+                                   args.max_retries, memory_per_run_gb=args.memory_per_run_gb)
+            executor._init_ray()
+        except ImportError as error:
+            print(f"prunebook: error: {error}", file=sys.stderr)
+            return 2
     else:
         executor = runner.LocalExecutor(args.workers)
     try:

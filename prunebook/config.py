@@ -10,7 +10,7 @@ import dataclasses
 import json
 from typing import Any
 
-AGENTS = ("dqn", "rainbow")
+AGENTS = ("dqn", "rainbow", "iqn")
 OFFLINE_AGENTS = ("cql", "cql_c51")  # configured by prunebook.offline.OfflineConfig
 SUITES = ("minatar", "atari")
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
@@ -60,6 +60,12 @@ class RunConfig:
     num_atoms: int = 51  # Rainbow only
     v_max: float = 10.0  # Rainbow only
     priority_beta: float = 0.5  # Rainbow only; fixed, as compact Rainbow
+    # IQN only (Dopamine implicit_quantile.gin; paper Table 2)
+    kappa: float = 1.0  # quantile Huber threshold
+    num_tau_samples: int = 64  # N: online quantile fractions per state in the loss
+    num_tau_prime_samples: int = 64  # N': target quantile fractions
+    num_quantile_samples: int = 32  # K: fractions averaged into Q for acting
+    quantile_embedding_dim: int = 64  # cosine features per fraction
     eval_episodes: int = 0  # >0: separate greedy (epsilon_eval) evaluation after each iteration
 
     def __post_init__(self):
@@ -74,13 +80,21 @@ class RunConfig:
         choose("allocation", ALLOCATIONS)
         choose("loss", LOSSES)
         choose("network", NETWORKS)
+        if self.suite == "atari":
+            from prunebook.paper import ATARI_60_GAMES  # lazy: paper imports this module
+
+            choose("game", ATARI_60_GAMES)
+            if self.network not in ("nature", "impala"):
+                raise ConfigError(f"network={self.network!r}: Atari uses 'nature' or 'impala'")
         if self.suite == "minatar":
             choose("game", MINATAR_GAMES)
             if self.network != "minatar":
                 raise ConfigError(f"network={self.network!r}: the minatar suite uses 'minatar'")
         for name in ("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
                      "update_period", "target_update_period", "batch_size", "n_step",
-                     "mask_update_every", "epsilon_decay_steps", "num_atoms"):
+                     "mask_update_every", "epsilon_decay_steps", "num_atoms",
+                     "num_tau_samples", "num_tau_prime_samples", "num_quantile_samples",
+                     "quantile_embedding_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -96,8 +110,8 @@ class RunConfig:
         for name in ("gamma", "epsilon_train", "epsilon_eval", "priority_beta"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
-        if self.learning_rate <= 0 or self.adam_eps <= 0 or self.v_max <= 0:
-            raise ConfigError("learning_rate, adam_eps and v_max must be positive")
+        if self.learning_rate <= 0 or self.adam_eps <= 0 or self.v_max <= 0 or self.kappa <= 0:
+            raise ConfigError("learning_rate, adam_eps, v_max and kappa must be positive")
         if self.num_env_steps % self.iteration_env_steps:
             raise ConfigError(f"num_env_steps={self.num_env_steps} must be a multiple of "
                               f"iteration_env_steps={self.iteration_env_steps}")

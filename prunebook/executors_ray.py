@@ -62,12 +62,26 @@ class KillOnce:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _xla_environment(num_cpus: float, num_gpus: float) -> dict[str, str]:
+    """XLA settings for a task: one CPU -> single-threaded XLA (as the local workers); a GPU
+    share < 1 -> a matching memory fraction instead of JAX's default 75% preallocation."""
+    env = {}
+    if num_gpus == 0 and num_cpus <= 1:
+        env["XLA_FLAGS"] = runner.SINGLE_THREAD_XLA
+    if 0 < num_gpus < 1:
+        env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{0.9 * num_gpus:.2f}"
+    return env
+
+
 def _run_task(config_dict: dict[str, Any], sweep: str, results_root: str, checkpoint_root: str,
-              progress_queue, checkpoint_interval_s: float, single_thread_xla: bool,
+              progress_queue, checkpoint_interval_s: float, xla_env: dict[str, str],
               progress_hook: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
     """Body of one Ray task: train (or resume) one run; return its status and results record."""
-    if single_thread_xla and "jax" not in __import__("sys").modules:
-        os.environ.setdefault("XLA_FLAGS", runner.SINGLE_THREAD_XLA)
+    import sys
+
+    if "jax" not in sys.modules:  # a fresh worker: XLA reads these when jax is imported
+        for name, value in xla_env.items():
+            os.environ.setdefault(name, value)
     config = config_from_dict(config_dict)
 
     def progress(event: dict[str, Any]) -> None:
@@ -92,14 +106,17 @@ class RayExecutor:
     """Execute a sweep's runs as Ray tasks (see the module docstring).
 
     address: Ray cluster address (`"auto"`, `"ray://head:10001"`); None starts or joins a
-    local Ray unless `ray.init` was already called. `runtime_env` is passed to `ray.init` (e.g.
-    `{"working_dir": "."}` to ship the code). `checkpoint_interval_s`: seconds between
-    checkpoints within a run (runner.run_one's argument).
+    local Ray unless `ray.init` was already called. `num_gpus_per_run` may be a fraction
+    (0.25: four runs share a GPU; each gets that share of GPU memory). `memory_per_run_gb`:
+    host memory Ray reserves per run (a paper run's 1M-frame replay is ~7 GB, ~15 GB at
+    checkpoint time). `runtime_env` is passed to `ray.init` (e.g. `{"working_dir": "."}` to
+    ship the code). `checkpoint_interval_s`: seconds between checkpoints within a run.
     """
 
     def __init__(self, address: str | None = None, num_cpus_per_run: float = 1,
                  num_gpus_per_run: float = 0, max_retries: int = 3,
-                 checkpoint_interval_s: float = 30.0, runtime_env: dict | None = None,
+                 checkpoint_interval_s: float = 30.0, memory_per_run_gb: float | None = None,
+                 runtime_env: dict | None = None,
                  worker_results_root: str | None = None,
                  worker_checkpoint_root: str | None = None,
                  progress_hook: Callable[[dict[str, Any]], None] | None = None,
@@ -111,6 +128,7 @@ class RayExecutor:
         self.num_gpus_per_run = num_gpus_per_run
         self.max_retries = max_retries
         self.checkpoint_interval_s = checkpoint_interval_s
+        self.memory_per_run_gb = memory_per_run_gb
         self.runtime_env = runtime_env
         self.worker_results_root = worker_results_root
         self.worker_checkpoint_root = worker_checkpoint_root
@@ -137,10 +155,12 @@ class RayExecutor:
         worker_results = self.worker_results_root or str(results_root.resolve())
         worker_ckpts = self.worker_checkpoint_root or str(checkpoint_root.resolve())
         queue = Queue(actor_options={"num_cpus": 0})
-        task = ray.remote(_run_task).options(
-            num_cpus=self.num_cpus_per_run, num_gpus=self.num_gpus_per_run,
-            max_retries=self.max_retries, retry_exceptions=False)
-        single_thread = self.num_gpus_per_run == 0 and self.num_cpus_per_run <= 1
+        options = dict(num_cpus=self.num_cpus_per_run, num_gpus=self.num_gpus_per_run,
+                       max_retries=self.max_retries, retry_exceptions=False)
+        if self.memory_per_run_gb:
+            options["memory"] = int(self.memory_per_run_gb * 1024**3)
+        task = ray.remote(_run_task).options(**options)
+        xla_env = _xla_environment(self.num_cpus_per_run, self.num_gpus_per_run)
         pending: dict[Any, str] = {}
         for config in configs:
             lock = runner.checkpoint_path(checkpoint_root, sweep, config.run_id).with_suffix(
@@ -149,7 +169,7 @@ class RayExecutor:
                 on_event("finished", {"run_id": config.run_id, "status": "busy"})
                 continue
             ref = task.remote(config.to_dict(), sweep, worker_results, worker_ckpts, queue,
-                              self.checkpoint_interval_s, single_thread, self.progress_hook)
+                              self.checkpoint_interval_s, xla_env, self.progress_hook)
             pending[ref] = config.run_id
         try:
             while pending:

@@ -310,45 +310,102 @@ def prepare_sweep(sweep, results_root: Path | str = "results",
     return folders
 
 
-# --- analysis (chapter 4) ----------------------------------------------------------------------
+# --- chapter 4: where the runs come from, and what is shown ------------------------------------
+
+NOT_YET_RUN = ("not yet run: no offline results in {folder}. The offline sweep has not been run "
+               "(`prunebook run --sweep offline_cpu` after `prepare_sweep`), or run this notebook "
+               "with preset='ci' to train a tiny version live.")
+
+
+def chapter_configs(preset: str, agents: Sequence[str], games: Sequence[str],
+                    widths: Sequence[int], sparsities: Sequence[float],
+                    seed: int = 0) -> list[OfflineConfig]:
+    """The runs the chapter shows: the `offline_cpu` sweep restricted to the parameters, or at
+    "ci" one game (the first) and one seed (`seed`)."""
+    if preset == "ci":
+        games, seeds = tuple(games)[:1], (seed,)
+    else:
+        seeds = BOOK_SEEDS
+    sweep = offline_sweep(preset, games=games, seeds=seeds, widths=widths,
+                          sparsities=sparsities, agents=agents)
+    return sweep.configs()
+
+
+def run_live(configs: Sequence[OfflineConfig], workdir: Path | str | None = None,
+             sweep_name: str = "offline_ci") -> Path:
+    """Train `configs` here and now (the ci path of the chapter); returns the results root.
+
+    Datasets go to the usual cache (they are deterministic); results and checkpoints to
+    `workdir` (a new temporary folder by default). Runs that differ only in sparsity or seed
+    share compiled code through JAX's persistent compilation cache.
+    """
+    import tempfile
+
+    from prunebook import runner
+    from prunebook.offline_train import use_compilation_cache
+
+    use_compilation_cache()
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="prunebook-offline-"))
+    sweep = runner.Sweep(sweep_name, (_FixedGrid(tuple(configs)),))
+    prepare_sweep(sweep, workdir / "results")
+    runner.run_sweep(sweep, workdir / "results", workdir / "checkpoints",
+                     runner.SerialExecutor(), show_progress=False)
+    return workdir / "results"
+
+
+@dataclasses.dataclass(frozen=True)
+class _FixedGrid:
+    runs: tuple[OfflineConfig, ...]
+
+    def configs(self) -> list[OfflineConfig]:
+        return list(self.runs)
+
 
 class OfflineAnalysis(NamedTuple):
+    coverage: str  # how many of the expected runs have finished
+    behaviour: Any  # per game: final training return of the DQN that logged the data
     curves: Any  # per (run, iteration): normalized evaluation return vs gradient_updates
     final: Any  # per run: `score` (mean of the last iterations) and `normalized`
     iqm: Any  # per (agent, width, sparsity): IQM of normalized final scores and its 95% CI
-    claims: Any  # claim 4 rows in the front page's format
+    claims: Any  # claim 4 rows in the front page's format (complete comparisons only)
     scale: str  # games, updates, seeds, preset: what every number is about
 
 
-def analyse(results_root: Path | str, sweep: str, agents: Sequence[str] = OFFLINE_AGENTS,
-            games: Sequence[str] | None = None, widths: Sequence[int] | None = None,
-            sparsities: Sequence[float] | None = None, last_iterations: int = 3,
-            reps: int = 2_000, seed: int = 0) -> OfflineAnalysis | None:
-    """Everything chapter 4 shows, from `results/<sweep>/`; None when it has no offline runs.
+def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConfig],
+            last_iterations: int = 3, reps: int = 2_000,
+            seed: int = 0) -> OfflineAnalysis | None:
+    """Everything chapter 4 shows, from `results/<sweep>/`; None when none of `expected` ran.
 
-    Scores are the online evaluation returns (`train_return` of offline runs); final score =
-    their mean over the last `last_iterations` iterations. MinAtar normalisation: the behaviour
-    DQN run recorded in the same sweep (see `ensure_datasets`) is the 1.0 reference.
+    Scores are the online evaluation returns (`train_return` of offline runs); a run's final
+    score is their mean over its last `last_iterations` iterations. MinAtar normalisation: the
+    behaviour DQN run recorded in the same sweep (`ensure_datasets`) is 1.0, random play 0.0.
+    Figures use the runs present; a claim's verdict needs its whole comparison (both sides, every
+    game and seed, and the behaviour runs), otherwise it is "not yet run".
     """
+    import zlib
+
     import pandas as pd
 
     from prunebook import claims, normalization, results, stats
 
     runs = results.load_runs(results_root, sweep=sweep)
-    offline_rows = runs["agent"].isin(agents)
-    for column, wanted in (("game", games), ("width", widths), ("sparsity", sparsities)):
-        if wanted is not None:
-            offline_rows &= runs[column].isin(list(wanted))
-    reference = runs["agent"] == "dqn"
-    runs = runs[offline_rows | reference]
-    if not offline_rows.any():
+    wanted = {c.run_id for c in expected}
+    behaviour_ids = {logging_config(c.game, c.dataset, c.dataset_seed).run_id for c in expected}
+    runs = runs[runs["run_id"].isin(wanted | behaviour_ids)]
+    present = set(runs["run_id"]) & wanted
+    if not present:
         return None
+    coverage = f"{len(present)} of {len(wanted)} offline runs finished"
     final_all = results.final_scores(runs, last_iterations=last_iterations)
-    final = normalization.normalize_frame(final_all)
-    final = final[final["agent"].isin(agents)].reset_index(drop=True)
-    per_iter = runs[runs["agent"].isin(agents)]
+    normalized = normalization.normalize_frame(final_all)
+    behaviour = normalized[normalized["agent"] == "dqn"][["game", "seed", "score"]].rename(
+        columns={"seed": "dataset_seed", "score": "behaviour final return"})
+    final = normalized[normalized["agent"] != "dqn"].reset_index(drop=True)
+    per_iter = runs[runs["agent"] != "dqn"]
     curves = normalization.normalize_frame(per_iter.assign(score=per_iter["train_return"]),
                                            reference_df=final_all)
+    curves["panel"] = curves["agent"] + " w" + curves["width"].astype(str)
+
     rng = np.random.default_rng(seed)
     rows = []
     for (agent, width, sparsity), group in final.groupby(["agent", "width", "sparsity"]):
@@ -363,13 +420,85 @@ def analyse(results_root: Path | str, sweep: str, agents: Sequence[str] = OFFLIN
                      "ci_high": float(interval["x"][1])})
     iqm = pd.DataFrame(rows, columns=["agent", "width", "sparsity", "games", "runs/game", "IQM",
                                       "ci_low", "ci_high"])
-    claim4 = [c for c in claims.CLAIMS if c.id.startswith("4-")]
-    verdicts = claims.evaluate_all(final_all[final_all["agent"].isin([*agents, "dqn"])],
-                                   rng_seed=seed, reps=reps, claims=claim4)
-    table = pd.DataFrame([claims._fmt(r) for r in verdicts])
+
+    verdicts = []
+    for claim in (c for c in claims.CLAIMS if c.id.startswith("4-")):
+        sides = [(claim.numerator.agent, claim.numerator.width, s)
+                 for s in (claim.numerator.sparsity, claim.denominator.sparsity)]
+        needed = {c.run_id for c in expected if (c.agent, c.width, c.final_sparsity) in sides}
+        if not needed:
+            continue  # this comparison is outside the chosen parameters
+        missing = (needed - present) | (behaviour_ids - set(runs["run_id"]))
+        scale = f"sweep {sweep} · {len(needed) - len(needed - present)}/{len(needed)} runs"
+        if missing:
+            verdicts.append(claims.ClaimResult(
+                claim.id, "not yet run", None, None, claim.paper, scale,
+                note=f"{len(missing)} runs of this comparison have not finished"))
+            continue
+        subset = final_all[final_all["run_id"].isin(needed | behaviour_ids)]
+        rng_claim = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
+        verdicts.append(claims.evaluate(claim, subset, rng_claim, reps=reps))
+    table = pd.DataFrame([claims._fmt(r) for r in verdicts],
+                         columns=["claim", "paper", "ours", "ci95", "scale", "verdict"])
+
     updates = int(per_iter["gradient_updates"].max())
     seeds = final.groupby(["agent", "width", "sparsity", "game"]).size().max()
     scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
              f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
-             f" · final = mean of last {last_iterations} iterations")
-    return OfflineAnalysis(curves, final, iqm, table, scale)
+             f" · final = mean of last {last_iterations} iterations · {coverage}")
+    return OfflineAnalysis(coverage, behaviour.reset_index(drop=True), curves, final, iqm, table,
+                           scale)
+
+
+def setting_table(configs: Sequence[OfflineConfig]):
+    """Our offline setting next to the paper's (Table 3, dossier §2.2/§3.5/§5.2), per agent."""
+    import pandas as pd
+
+    from prunebook.pruning import GMPSchedule
+
+    rows = []
+    for agent in sorted({c.agent for c in configs}):
+        c = next(c for c in configs if c.agent == agent)
+        log = logging_config(c.game, c.dataset, c.dataset_seed)
+        schedule = GMPSchedule.from_run_length(0.95, c.total_updates, c.prune_start_frac,
+                                               c.prune_end_frac, c.mask_update_every)
+        paper_lr = "5e-5 / 3.125e-4" if agent == "cql" else "6.25e-5 / 1.5e-4"
+        rows += [
+            (agent, "data", f"{c.dataset_fraction:.0%} uniform sample of one logged DQN run "
+             f"({log.num_env_steps:,} MinAtar transitions, {log.num_iterations} checkpoints)",
+             "5% sample of the DQN Replay Dataset (50M Atari transitions per game)"),
+            (agent, "games", ", ".join(sorted({x.game for x in configs})), "17 Atari games"),
+            (agent, "network", f"MinAtar CNN, widths {sorted({x.width for x in configs})}",
+             "Impala ResNet, widths 1, 3"),
+            (agent, "gradient updates", f"{c.num_iterations} x {c.updates_per_iteration:,} = "
+             f"{c.total_updates:,}", "200 x 62,500 = 12.5M"),
+            (agent, "pruning (updates)", f"{schedule.start_update:,} -> {schedule.end_update:,}, "
+             f"masks every {schedule.update_every:,}", "2.5M -> 10M (20% -> 80%, derived)"),
+            (agent, "n-step / dueling / double DQN",
+             f"{c.n_step} / {c.dueling} / {c.double_dqn}",
+             "1 / False / False" if agent == "cql" else "3 / True / True"),
+            (agent, "target sync (updates)", f"{c.target_update_period:,}",
+             "UNCONFIRMED (Dopamine offline DQN: 2,000)" if agent == "cql" else "100"),
+            (agent, "Adam lr / eps", f"{c.learning_rate:g} / {c.adam_eps:g}", paper_lr),
+            (agent, "CQL weight, batch, gamma", f"{c.cql_alpha:g}, {c.batch_size}, {c.gamma:g}",
+             "0.1, 32, 0.99"),
+            (agent, "evaluation per iteration",
+             f"{c.eval_episodes} episodes, epsilon {c.epsilon_eval:g}",
+             "125,000 steps, epsilon 0.001"),
+        ]
+    return pd.DataFrame(rows, columns=["agent", "setting", "ours", "paper"])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m prunebook.offline",
+        description="Log the datasets of an offline sweep and record the logging DQN runs in its "
+                    "results (run this before `prunebook run --sweep offline_<preset>`).")
+    parser.add_argument("command", choices=["prepare"])
+    parser.add_argument("--preset", default="cpu", choices=list(OFFLINE_PRESETS))
+    parser.add_argument("--results", default="results", help="results root (committed)")
+    args = parser.parse_args()
+    for folder in prepare_sweep(offline_sweep(args.preset), args.results):
+        print(folder)

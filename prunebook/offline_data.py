@@ -152,13 +152,17 @@ def iteration_transitions(buffer, num: int) -> dict[str, np.ndarray]:
 
 
 def _host(buffer) -> dict[str, np.ndarray]:
+    import dataclasses
+
     import jax
 
-    return {k: np.asarray(v) for k, v in jax.device_get(vars(buffer)).items()}
+    fields = {f.name: getattr(buffer, f.name) for f in dataclasses.fields(buffer)}
+    return {k: np.asarray(v) for k, v in jax.device_get(fields).items()}
 
 
 def log_dqn_dataset(config: RunConfig, out_dir: Path | str,
-                    progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                    progress: Callable[[int, int], None] | None = None,
+                    trainer=None) -> dict[str, Any]:
     """Run the online DQN `config` and write iteration i's transitions as checkpoint i.
 
     After an iteration the newest `iteration_env_steps` transitions of the replay buffer are
@@ -176,7 +180,7 @@ def log_dqn_dataset(config: RunConfig, out_dir: Path | str,
                          f"replay_capacity={config.replay_capacity}: an iteration would overwrite "
                          "its own transitions before they are logged")
     out_dir = Path(out_dir)
-    trainer = train.make_trainer(config)
+    trainer = trainer or train.make_trainer(config)
     state = trainer.init(config.seed)
     digest = hashlib.sha256()
     iterations = []

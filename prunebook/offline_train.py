@@ -54,6 +54,22 @@ def _zero_accumulators():
                 nonfinite_loss=jnp.zeros((), bool))
 
 
+def use_compilation_cache(path=None) -> None:
+    """Turn on JAX's persistent compilation cache (default `~/.cache/prunebook/jax_cache`).
+
+    Offline runs that differ only in sparsity or seed compile to the same program (the
+    sparsity lives in the optimizer state), so a sweep compiles once per (agent, width, game)
+    instead of once per run: ~15 s saved per run on a CPU core. This sets a process-wide JAX
+    option; it changes no result.
+    """
+    from pathlib import Path
+
+    folder = Path(path or Path.home() / ".cache" / "prunebook" / "jax_cache")
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
 def eval_key(seed: int, iteration: int) -> jax.Array:
     """The evaluation key of an iteration; the runner derives `eval_return`'s key the same way."""
     return jax.random.fold_in(jax.random.PRNGKey(seed), iteration)

@@ -24,6 +24,7 @@ before the check (the Colab set-up and the parameters cell) may define only para
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import math
@@ -123,9 +124,18 @@ class Param:
         return True
 
     def validate(self, name: str, value: Any) -> Any:
-        """Return the value (floats as float, lists as list) or raise `ParameterError`."""
+        """Return the value (floats as float, lists as list) or raise `ParameterError`.
+
+        For a list parameter, a string holding a Python/JSON list literal (what papermill's
+        command line passes for `-p games '["Breakout"]'`) is read as that list.
+        """
         if value is None and self.optional:
             return None
+        if self.many and isinstance(value, str) and value.strip().startswith("["):
+            try:
+                value = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                pass  # reported below as a wrong value
         if self.many:
             ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0
                   and all(self._one_ok(v) for v in value))
@@ -188,6 +198,41 @@ SPECS: dict[str, dict[str, Param]] = {
         "width": width(),
         "num_updates": steps("gradient updates of the tiny training demo (None: the preset's)",
                              low=1, optional=True),
+    },
+    "01_scaling_degradation": {
+        "preset": preset(),
+        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
+        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
+                       optional=True),
+        "widths": Param(int, "width multipliers to compare (None: the preset's)", low=1,
+                        many=True, optional=True),
+        "agents": agents(),
+        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
+        "figure_reps": Param(int, "bootstrap replicates of figure error bars", low=1),
+        "results_root": Param(str, "results folder (relative: to the repository)"),
+    },
+    "02_pruned_scaling": {
+        "preset": preset(),
+        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
+        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
+                       optional=True),
+        "widths": Param(int, "width multipliers to compare (None: the preset's)", low=1,
+                        many=True, optional=True),
+        "agents": agents(),
+        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
+        "figure_reps": Param(int, "bootstrap replicates of figure error bars", low=1),
+        "results_root": Param(str, "results folder (relative: to the repository)"),
+    },
+    "03_sparsity_levels": {
+        "preset": preset(),
+        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
+        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
+                       optional=True),
+        "width": width(),
+        "sparsities": sparsities("final sparsities to compare (0 = dense)"),
+        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
+        "figure_reps": Param(int, "bootstrap replicates of figure bands", low=1),
+        "results_root": Param(str, "results folder (relative: to the repository)"),
     },
 }
 """Per-notebook parameter specs, keyed by notebook file name without `.ipynb`."""

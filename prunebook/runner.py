@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import json
 import os
 import shutil
 import socket
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -84,10 +84,20 @@ def checkpoint_path(checkpoint_root: Path, sweep: str, run_id: str) -> Path:
 
 
 def save_checkpoint(path: Path, arrays: list[np.ndarray], meta: dict[str, Any]) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
-             **{f"a{i:04d}": a for i, a in enumerate(arrays)})
-    results.atomic_write_bytes(path, buffer.getvalue())
+    """Stream to a temp file, fsync, rename: never a partial checkpoint, never 3x in RAM."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
+                     **{f"a{i:04d}": a for i, a in enumerate(arrays)})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: Path) -> tuple[list[np.ndarray], dict[str, Any]] | None:
@@ -172,7 +182,7 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
     loaded = load_checkpoint(ckpt)
     if loaded is not None:
         arrays, meta = loaded
-        if meta["config"] != config.to_dict():
+        if config_from_dict(meta["config"]) != config:  # tolerant of fields added later
             raise RuntimeError(f"checkpoint {ckpt} was made with another config; delete it")
         state = trainer.from_arrays(state, arrays)
         iterations, wall = meta["iterations"], meta["wall_s"]

@@ -26,7 +26,14 @@ def online_sweep(preset: str = "cpu", games=BOOK_GAMES, seeds=BOOK_SEEDS, widths
 SWEEPS = {
     "online_cpu": lambda: online_sweep("cpu"),
     "online_ci": lambda: online_sweep("ci", games=("Breakout",), seeds=(0,), widths=(1, 2, 3)),
+    "online_paper": lambda: online_sweep("paper", games=_paper_games(), seeds=(0, 1, 2, 3, 4)),
 }
+
+
+def _paper_games():
+    from prunebook.envs.atari import PAPER_15_GAMES
+
+    return PAPER_15_GAMES
 
 
 def get_sweep(name: str) -> Sweep:

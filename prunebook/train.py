@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from prunebook import pruning, replay
+from prunebook.agents import iqn
 from prunebook.agents.common import (
     Agent,
     linearly_decaying_epsilon,
@@ -28,7 +29,7 @@ from prunebook.agents.rainbow import make_rainbow, new_priorities
 from prunebook.config import OFFLINE_AGENTS, RunConfig
 from prunebook.envs.minatar import MinAtarEnv
 
-AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow}
+AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow, "iqn": iqn.make_iqn}
 
 
 @flax.struct.dataclass
@@ -86,15 +87,29 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
         raise ValueError("the jitted loop runs MinAtar; Atari runs use prunebook.atari_loop")
     env = MinAtarEnv(config.game)
     agent = agent or AGENT_FACTORIES[config.agent](config, env.num_actions)
-    act = make_act(agent.network, env.num_actions)
-    update = make_update(agent, config.priority_beta)
+    if isinstance(agent, iqn.IQNAgent):  # IQN samples taus: its act/update take a key
+        act = iqn.make_act(agent, env.num_actions)
+        update = iqn.make_update(agent)
+
+        def init_params(key, obs):
+            return iqn.init_params(agent, key, obs[None])
+    else:
+        act = make_act(agent.network, env.num_actions)
+        base_update = make_update(agent, config.priority_beta)
+
+        def update(params, target_params, opt_state, batch, key):
+            del key  # DQN and Rainbow are deterministic given the batch
+            return base_update(params, target_params, opt_state, batch)
+
+        def init_params(key, obs):
+            return agent.network.init(key, obs[None])
     sample = replay.sample_prioritized if agent.prioritized else replay.sample_uniform
 
     def init(seed: int) -> TrainState:
         key = jax.random.PRNGKey(seed)
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
-        params = agent.network.init(net_key, obs[None])
+        params = init_params(net_key, obs)
         opt_state = agent.optimizer.init(params)
         return TrainState(
             params=params, target_params=params, opt_state=opt_state,
@@ -123,9 +138,10 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
 
     def train_step(state: TrainState) -> TrainState:
         key, sample_key = jax.random.split(state.key)
+        loss_key = jax.random.fold_in(sample_key, 1)  # IQN's taus (DQN/Rainbow ignore it)
         batch = sample(state.replay, sample_key, config.batch_size, config.n_step, config.gamma)
         params, opt_state, loss, per_sample = update(
-            state.params, state.target_params, state.opt_state, batch)
+            state.params, state.target_params, state.opt_state, batch, loss_key)
         buffer = state.replay
         if agent.prioritized:
             buffer = replay.update_priorities(buffer, batch.indices, new_priorities(per_sample))

@@ -106,11 +106,14 @@ def test_checkpoint_round_trip_restores_replay_rng_and_emulator(tmp_path):
 
 def test_impala_width_1_forward_matches_dossier_count():
     net = networks.ImpalaCNN(num_actions=18, width=1)
-    obs = jnp.zeros((1, 84, 84, 4), jnp.uint8)
-    params = net.init(jax.random.PRNGKey(0), obs)
-    assert networks.count_params(params) == 2_089_954  # dossier §2.4, |A| = 18
-    out = jax.jit(net.apply)(params, obs)
-    assert out.q_values.shape == (1, 18) and bool(jnp.isfinite(out.q_values).all())
+    obs = jnp.full((1, 84, 84, 4), 128, jnp.uint8)
+    key = jax.random.PRNGKey(0)
+    shapes = jax.eval_shape(net.init, key, obs)
+    assert networks.count_params(shapes) == 2_089_954  # dossier §2.4, |A| = 18
+    rng = np.random.default_rng(0)  # random weights, without compiling the initializers
+    params = jax.tree.map(lambda s: 0.05 * rng.standard_normal(s.shape, np.float32), shapes)
+    q_values = net.apply(params, obs).q_values
+    assert q_values.shape == (1, 18) and bool(jnp.isfinite(q_values).all())
 
 
 # --- IQN -------------------------------------------------------------------------------------
@@ -135,22 +138,32 @@ def test_iqn_defaults_are_dopamines():
             hp.quantile_embedding_dim) == (1.0, 64, 64, 32, 64)
 
 
-@pytest.mark.parametrize("encoder, obs_shape", [("nature", (84, 84, 4)),
-                                                ("minatar", (10, 10, 4))])
-def test_iqn_network_shapes(encoder, obs_shape):
-    net = iqn.IQNNetwork(num_actions=5, encoder=encoder)
-    obs = jnp.zeros((3, *obs_shape), jnp.uint8)
-    key = jax.random.PRNGKey(0)
-    params = net.init(key, obs, key, 1)
-    out = net.apply(params, obs, jax.random.PRNGKey(1), 7)
+def test_iqn_network_shapes():
+    net = iqn.IQNNetwork(num_actions=5, encoder="minatar")
+    obs = jnp.ones((3, 10, 10, 4), jnp.uint8)
+
+    @jax.jit
+    def forward(key):
+        init_key, tau_key = jax.random.split(key)
+        return net.apply(net.init(init_key, obs, tau_key, 1), obs, tau_key, 7)
+
+    out = forward(jax.random.PRNGKey(0))
     assert out.quantile_values.shape == (3, 7, 5) and out.taus.shape == (3, 7)
     assert bool(((out.taus >= 0) & (out.taus < 1)).all())
     np.testing.assert_allclose(out.q_values, out.quantile_values.mean(axis=1), rtol=1e-6)
-    # Impala trunk: 11 x 11 x 32 features, embedded from 64 cosines.
-    shapes = jax.eval_shape(lambda: iqn.IQNNetwork(18, "impala").init(
-        key, jnp.zeros((1, 84, 84, 4), jnp.uint8), key, 1))
-    dense = shapes["params"]["Dense_0"]["kernel"]
-    assert dense.shape == (64, 11 * 11 * 32)
+    assert not np.allclose(out.quantile_values[:, 0], out.quantile_values[:, 1])  # tau matters
+    # Atari trunks: Nature flattens to 7 x 7 x 64, Impala to 11 x 11 x 32 (x width); the tau
+    # embedding maps 64 cosines to that size.
+    key = jax.random.PRNGKey(0)
+    frames = jnp.zeros((1, 84, 84, 4), jnp.uint8)
+    for encoder, width, features in [("nature", 1, 3136), ("impala", 1, 3872),
+                                     ("impala", 3, 11_616)]:
+        shapes = jax.eval_shape(lambda e=encoder, w=width: iqn.IQNNetwork(18, e, w).init(
+            key, frames, key, 1))
+        assert shapes["params"]["Dense_0"]["kernel"].shape == (64, features)
+        out = jax.eval_shape(lambda p, e=encoder, w=width: iqn.IQNNetwork(18, e, w).apply(
+            p, frames, key, 64), shapes)
+        assert out.quantile_values.shape == (1, 64, 18)
 
 
 def test_iqn_tiny_atari_run_through_the_runner(tmp_path):

@@ -53,7 +53,7 @@ class IQNHyperParams:
 
     @classmethod
     def from_config(cls, config: Any) -> IQNHyperParams:
-        """Read the fields from a config when it has them (RunConfig may gain them), else defaults."""
+        """Take the fields from `config` where it has them (RunConfig may gain them)."""
         defaults = cls()
         return cls(**{f.name: getattr(config, f.name, getattr(defaults, f.name))
                       for f in dataclasses.fields(cls)})

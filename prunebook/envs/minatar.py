@@ -53,7 +53,7 @@ class MinAtarEnv:
                     info["final_observation"].astype(jnp.uint8))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def observation_shape(game: str) -> tuple[int, ...]:
     """Observation shape without building or compiling anything (cheap, cached)."""
     import gymnax

@@ -1,0 +1,312 @@
+"""Chapters 1-3: coverage of partial sweeps, complete-only verdicts, the notebooks' parameter
+checks through papermill, and the notebooks on a synthetic results folder.
+
+`write_fake_results` writes results files in the real schema (`prunebook.results.write_run`)
+with scores from a made-up model in which the paper's claims hold; the notebooks are run on it
+with `results_root` pointing at a temporary folder, so no training is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prunebook import chapters, claims, params, results, sweeps
+from prunebook.params import ParameterError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = {name: ROOT / "notebooks" / f"{name}.ipynb" for name in
+             ("01_scaling_degradation", "02_pruned_scaling", "03_sparsity_levels")}
+# Final raw score of dense x1 DQN per game in the fake model (random: Asterix 0.46, Breakout
+# 0.44, Freeway 0.42, SpaceInvaders 4.2).
+FAKE_BASE = {"Asterix": 6.0, "Breakout": 12.0, "Freeway": 40.0, "SpaceInvaders": 40.0,
+             "Seaquest": 5.0}
+
+
+def fake_factor(agent: str, width: int, sparsity: float) -> float:
+    """Dense gets worse with width, pruned gets better; 90/95% beat dense, 99% about equal."""
+    grow = (width - 1) / 4  # 0 at x1, 1 at x5
+    base = 1.0 if agent == "dqn" else 1.2
+    if sparsity == 0:
+        return base * (1 - 0.3 * grow)
+    level = {0.9: 1.25, 0.95: 1.3, 0.99: 1.0}.get(round(sparsity, 2), 1.1)
+    return base * (1 + 0.1 * grow) * (level if width > 1 else 1.05)
+
+
+def write_fake_results(root: Path, configs, seed: int = 0, noise: float = 0.1) -> list[Path]:
+    """One results file per config, in the schema `prunebook.results` reads."""
+    paths = []
+    for config in configs:
+        rng = np.random.default_rng([seed, config.seed, sum(map(ord, config.run_id))])
+        final = FAKE_BASE[config.game] * fake_factor(config.agent, config.width,
+                                                     config.final_sparsity)
+        iterations = []
+        for i in range(config.num_iterations):
+            progress = 1 - np.exp(-4 * (i + 1) / config.num_iterations)
+            value = final * progress * float(rng.lognormal(0, noise)) + 0.5
+            iterations.append({
+                "iteration": i, "env_steps": (i + 1) * config.iteration_env_steps,
+                "gradient_updates": (i + 1) * config.iteration_env_steps // 4,
+                "train_return": value, "num_episodes": 10, "eval_return": None, "loss": 0.1,
+                "sparsity": config.final_sparsity * min(1.0, i / (0.8 * config.num_iterations)),
+                "wall_s": 1.0})
+        path = results.run_path(root, "online_" + config.preset, config.run_id)
+        results.write_run(path, {"run_id": config.run_id, "sweep": "online_" + config.preset,
+                                 "config": config.to_dict(), "iterations": iterations,
+                                 "wall_clock_s": 1.0, "code_version": "fake",
+                                 "device": "none (synthetic)",
+                                 "finished_at": "2026-01-01T00:00:00Z"})
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def full_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("results")
+    write_fake_results(root, sweeps.get_sweep("online_cpu").configs())
+    return root
+
+
+def sel02(**kw):
+    return chapters.selection("cpu", ["dqn", "rainbow"], None, [0.0, 0.95], **kw)
+
+
+# --------------------------------------------------------------------------- selections
+def test_selection_adds_the_reference_and_matches_the_sweep():
+    sel = chapters.selection("cpu", ["rainbow"], [3, 5], [0.0])
+    assert chapters.REFERENCE in sel.cells
+    ids = {c.run_id for c in sel.configs()}
+    assert "dqn-Breakout-w1-s0-seed2" in ids and "rainbow-Asterix-w5-s0-seed0" in ids
+    assert len(ids) == (2 + 1) * 4 * 3
+    assert ids <= {c.run_id for c in sweeps.get_sweep("online_cpu").configs()}
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"games": ["Seaquest"]}, "parameter 'games'"),
+    ({"games": ["Pong"]}, "parameter 'games'"),
+    ({"widths": [2]}, "parameter 'widths'"),
+])
+def test_selection_rejects_runs_the_sweep_does_not_have(kwargs, fragment):
+    widths = kwargs.pop("widths", None)
+    with pytest.raises(ParameterError, match=fragment):
+        chapters.selection("cpu", ["dqn"], widths, [0.0], **kwargs)
+
+
+def test_selection_at_ci_and_paper():
+    ci = chapters.selection("ci", ["dqn"], None, [0.0, 0.95])
+    assert ci.games == chapters.CI_GAMES and ci.widths == [1, 2]
+    with pytest.raises(ParameterError, match="'games'"):
+        chapters.selection("ci", ["dqn"], None, [0.0], games=["Pong"])
+    paper = chapters.selection("paper", ["dqn"], None, [0.0])
+    assert len(paper.games) == 15 and paper.seeds == (0, 1, 2, 3, 4)
+    assert all(c.suite == "atari" and c.network == "impala" for c in paper.configs())
+
+
+def test_sparsity_sweep_selection_needs_width_3_at_cpu():
+    chapters.selection("cpu", ["dqn"], [3], [0.0, 0.9, 0.95, 0.99])
+    with pytest.raises(ParameterError, match="does not contain"):
+        chapters.selection("cpu", ["dqn"], [5], [0.9])
+
+
+# --------------------------------------------------------------------------- coverage
+def test_empty_results_folder(tmp_path):
+    data = chapters.load(sel02(), tmp_path)
+    text = data.coverage_text()
+    assert "0 of 144 runs this chapter needs" in text and "does not exist" in text
+    assert "Sweep online_cpu: 0 of 168 runs finished" in text
+    res = chapters.claim_results(data, ["2-dqn", "2-rainbow"])
+    assert [r.verdict for r in res] == ["not yet run"] * 2
+    assert chapters.figure_iqm_vs_width(data) is None
+
+
+def test_partial_sweep_counts_and_complete_only_verdicts(tmp_path):
+    sel = sel02()
+    configs = sel.configs()
+    # seeds 0 and 1 everywhere; seed 2 only for dense x1 (both agents) and pruned x5 of DQN
+    keep = [c for c in configs if c.seed < 2 or c.width == 1 and c.final_sparsity == 0
+            or (c.agent, c.width, c.final_sparsity) == ("dqn", 5, 0.95)]
+    write_fake_results(tmp_path, keep)
+    data = chapters.load(sel, tmp_path)
+    text = data.coverage_text()
+    assert f"{len(keep)} of {len(configs)} runs this chapter needs" in text
+    assert data.balanced_seeds == [0, 1]
+    assert "seed(s) 0, 1 (2 of 3)" in text
+    table = data.coverage()
+    assert table["complete"].sum() == 3  # dqn x1 dense, rainbow x1 dense, dqn x5 pruned
+    res = {r.claim_id: r for r in chapters.claim_results(data, ["2-dqn", "2-rainbow",
+                                                                "1-dqn"])}
+    assert res["2-dqn"].verdict == "reproduced"  # complete comparison
+    assert res["2-rainbow"].verdict == "not yet run"
+    assert "Rainbow pruned 95% x5: 8 of 12 runs" in res["2-rainbow"].note
+    assert res["1-dqn"].verdict == "not yet run"  # dense x5 incomplete
+    # figures use the balanced seeds only
+    final = data.balanced_final()
+    assert set(final["seed"]) == {0, 1} and final["normalized"].notna().all()
+
+
+def test_widest_means_the_chapters_widest_not_the_widest_present(tmp_path):
+    sel = sel02()
+    write_fake_results(tmp_path, [c for c in sel.configs() if c.width < 5])
+    data = chapters.load(sel, tmp_path)
+    r = chapters.claim_results(data, ["2-dqn"])[0]
+    assert r.verdict == "not yet run" and "x5" in r.note
+    # whereas prunebook.claims alone would compare at width 3
+    final = data.final()
+    alone = claims.evaluate(claims.CLAIMS_BY_ID["2-dqn"], final, np.random.default_rng(0),
+                            reps=200)
+    assert "w3" in alone.scale
+
+
+def test_full_sweep_matches_the_front_page_claims_table(full_root):
+    data = chapters.load(sel02(), full_root)
+    assert "Every run is there" in data.coverage_text()
+    ours = {r.claim_id: r for r in chapters.claim_results(data, ["2-dqn", "1-dqn-pruned"],
+                                                        reps=2_000)}
+    front = {r.claim_id: r for r in claims.evaluate_all(
+        claims._load_final(full_root), reps=2_000,
+        claims=[claims.CLAIMS_BY_ID["2-dqn"], claims.CLAIMS_BY_ID["1-dqn-pruned"]])}
+    for cid in ours:
+        assert ours[cid].verdict == front[cid].verdict == "reproduced"
+        assert ours[cid].ours == pytest.approx(front[cid].ours)
+        assert ours[cid].ci == pytest.approx(front[cid].ci)
+
+
+def test_tables_and_sentences(full_root):
+    data = chapters.load(sel02(), full_root)
+    res = chapters.claim_results(data, ["1-dqn", "2-dqn", "2-rainbow"], reps=2_000)
+    table = chapters.verdict_table(res)
+    assert list(table.index) == ["1-dqn", "2-dqn", "2-rainbow"]
+    assert set(table["verdict"]) == {"reproduced"}
+    text = chapters.discussion(data, res)
+    assert "our data support the paper" in text and "lies below 1" in text
+    gains = chapters.gain_table(data, ["dqn"], reps=2_000)
+    widest = gains[(gains["width"] == 5) & (gains["sparsity"] == "95%")].iloc[0]
+    assert widest["gain"] == chapters.verdict_table(res).loc["2-dqn", "gain"]
+    assert "MinAtar, 4 games" in chapters.scale_description(data.final())
+    setup = chapters.setup_table(data)
+    assert "1,000,000 agent steps" in setup.loc["training", "this chapter"]
+    assert "10,000,000 agent steps = 40,000,000 frames" in setup.loc["training", "paper"]
+    assert chapters.config_drift(data) == []
+
+
+@pytest.mark.parametrize("verdict, words", [
+    ("reproduced", "support the paper"), ("contradicted", "contradict the paper"),
+    ("inconclusive", "cannot decide"), ("not yet run", "not yet run")])
+def test_sentence_for_every_verdict(verdict, words):
+    claim = claims.CLAIMS_BY_ID["3-99"]
+    ci = {"reproduced": (0.95, 1.1), "contradicted": (0.5, 0.8),
+          "inconclusive": (0.8, 1.1)}.get(verdict)
+    result = claims.ClaimResult("3-99", verdict, None if ci is None else 1.0, ci, claim.paper,
+                                "s", None, "waiting" if ci is None else "")
+    assert words in chapters.sentence(result, claim)
+
+
+def test_paper_preset_without_results_says_not_yet_run(tmp_path):
+    sel = chapters.selection("paper", ["dqn", "rainbow"], None, [0.0])
+    data = chapters.load(sel, tmp_path)
+    assert "results/online_paper" in data.coverage_text() or "online_paper" in data.source
+    assert "not yet run" in data.source
+    text = chapters.paper_instructions("01_scaling_degradation", ["dqn", "rainbow"], [1, 3, 5],
+                                       [0.0])
+    assert "--preset paper --name online_paper" in text and "-p preset paper" in text
+    assert "VideoPinball" in text
+
+
+def test_measured_sparsity_and_iqm_table(full_root):
+    sel = chapters.selection("cpu", ["dqn"], [3], [0.0, 0.9, 0.95, 0.99])
+    data = chapters.load(sel, full_root)
+    table = chapters.measured_sparsity(data)
+    assert table.loc[table["target"] == "0.99", "measured (mean over runs)"].item() == "0.9900"
+    iqms = chapters.iqm_table(data, sel.cells, reps=500)
+    assert (iqms["runs per game"] == 3).all()
+
+
+# --------------------------------------------------------------------------- params specs
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_spec_has_the_chapter_knobs(name):
+    spec = params.SPECS[name]
+    for knob in ("preset", "seed", "games", "results_root", "bootstrap_reps"):
+        assert knob in spec
+
+
+def test_list_parameters_accept_papermill_strings():
+    spec = params.SPECS["02_pruned_scaling"]
+    assert spec["games"].validate("games", '["Breakout"]') == ["Breakout"]
+    with pytest.raises(ParameterError, match="'widths'"):
+        spec["widths"].validate("widths", "[0]")
+    with pytest.raises(ParameterError, match="'games'"):
+        spec["games"].validate("games", "Breakout")
+
+
+# --------------------------------------------------------------------------- papermill
+def _execute(name, tmp_path, parameters):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / f"{name}.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS[name]), str(out), parameters=parameters,
+                               kernel_name="python3", cwd=str(NOTEBOOKS[name].parent),
+                               progress_bar=False)
+    return out
+
+
+@pytest.mark.parametrize("parameters, fragment", [
+    ({"preset": "ci", "gmaes": ["Breakout"]}, "unknown parameter 'gmaes'"),
+    ({"preset": "ci", "games": ["Breakoutt"]}, "parameter 'games'"),
+    ({"preset": "ci", "games": '["Pong"]'}, "parameter 'games'"),
+    ({"preset": "ci", "widths": [0]}, "parameter 'widths'"),
+    ({"preset": "ci", "widths": "[0]"}, "parameter 'widths'"),
+])
+def test_bad_parameters_fail_before_compute(tmp_path, parameters, fragment):
+    papermill = pytest.importorskip("papermill")
+    import nbformat
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        _execute("02_pruned_scaling", tmp_path, parameters)
+    assert info.value.ename == "ParameterError" and fragment in info.value.evalue
+    cells = [c for c in nbformat.read(tmp_path / "02_pruned_scaling.ipynb", as_version=4).cells
+             if c.cell_type == "code"]
+    failed = next(i for i, c in enumerate(cells)
+                  if any(o.get("output_type") == "error" for o in c.outputs))
+    # the params.check cell, or the next one (games/widths the preset's sweep lacks)
+    source = cells[failed].source
+    assert "params.check(globals()" in source or "chapters.selection(" in source
+    assert "load_or_run" not in source
+    assert all(c.execution_count is None for c in cells[failed + 1:])
+
+
+def _text(path) -> str:
+    import nbformat
+
+    out = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        for o in cell.get("outputs", []):
+            out.append(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                       + str(o.get("data", {}).get("text/markdown", "")))
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_notebook_on_a_synthetic_full_sweep(name, tmp_path, full_root):
+    text = _text(_execute(name, tmp_path, {"results_root": str(full_root),
+                                           "bootstrap_reps": 2_000}))
+    assert "Every run is there" in text
+    assert "reproduced" in text and "not yet run" not in text
+
+
+def test_notebook_on_a_synthetic_partial_sweep(tmp_path):
+    configs = sweeps.get_sweep("online_cpu").configs()
+    write_fake_results(tmp_path / "r", [c for c in configs if c.seed == 0 or c.width < 5])
+    text = _text(_execute("02_pruned_scaling", tmp_path,
+                          {"results_root": str(tmp_path / "r"), "bootstrap_reps": 2_000}))
+    assert "runs this chapter needs are finished" in text and "preliminary" in text
+    assert "not yet run" in text
+
+
+@pytest.mark.slow
+def test_notebook_02_at_preset_ci(tmp_path):
+    """The issue's command: papermill ... -p preset ci -p games '["Breakout"]' -p seed 3."""
+    text = _text(_execute("02_pruned_scaling", tmp_path,
+                          {"preset": "ci", "games": '["Breakout"]', "seed": 3}))
+    assert "trained just now" in text
+

@@ -1,0 +1,333 @@
+"""Offline RL: the DQN Replay Dataset layout, the uniform 5% sample, n-step targets of the fixed
+replay, the CQL regulariser, and that offline runs never step the environment and resume."""
+
+import gzip
+import io
+import json
+import subprocess
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from prunebook import offline, offline_data, replay, results, runner, train
+from prunebook.agents.cql import cql_regularizer, make_cql, make_cql_c51
+from prunebook.config import ConfigError, ci_config, config_from_dict
+from prunebook.envs.minatar import MinAtarEnv
+from prunebook.offline import OfflineConfig, offline_ci_config
+from prunebook.offline_train import OfflineTrainState, eval_key, make_offline_trainer
+
+OBS = (10, 10, 4)  # Breakout-MinAtar
+
+
+def synthetic_data(sizes=(60, 41), obs_shape=OBS, seed=0, terminal_every=7):
+    """Consecutive checkpoints of fake transitions (binary frames, some episode ends)."""
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    terminal = np.zeros(n, bool)
+    terminal[rng.choice(n, size=n // terminal_every, replace=False)] = True
+    return offline_data.LoggedData(
+        observation=rng.integers(0, 2, (n, *obs_shape), dtype=np.uint8),
+        action=rng.integers(0, 3, n).astype(np.int32),
+        reward=rng.integers(0, 2, n).astype(np.float32),
+        terminal=terminal,
+        segment=np.repeat(np.arange(len(sizes), dtype=np.int32), sizes))
+
+
+# --- the DQN Replay Dataset layout ------------------------------------------------------------
+
+def test_layout_round_trip_and_dopamine_files(tmp_path):
+    data = synthetic_data()
+    for i in (0, 1):
+        rows = data.segment == i
+        offline_data.write_replay_checkpoint(tmp_path, i, {
+            "observation": data.observation[rows], "action": data.action[rows],
+            "reward": data.reward[rows], "terminal": data.terminal[rows]})
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(f"$store$_{n}_ckpt.{i}.gz" for n in offline_data.STORE_NAMES
+                           for i in (0, 1))
+    for name, dtype in offline_data.STORE_DTYPES.items():
+        raw = (tmp_path / f"$store$_{name}_ckpt.1.gz").read_bytes()
+        assert raw[:2] == b"\x1f\x8b"  # gzip
+        array = np.load(io.BytesIO(gzip.decompress(raw)), allow_pickle=False)  # plain np.save
+        assert array.dtype == dtype and len(array) == 41
+    loaded = offline_data.load_dqn_replay(tmp_path)
+    for field in ("observation", "action", "reward", "terminal", "segment"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(data, field))
+    only_one = offline_data.load_dqn_replay(tmp_path, checkpoints=[1])
+    assert len(only_one.action) == 41 and set(only_one.segment) == {1}
+
+
+def test_loader_reads_files_written_like_dopamine(tmp_path):
+    # Dopamine's OutOfGraphReplayBuffer.save: np.save into a gzip.GzipFile, one file per array,
+    # next to bookkeeping files the loader must ignore.
+    rng = np.random.default_rng(1)
+    store = {"observation": rng.integers(0, 255, (30, 84, 84), dtype=np.uint8),
+             "action": rng.integers(0, 18, 30).astype(np.int32),
+             "reward": rng.normal(size=30).astype(np.float32),
+             "terminal": (rng.random(30) < 0.1).astype(np.uint8)}
+    for name, array in store.items():
+        with open(tmp_path / f"$store$_{name}_ckpt.7.gz", "wb") as f:
+            with gzip.GzipFile(fileobj=f, mode="wb") as outfile:
+                np.save(outfile, array, allow_pickle=False)
+    (tmp_path / "add_count_ckpt.7.gz").write_bytes(gzip.compress(b"ignored"))
+    loaded = offline_data.load_dqn_replay(tmp_path)
+    np.testing.assert_array_equal(loaded.observation, store["observation"])
+    np.testing.assert_array_equal(loaded.terminal, store["terminal"].astype(bool))
+    assert loaded.segment.tolist() == [7] * 30
+    (tmp_path / "$store$_reward_ckpt.7.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="reward"):
+        offline_data.load_dqn_replay(tmp_path)
+
+
+def test_logged_checkpoints_are_exactly_each_iterations_experience(tmp_path):
+    # capacity = the whole run, so the final buffer holds every transition in order: the
+    # concatenated checkpoints must equal it.
+    config = ci_config("dqn", num_env_steps=1_500, iteration_env_steps=500,
+                       replay_capacity=1_500, min_replay_history=200)
+    trainer = train.make_trainer(config)
+    meta = offline_data.log_dqn_dataset(config, tmp_path, trainer=trainer)
+    assert meta["num_checkpoints"] == 3 and len(meta["iterations"]) == 3
+    assert json.loads((tmp_path / "dataset.json").read_text())["sha256"] == meta["sha256"]
+    data = offline_data.load_dqn_replay(tmp_path)
+    state = trainer.init(config.seed)
+    for _ in range(config.num_iterations):
+        state = trainer.run_iteration(state)
+    buffer = jax.device_get(state.replay)
+    np.testing.assert_array_equal(data.observation, buffer.obs)
+    np.testing.assert_array_equal(data.action, buffer.actions)
+    np.testing.assert_array_equal(data.reward, buffer.rewards)
+    np.testing.assert_array_equal(data.terminal, buffer.episode_end)
+    assert data.segment.tolist() == [0] * 500 + [1] * 500 + [2] * 500
+    with pytest.raises(ValueError, match="exceeds replay_capacity"):
+        offline_data.log_dqn_dataset(config.replace(replay_capacity=400), tmp_path / "x")
+
+
+def test_ensure_dataset_takes_over_a_stale_lock(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_log(config, folder, **_):
+        calls.append(config.game)
+        folder.mkdir(parents=True)
+        (folder / "dataset.json").write_text("{}")
+
+    monkeypatch.setattr(offline_data, "log_dqn_dataset", fake_log)
+    folder = offline_data.dataset_dir("Breakout", "ci", 0, tmp_path)
+    folder.parent.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    import socket
+
+    folder.with_name(folder.name + ".lock").write_text(f"{socket.gethostname()} {dead.pid}")
+    assert offline_data.ensure_dataset("Breakout", "ci", 0, tmp_path, poll_s=0.01) == folder
+    assert offline_data.ensure_dataset("Breakout", "ci", 0, tmp_path) == folder  # no relog
+    assert calls == ["Breakout"] and not folder.with_name(folder.name + ".lock").exists()
+
+
+# --- the 5% sample ----------------------------------------------------------------------------
+
+def test_sample_fraction_is_a_uniform_sample_without_replacement():
+    data = synthetic_data(sizes=(101,), terminal_every=10**9)  # no episode end
+    population = offline_data.valid_starts(data, 1)
+    assert population.tolist() == list(range(100))  # the last has no next observation
+    draw = lambda seed: offline_data.sample_fraction(data, 0.1, np.random.default_rng(seed))
+    sample = draw(0)
+    assert len(sample) == 10 and len(set(sample.tolist())) == 10
+    assert set(sample.tolist()) <= set(population.tolist())
+    np.testing.assert_array_equal(sample, draw(0))
+    assert not np.array_equal(sample, draw(1))
+    # every index equally likely: chi-square over 4,000 draws (expected 400 each, 99 dof)
+    counts = np.bincount(np.concatenate([draw(s) for s in range(4_000)]), minlength=100)
+    chi2 = ((counts - 400.0) ** 2 / 400.0).sum()
+    assert chi2 < 99 + 5 * np.sqrt(2 * 99), chi2
+    assert counts.min() > 300 and counts.max() < 500
+
+
+def test_sample_sizes_and_seeds_per_run():
+    data = synthetic_data(sizes=(1_000, 1_000))
+    for n_step in (1, 3):
+        population = offline_data.valid_starts(data, n_step)
+        sample = offline_data.sample_fraction(data, 0.05, np.random.default_rng(0), n_step)
+        assert len(sample) == round(0.05 * len(population))
+    dense = offline_ci_config("cql", final_sparsity=0.0, seed=3)
+    assert offline_data.sample_seed(dense) == offline_data.sample_seed(
+        dense.replace(final_sparsity=0.95, width=3))
+    assert offline_data.sample_seed(dense) != offline_data.sample_seed(dense.replace(seed=4))
+
+
+def test_fixed_replay_reproduces_n_step_targets_of_the_full_log():
+    """Precomputed windows read with a 1-step sample == Dopamine-style n-step targets computed
+    on the full log (per checkpoint, as each checkpoint is its own buffer)."""
+    gamma, n_step = 0.9, 3
+    data = synthetic_data(sizes=(60, 41), terminal_every=6)
+    starts = offline_data.valid_starts(data, n_step)
+    fixed = offline_data.build_fixed_replay(data, starts, n_step, gamma)
+    assert int(fixed.size) == len(starts) == fixed.actions.shape[0]
+    batch = offline_data.sample_fixed(fixed, jax.random.key(0), 64, n_step, gamma)
+    slot = np.asarray(batch.indices)
+    t = starts[slot]  # dataset index of each sampled window
+    for segment in (0, 1):
+        rows = np.flatnonzero(data.segment == segment)
+        ends = jnp.asarray(data.terminal[rows])
+        full = replay.init(len(rows), OBS).replace(  # the whole checkpoint, oldest at slot 0
+            obs=jnp.asarray(data.observation[rows]),
+            next_obs=jnp.asarray(data.observation[np.minimum(rows + 1, rows[-1])]),
+            actions=jnp.asarray(data.action[rows]), rewards=jnp.asarray(data.reward[rows]),
+            terminated=ends, episode_end=ends, size=jnp.asarray(len(rows), jnp.int32))
+        mine = data.segment[t] == segment
+        idx = jnp.asarray(t[mine] - rows[0])
+        returns, discounts, next_obs = replay.n_step_targets(full, idx, n_step, gamma)
+        np.testing.assert_allclose(np.asarray(batch.returns)[mine], returns, rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(batch.discounts)[mine], discounts, rtol=1e-6)
+        live = np.asarray(discounts) > 0
+        np.testing.assert_array_equal(np.asarray(batch.next_obs)[mine][live],
+                                      np.asarray(next_obs)[live])
+        np.testing.assert_array_equal(np.asarray(batch.obs)[mine], data.observation[t[mine]])
+    assert (np.asarray(batch.discounts) == 0).any() and (np.asarray(batch.discounts) > 0).any()
+
+
+def test_fixed_replay_is_rebuilt_identically(tmp_path):
+    data = synthetic_data(sizes=(300, 300))
+    folder = offline_data.dataset_dir("Breakout", "ci", 0, tmp_path)
+    for i in (0, 1):
+        rows = data.segment == i
+        offline_data.write_replay_checkpoint(folder, i, {
+            "observation": data.observation[rows], "action": data.action[rows],
+            "reward": data.reward[rows], "terminal": data.terminal[rows]})
+    (folder / "dataset.json").write_text("{}")
+    config = offline_ci_config("cql_c51")
+    a = offline_data.fixed_replay_for(config, tmp_path)
+    b = offline_data.fixed_replay_for(config, tmp_path)
+    c = offline_data.fixed_replay_for(config.replace(seed=1), tmp_path)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert int(a.size) == round(0.05 * len(offline_data.valid_starts(data, 3)))
+    assert not np.array_equal(a.obs, c.obs)
+
+
+# --- the agents -------------------------------------------------------------------------------
+
+def test_cql_regularizer_matches_hand_computation():
+    q = jnp.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    actions = jnp.array([0, 2])
+    # log(e^1 + e^2 + e^3) - 1 = 2.4076059644; log 3 - 0 = 1.0986122887
+    np.testing.assert_allclose(cql_regularizer(q, actions), [2.4076059644, 1.0986122887],
+                               rtol=1e-6)
+    assert 0.1 * float(cql_regularizer(q, actions).mean()) == pytest.approx(0.1753109127, 1e-6)
+
+
+@pytest.mark.parametrize("factory,agent", [(make_cql, "cql"), (make_cql_c51, "cql_c51")])
+def test_agent_loss_is_td_plus_alpha_times_regularizer(factory, agent):
+    config = offline_ci_config(agent)
+    data = synthetic_data(sizes=(80,))
+    fixed = offline_data.build_fixed_replay(data, offline_data.valid_starts(data, config.n_step),
+                                            config.n_step, config.gamma)
+    batch = offline_data.sample_fixed(fixed, jax.random.key(1), 8, config.n_step, config.gamma)
+    with_cql = factory(config, 3)
+    without = factory(config.replace(cql_alpha=0.0), 3)
+    params = with_cql.network.init(jax.random.key(0), batch.obs)
+    target = jax.tree.map(lambda p: p * 0.5, params)
+    total = with_cql.per_sample_loss(params, target, batch)
+    td = without.per_sample_loss(params, target, batch)
+    q = with_cql.network.apply(params, batch.obs).q_values
+    np.testing.assert_allclose(total - td, 0.1 * cql_regularizer(q, batch.actions), rtol=1e-5,
+                               atol=1e-6)
+    assert total.shape == (8,) and bool(jnp.all(td >= 0))
+
+
+# --- the offline loop -------------------------------------------------------------------------
+
+class CountingEnv:
+    """MinAtar Breakout that counts executed `step`s (a host callback inside the jitted code)."""
+
+    def __init__(self):
+        self.inner = MinAtarEnv("Breakout")
+        self.num_actions = self.inner.num_actions
+        self.observation_shape = self.inner.observation_shape
+        self.max_episode_steps = self.inner.max_episode_steps
+        self.steps = 0
+
+    def _count(self):
+        self.steps += 1
+
+    def reset(self, key):
+        return self.inner.reset(key)
+
+    def step(self, key, state, action):
+        jax.debug.callback(self._count)
+        return self.inner.step(key, state, action)
+
+
+@pytest.fixture(scope="module")
+def counting_trainer():
+    config = offline_ci_config("cql", final_sparsity=0.9, num_iterations=3,
+                               updates_per_iteration=40, mask_update_every=10,
+                               target_update_period=20, eval_episodes=2)
+    data = synthetic_data(sizes=(400,))
+    buffer = offline_data.build_fixed_replay(data, offline_data.valid_starts(data, 1), 1, 0.99)
+    env = CountingEnv()
+    return make_offline_trainer(config, env=env, buffer=buffer), env
+
+
+def test_offline_training_never_steps_the_environment(counting_trainer):
+    trainer, env = counting_trainer
+    state = trainer.init(0)
+    names = {f for f in OfflineTrainState.__dataclass_fields__}
+    assert not names & {"env_state", "obs", "replay", "episode_return"}
+    before = env.steps
+    state = jax.block_until_ready(trainer.run_iteration(state))
+    assert env.steps == before  # gradient steps only
+    assert int(state.updates) == 40 and int(state.agent_steps) == 0
+    stats = trainer.stats(state)  # the evaluation phase
+    assert env.steps > before and stats.num_episodes == 2
+    evaluated = env.steps
+    assert trainer.evaluate(state.params, eval_key(0, 0)) == stats.train_return
+    assert env.steps == evaluated  # the runner's eval_return reuses the evaluation
+
+
+def test_offline_run_resumes_like_online_runs(counting_trainer, tmp_path):
+    trainer, _ = counting_trainer
+    config = trainer.config
+    straight = runner.run_one(config, "off", tmp_path / "a", tmp_path / "ca", trainer=trainer)
+    assert runner.run_one(config, "off", tmp_path / "b", tmp_path / "cb", trainer=trainer,
+                          max_iterations=1) is None
+    assert runner.checkpoint_path(tmp_path / "cb", "off", config.run_id).exists()
+    resumed = runner.run_one(config, "off", tmp_path / "b", tmp_path / "cb", trainer=trainer)
+    drop = lambda rec: [{k: v for k, v in it.items() if k != "wall_s"}
+                        for it in results.read_run(rec)["iterations"]]
+    assert drop(straight) == drop(resumed)
+    rows = drop(straight)
+    assert [r["gradient_updates"] for r in rows] == [40, 80, 120]
+    assert all(r["env_steps"] == 0 and r["eval_return"] == r["train_return"] for r in rows)
+    assert rows[-1]["sparsity"] == pytest.approx(0.9, abs=0.01)
+    frame = results.load_runs(tmp_path / "b")
+    assert frame["agent"].tolist() == ["cql"] * 3 and frame["sparsity"].tolist() == [0.9] * 3
+
+
+# --- config and sweep -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field,value,message", [
+    ("agent", "dqn", "agent"), ("dataset_fraction", 0.0, "dataset_fraction"),
+    ("eval_episodes", 0, "eval_episodes"), ("n_step", 0, "n_step"), ("preset", "paper", "preset"),
+    ("dataset", "atari", "dataset"), ("cql_alpha", -1.0, "cql_alpha"),
+    ("dueling", 1, "dueling"), ("final_sparsity", 1.0, "final_sparsity")])
+def test_invalid_offline_configs_name_the_field(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        OfflineConfig(**{**offline_ci_config("cql").to_dict(), field: value})
+
+
+def test_offline_config_round_trip_and_sweep():
+    config = offline.offline_cpu_config("cql_c51", width=3, final_sparsity=0.99, seed=2)
+    assert config_from_dict(config.to_dict()) == config
+    assert isinstance(config_from_dict(config.to_dict()), OfflineConfig)
+    assert (config.n_step, config.dueling, config.double_dqn, config.target_update_period) == (
+        3, True, True, 100)
+    assert config.total_updates == 50_000 and config.num_env_steps == 0
+    assert config.iteration_env_steps == config.updates_per_iteration
+    sweep = offline.offline_sweep("cpu")
+    configs = sweep.configs()
+    assert sweep.name == "offline_cpu" and len(configs) == 144
+    assert len({c.run_id for c in configs}) == 144
+    assert {c.agent for c in configs} == {"cql", "cql_c51"}
+    assert {c.width for c in configs} == {1, 3} and {c.seed for c in configs} == {0, 1, 2}

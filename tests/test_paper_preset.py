@@ -1,0 +1,109 @@
+"""The `paper` preset against the dossier's tables, field by field, for each agent."""
+
+import pytest
+
+from prunebook import pruning
+from prunebook.config import AGENTS, ConfigError, RunConfig, preset_config
+from prunebook.envs import atari
+from prunebook.paper import (
+    ATARI_60_GAMES,
+    ENV_TABLE,
+    IQN_FIELDS,
+    PAPER_TABLE,
+    iqn_base_config,
+    paper_config,
+)
+
+RUN_AGENTS = [a for a in ("dqn", "rainbow", "iqn") if a in AGENTS]
+
+
+def _expected(agent: str) -> dict:
+    return {**PAPER_TABLE["common"], **PAPER_TABLE[agent], "agent": agent}
+
+
+@pytest.mark.parametrize("agent", RUN_AGENTS)
+def test_preset_matches_the_table_field_by_field(agent):
+    config = paper_config(agent)
+    fields = config.to_dict()
+    for name, value in _expected(agent).items():
+        if name in IQN_FIELDS and name not in fields:
+            continue  # RunConfig without IQN fields: see test_iqn_constants_match_the_table
+        assert fields[name] == value, f"{agent}.{name}: preset {fields[name]!r} != table {value!r}"
+    assert preset_config("paper", agent) == config
+    # Every field is in the table except the run's identity and what the agent never reads.
+    unused = {"dqn": {"num_atoms", "v_max", "priority_beta"}, "rainbow": {"loss"},
+              "iqn": {"num_atoms", "v_max", "priority_beta", "loss"}}[agent]
+    assert set(fields) - set(_expected(agent)) <= {"game", "seed"} | unused
+
+
+@pytest.mark.parametrize("agent", ["dqn", "rainbow", "iqn"])
+def test_table_covers_every_agent_specific_value(agent):
+    # The values that differ between agents must all be in the per-agent rows.
+    assert {"n_step", "learning_rate", "adam_eps"} <= set(PAPER_TABLE[agent])
+
+
+def test_agent_rows_match_dossier_table_2():
+    # Table 2 (dossier §5.1): DQN / Rainbow / IQN
+    assert [PAPER_TABLE[a]["adam_eps"] for a in ("dqn", "rainbow", "iqn")] == [
+        1.5e-4, 1.5e-4, 3.125e-4]
+    assert [PAPER_TABLE[a]["learning_rate"] for a in ("dqn", "rainbow", "iqn")] == [
+        6.25e-5, 6.25e-5, 5e-5]
+    assert [PAPER_TABLE[a]["n_step"] for a in ("dqn", "rainbow", "iqn")] == [1, 3, 3]
+
+
+def test_iqn_constants_match_the_table():
+    from prunebook.agents import iqn
+
+    hp = iqn.IQN_DEFAULTS
+    for name in IQN_FIELDS:
+        assert getattr(hp, name) == PAPER_TABLE["iqn"][name], name
+    for name, value in iqn.IQN_RUN_DEFAULTS.items():
+        assert PAPER_TABLE["iqn"][name] == value, name
+    config = iqn_base_config()
+    for name in ("n_step", "learning_rate", "adam_eps"):
+        assert getattr(config, name) == PAPER_TABLE["iqn"][name], name
+    assert iqn.IQNHyperParams.from_config(config) == hp
+    if "iqn" not in AGENTS:
+        with pytest.raises(ConfigError, match="iqn"):
+            paper_config("iqn")
+
+
+def test_run_length_and_pruning_schedule_arithmetic():
+    config = paper_config("dqn")
+    assert config.num_env_steps * 4 == 40_000_000  # 40M frames (§2.1)
+    assert config.num_iterations == 40 and config.iteration_env_steps == 250_000
+    assert config.total_updates == (10_000_000 - 20_000) // 4 == 2_495_000
+    schedule = pruning.GMPSchedule.from_run_length(
+        config.final_sparsity, config.total_updates, config.prune_start_frac,
+        config.prune_end_frac, config.mask_update_every)
+    # JP-dop's gin: 500k -> 2M of 2.5M updates; the preset counts the 20k warm-up steps out.
+    assert schedule.start_update == 499_000 and schedule.end_update == 1_996_000
+    assert abs(schedule.start_update - 500_000) / 500_000 < 0.005
+    assert config.target_update_period % config.update_period == 0
+
+
+def test_environment_table_matches_the_atari_module():
+    assert ENV_TABLE["stack_size"] == atari.STACK_SIZE
+    assert ENV_TABLE["screen_size"] == atari.SCREEN_SIZE
+    assert ENV_TABLE["frame_skip"] == atari.FRAME_SKIP
+    assert ENV_TABLE["max_episode_steps"] == atari.MAX_EPISODE_STEPS
+    assert ENV_TABLE["sticky_action_probability"] == atari.STICKY_ACTION_PROBABILITY
+    import inspect
+
+    defaults = inspect.signature(atari.AtariEnv).parameters
+    assert defaults["sticky_actions"].default is ENV_TABLE["sticky_actions"]
+    assert defaults["terminal_on_life_loss"].default is ENV_TABLE["terminal_on_life_loss"]
+
+
+def test_games_and_overrides():
+    assert len(ATARI_60_GAMES) == 60 and set(atari.PAPER_15_GAMES) <= set(ATARI_60_GAMES)
+    for game in atari.PAPER_15_GAMES:
+        assert paper_config("rainbow", game=game).game == game
+    with pytest.raises(ConfigError, match="game"):
+        paper_config("dqn", game="Breakout-MinAtar")
+    config = paper_config("dqn", width=3, final_sparsity=0.0, seed=4)
+    assert (config.width, config.final_sparsity, config.seed) == (3, 0.0, 4)
+    assert config.run_id == "dqn-Breakout-w3-s0-seed4"
+    with pytest.raises(ConfigError):
+        paper_config("ppo")
+    assert isinstance(paper_config("dqn", network="nature"), RunConfig)
