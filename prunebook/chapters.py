@@ -27,6 +27,8 @@ import dataclasses
 import itertools
 import shutil
 import tempfile
+import textwrap
+import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +51,7 @@ CI_SEEDS = (0,)
 CI_GAMES = ("Breakout",)
 CI_WIDTHS = (1, 2)
 FIGURE_REPS = 2_000
+CONFIG_COLUMNS = ["agent", "width", "sparsity"]
 
 
 def _paper_games() -> tuple[str, ...]:
@@ -230,7 +233,7 @@ class ChapterData:
                          "sparsity": "dense" if sparsity == 0 else f"{sparsity:.0%}",
                          "runs finished": f"{done} of {len(need)}",
                          "complete": done == len(need)})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
 
     @property
     def balanced_seeds(self) -> list[int]:
@@ -246,8 +249,9 @@ class ChapterData:
         if self.sweep_total is not None:
             lines.append(f"Sweep {sel.sweep_name}: {self.sweep_done} of {self.sweep_total} runs "
                          "finished.")
-        lines.append(f"Complete configurations (all {len(sel.games)} games x {len(sel.seeds)} "
-                     f"seeds): {int(cells['complete'].sum())} of {len(cells)}.")
+        games, seeds = len(sel.games), len(sel.seeds)
+        lines.append(f"Complete configurations (all {games} game{'s' * (games > 1)} x {seeds} "
+                     f"seed{'s' * (seeds > 1)}): {int(cells['complete'].sum())} of {len(cells)}.")
         seeds = self.balanced_seeds
         if n_done == 0:
             lines.append("Nothing to show yet: figures and verdicts wait for finished runs.")
@@ -336,8 +340,10 @@ def run_live(sel: Selection, executor=None) -> ChapterData:
 
     tmp = Path(tempfile.mkdtemp(prefix="prunebook-ci-"))
     try:
-        runner.run_sweep(sel.sweep(), tmp / "results", tmp / "checkpoints",
-                         executor or runner.SerialExecutor(), show_progress=False)
+        with warnings.catch_warnings():  # tqdm.auto without ipywidgets; no bar is shown anyway
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            runner.run_sweep(sel.sweep(), tmp / "results", tmp / "checkpoints",
+                             executor or runner.SerialExecutor(), show_progress=False)
         data = load(sel, tmp / "results")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -483,7 +489,8 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
     for c in ours:
         by_agent.setdefault(c.agent, c)
     mine = by_agent.get("dqn", ours[0])
-    paper = {a: paper_config(a) for a in ("dqn", "rainbow")}
+    paper = {a: paper_config(a) for a in ("dqn", "rainbow") if a in sel.agents}
+    paper_dqn = paper_config("dqn")
     game = sel.games[0]
     env = ("MinAtar (gymnax): 10x10 binary frames, one channel per object type"
            if mine.suite == "minatar" else "Atari 2600 (ALE), 84x84 grey frames x 4, sticky "
@@ -494,9 +501,9 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
         "environment": (env, "Atari 2600 (ALE), 84x84 grey frames x 4, sticky actions"),
         "games": (games, f"15: {', '.join(paper15)}"),
         "network": (_network(mine, sel.widths, game),
-                    _network(paper["dqn"], sel.widths, "Breakout")),
-        "training": (_training(mine), _training(paper["dqn"])),
-        "pruning": (_schedule(mine), _schedule(paper["dqn"])),
+                    _network(paper_dqn, sel.widths, "Breakout")),
+        "training": (_training(mine), _training(paper_dqn)),
+        "pruning": (_schedule(mine), _schedule(paper_dqn)),
         "agents": (_agents(by_agent), _agents(paper)),
         "seeds": (f"{len(sel.seeds)} per configuration and game", f"{len(PAPER_SEEDS)}"),
         "score": ("mean return of the training episodes in the last iteration",
@@ -516,18 +523,30 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
 
 
 def config_drift(data: ChapterData) -> list[str]:
-    """Fields where a results file's config differs from what the preset makes today."""
+    """Where the results files' configs differ from what the preset makes today, one line per
+    field (fields a file predates count only if today's value is not the field's default)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     expected = {c.run_id: c.to_dict() for c in data.expected}
-    out = []
+    fields: dict[str, list[str]] = {}
     for run_id, stored in sorted(data.configs.items()):
-        want = expected.get(run_id)
-        if want is None:
-            continue
-        diff = {k: (stored.get(k), v) for k, v in want.items() if stored.get(k) != v}
-        if diff:
-            fields = ", ".join(f"{k} (file {a!r}, preset {b!r})" for k, (a, b) in diff.items())
-            out.append(f"{run_id}: {fields}")
-    return out
+        want = expected.get(run_id, {})
+        for key in sorted(set(stored) | set(want)):
+            mine = stored.get(key, defaults.get(key))
+            if key in want and mine != want[key]:
+                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, preset "
+                                                  f"{want[key]!r})")
+            elif key not in want:
+                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, unknown today)")
+    return [f"{len(runs)} results file(s) differ from today's preset in {key!r}, e.g. {runs[0]}"
+            for key, runs in fields.items()]
+
+
+def show_table(table: pd.DataFrame) -> None:
+    """Display a DataFrame without truncating long cells (the setup table's sentences)."""
+    from IPython.display import display
+
+    with pd.option_context("display.max_colwidth", None):
+        display(table)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -660,7 +679,8 @@ def verdict_details(res: Sequence[ClaimResult]) -> str:
         rule = f" Rule: {claim.rule_text()}." if claim else ""
         what = r.note if r.verdict == "not yet run" else r.scale + (f" ({r.note})" if r.note
                                                                     else "")
-        lines.append(f"{r.claim_id}: {what.rstrip('.')}.{rule}")
+        lines.append(textwrap.fill(f"{r.claim_id}: {what.rstrip('.')}.{rule}", width=78,
+                                   subsequent_indent="    "))
     return "\n".join(lines)
 
 
@@ -714,7 +734,9 @@ def discussion(data: ChapterData, res: Sequence[ClaimResult], at_width: int | No
              for r in res]
     if data.selection.preset == "ci":
         lines.append("- Preset `ci` trains each configuration for 4,000 agent steps on one "
-                     "game with one seed: the verdicts above only show that the analysis runs.")
+                     "game with one seed, where an agent is about as good as random play (so "
+                     "its scores often cannot be normalised): whatever it says above only shows "
+                     "that the analysis runs.")
     return "\n".join(lines)
 
 
@@ -733,14 +755,14 @@ def iqm_table(data: ChapterData, cells, seed: int = 0, reps: int = 50_000) -> pd
                       & np.isclose(sub["sparsity"].astype(float), sparsity)
                       & sub["normalized"].notna()]
         if not len(sub):
-            rows.append(row | {"IQM": "—", "95% CI": "—", "runs per game": 0})
+            rows.append(row | {"IQM": "—", "95% CI": "—", "runs per game": 0, "games": 0})
             continue
         mat = normalization.score_matrix(sub)
         rng = np.random.default_rng([seed, i])
         point, ci = stats.interval_estimates({0: mat}, "iqm", rng=rng, reps=reps)
         rows.append(row | {"IQM": f"{float(point[0]):.2f}", "95% CI": _ci(ci[0]),
                            "runs per game": mat.shape[0], "games": mat.shape[1]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
 
 
 def gain_table(data: ChapterData, agents: Sequence[str], sparsities=(0.0, 0.95), seed: int = 0,
@@ -767,12 +789,12 @@ def gain_table(data: ChapterData, agents: Sequence[str], sparsities=(0.0, 0.95),
                 r = evaluate_claim(data, claim, seed, reps)
                 rows.append({"agent": agent, "width": width,
                              "sparsity": "dense" if s == 0 else f"{s:.0%}",
-                             "vs": "dense x1", "IQM ratio": _ratio(r.ours),
+                             "IQM ratio to dense x1": _ratio(r.ours),
                              "gain": _gain(r.ours),
                              "gain 95% CI": ("—" if r.ci is None or not np.isfinite(r.ci[0])
                                              else f"[{r.ci[0] - 1:+.0%}, {r.ci[1] - 1:+.0%}]"),
                              "status": _status(r)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
 
 
 def _status(result: ClaimResult) -> str:
@@ -788,10 +810,10 @@ def measured_sparsity(data: ChapterData) -> pd.DataFrame:
         vals = [data.final_sparsity.get(c.run_id) for c in data.cell_runs(cell)]
         vals = [v for v in vals if v is not None]
         agent, width, sparsity = cell
-        rows.append({"agent": agent, "width": width, "target": f"{sparsity:.2f}",
-                     "measured (mean over runs)": f"{np.mean(vals):.4f}" if vals else "—",
-                     "runs": len(vals)})
-    return pd.DataFrame(rows)
+        rows.append({"agent": agent, "width": width, "sparsity": f"{sparsity:.2f}",
+                     "measured at the end (mean over runs)":
+                     f"{np.mean(vals):.4f}" if vals else "—", "runs": len(vals)})
+    return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
 
 
 # --------------------------------------------------------------------------- figures
@@ -885,11 +907,13 @@ def pruning_window(config: RunConfig) -> tuple[int, int]:
 def _grid_command(preset: str, name: str, agents, games, widths, sparsities, seeds,
                   verb: str = "run") -> str:
     workers = " --workers 1" if verb == "run" else ""
+    games = list(games)
+    lines = [" ".join(games[i:i + 5]) for i in range(0, len(games), 5)]
     return (f".venv/bin/prunebook {verb} --preset {preset} --name {name}{workers} \\\n"
             f"    --agents {' '.join(agents)} --widths {' '.join(map(str, widths))} "
             f"--sparsities {' '.join(f'{s:g}' for s in sparsities)} \\\n"
             f"    --seeds {' '.join(map(str, seeds))} \\\n"
-            f"    --games {' '.join(games)}")
+            "    --games " + " \\\n            ".join(lines))
 
 
 def run_commands(sel: Selection, verb: str = "run") -> list[str]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from prunebook import runner
-from prunebook.config import AGENTS, MINATAR_GAMES, PRESETS, ConfigError
+from prunebook.config import AGENTS, MINATAR_GAMES, OFFLINE_AGENTS, PRESETS, ConfigError
 
 
 def _sweep_from_args(args) -> runner.Sweep:
@@ -103,6 +103,12 @@ def main(argv=None) -> int:
             return 2
     else:
         executor = runner.LocalExecutor(args.workers)
+    if any(c.agent in OFFLINE_AGENTS for c in configs):
+        # offline runs need their logged DQN datasets; the logging runs are recorded in the
+        # sweep's results (they are the normalisation reference), so log them first, once
+        from prunebook.offline import prepare_sweep
+
+        prepare_sweep(sweep, Path(args.results))
     try:
         outcome = runner.run_sweep(sweep, Path(args.results), Path(args.checkpoints), executor,
                                    show_progress=not args.no_progress)

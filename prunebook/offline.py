@@ -201,20 +201,21 @@ def offline_ci_config(agent: str = "cql", **overrides: Any) -> OfflineConfig:
     return OfflineConfig(**base)
 
 
-CPU_NUM_ITERATIONS = 20
+CPU_NUM_ITERATIONS = 25
 CPU_UPDATES_PER_ITERATION = 2_500
 
 
 def offline_cpu_config(agent: str = "cql", **overrides: Any) -> OfflineConfig:
     """The book's offline setting (Fig 8 analogue on MinAtar).
 
-    Data: 5% (about 50k transitions) of the full log of one `cpu`-preset online DQN run
-    (1M agent steps, 40 checkpoints of 25k) per game -- the DQN Replay Dataset is 5% of a
-    whole 200-iteration DQN run, so we log our whole standard run.
-    Length: 20 iterations x 2,500 updates = 50k updates (the paper: 200 x 62,500 = 12.5M),
-    pruning from update 10k to 40k, masks every 1,000 updates; 10 evaluation episodes after
-    each iteration. Budget (measured, see `offline_sweep`): the 144-run sweep plus the four
-    logging runs fit in about 5 CPU core-hours.
+    Data: 5% of the full log of one `cpu`-preset online DQN run per game (the dense width-1
+    DQN of chapters 1-3: 500k agent steps in 40 checkpoints, so ~25k sampled transitions) --
+    the DQN Replay Dataset is 5% of a whole standard DQN run, so we log our whole standard run.
+    Length: 25 iterations x 2,500 updates = 62,500 updates (the paper: 200 x 62,500 = 12.5M,
+    i.e. our whole run is one of the paper's iterations), pruning from update 12k to 50k with
+    masks every 1,000 updates; 10 evaluation episodes after each iteration.
+    Why this length: it is the most that keeps the 144-run `offline_cpu` sweep, with its four
+    logging runs, within about 5 CPU core-hours (measured cost in `offline_sweep`: ~4.2).
     """
     base = dict(_agent_defaults(agent), preset="cpu", dataset="cpu",
                 num_iterations=CPU_NUM_ITERATIONS, updates_per_iteration=CPU_UPDATES_PER_ITERATION,
@@ -235,7 +236,7 @@ def offline_preset_config(preset: str, agent: str = "cql", **overrides: Any) -> 
 def logging_config(game: str, recipe: str, seed: int = 0) -> RunConfig:
     """The online DQN run (width 1, dense) whose transitions make the dataset.
 
-    "cpu": the `cpu` preset's DQN run unchanged (1M agent steps = 40 checkpoints of 25k).
+    "cpu": the `cpu` preset's DQN run unchanged (one checkpoint per iteration: 40).
     "ci": the `ci` preset lengthened to 20k agent steps (10 checkpoints of 2k), the least at
     which DQN clearly beats the random policy on Breakout (return ~3-4 vs 0.44), so that
     scores can be normalised by the behaviour policy even in the tiny runs.
@@ -281,14 +282,15 @@ def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,
     """Fig 8 analogue: CQL and CQL+C51 x widths {1, 3} x {dense, 95%, 99%} x 4 MinAtar games
     x 3 seeds (144 runs at `cpu`), named `offline_<preset>`.
 
-    Cost at `cpu`, measured on this project's 2-core machine while another sweep loaded both
-    cores (so upper bounds): ms per gradient update (batch 32) CQL w1 0.57, w3 2.70; CQL+C51
-    w1 1.02, w3 2.96; 10 evaluation episodes 0.07-0.14 s. 36 runs per (agent, width) x 50k
-    updates -> 36 x 50k x 7.25 ms = 3.6 core-hours; evaluation 144 x 20 x 0.15 s = 0.1 h;
-    compilation and dataset loading ~25 s per run = 1.0 h without, ~0.2 h with JAX's persistent
-    compilation cache (runs differing only in sparsity or seed share compiled code); the four
-    1M-step logging DQN runs ~7 min each = 0.45 h. Total about 4.4-5.1 core-hours.
-    Run `prepare_sweep` first (logs the datasets and records the behaviour runs).
+    Cost at `cpu`, measured as process CPU time (single-threaded XLA, as the runner's workers)
+    on this project's 2-core machine while another sweep kept both cores busy: per gradient
+    update (batch 32) CQL w1 0.72 ms, w3 1.62 ms; CQL+C51 w1 1.03 ms, w3 2.42 ms; 10 evaluation
+    episodes 0.07-0.17 s; dataset load + compile ~10 s per run; the logging DQN ~5.7 s per 25k
+    agent steps. Sweep: 36 runs per (agent, width) x 62,500 updates x (0.72 + 1.62 + 1.03 +
+    2.42) ms = 3.6 h; evaluation 144 x 25 x 0.12 s = 0.1 h; load + compile 144 x 10 s = 0.4 h
+    (less with `offline_train.use_compilation_cache`: runs differing only in sparsity or seed
+    share compiled code); four 500k-step logging runs 4 x 115 s = 0.13 h. Total about 4.2 CPU
+    core-hours (2.1 h on 2 workers). Run `prepare_sweep` first.
     """
     from prunebook.runner import Sweep
 
@@ -321,9 +323,10 @@ def chapter_configs(preset: str, agents: Sequence[str], games: Sequence[str],
                     widths: Sequence[int], sparsities: Sequence[float],
                     seed: int = 0) -> list[OfflineConfig]:
     """The runs the chapter shows: the `offline_cpu` sweep restricted to the parameters, or at
-    "ci" one game (the first) and one seed (`seed`)."""
+    "ci" one game (Breakout if chosen, where the tiny logging run clearly beats random play;
+    else the first) and one seed (`seed`)."""
     if preset == "ci":
-        games, seeds = tuple(games)[:1], (seed,)
+        games, seeds = ("Breakout",) if "Breakout" in games else tuple(games)[:1], (seed,)
     else:
         seeds = BOOK_SEEDS
     sweep = offline_sweep(preset, games=games, seeds=seeds, widths=widths,
@@ -348,8 +351,8 @@ def run_live(configs: Sequence[OfflineConfig], workdir: Path | str | None = None
     workdir = Path(workdir or tempfile.mkdtemp(prefix="prunebook-offline-"))
     sweep = runner.Sweep(sweep_name, (_FixedGrid(tuple(configs)),))
     prepare_sweep(sweep, workdir / "results")
-    runner.run_sweep(sweep, workdir / "results", workdir / "checkpoints",
-                     runner.SerialExecutor(), show_progress=False)
+    runner.SerialExecutor().run(sweep.configs(), sweep_name, workdir / "results",
+                                workdir / "checkpoints", lambda kind, event: None)
     return workdir / "results"
 
 

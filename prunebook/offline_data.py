@@ -105,9 +105,14 @@ def list_checkpoints(directory: Path | str) -> list[int]:
 
 
 def load_dqn_replay(directory: Path | str, checkpoints: Sequence[int] | None = None) -> LoggedData:
-    """Read DQN-Replay-Dataset files (`$store$_<name>_ckpt.<i>.gz`), checkpoints in order."""
+    """Read DQN-Replay-Dataset files (`$store$_<name>_ckpt.<i>.gz`), checkpoints in order.
+
+    Other files of a real dataset folder (`add_count_ckpt.*`, `invalid_range_ckpt.*`) are
+    ignored. A real (Atari) dataset stores single 84x84 frames whose states are stacks of 4;
+    `build_fixed_replay` assumes full MinAtar observations and does not stack frames.
+    """
     directory = Path(directory)
-    checkpoints = list_checkpoints(directory) if checkpoints is None else list(checkpoints)
+    checkpoints = list_checkpoints(directory) if checkpoints is None else sorted(checkpoints)
     if not checkpoints:
         raise FileNotFoundError(f"no `$store$_observation_ckpt.<i>.gz` files in {directory}")
     parts: dict[str, list[np.ndarray]] = {name: [] for name in STORE_NAMES}
@@ -214,7 +219,10 @@ def log_dqn_dataset(config: RunConfig, out_dir: Path | str,
 
 
 def dataset_dir(game: str, recipe: str, seed: int = 0, root: Path | str | None = None) -> Path:
-    return Path(root or DEFAULT_DATASET_ROOT) / game / f"dqn-{recipe}-seed{seed}"
+    """`<root>/<game>/dqn-<recipe>-seed<k>-<hash>`: the hash of the logging run's config makes
+    a preset change log a new dataset instead of silently reusing the old one."""
+    digest = hashlib.sha256(logging_config(game, recipe, seed).to_json().encode()).hexdigest()
+    return Path(root or DEFAULT_DATASET_ROOT) / game / f"dqn-{recipe}-seed{seed}-{digest[:8]}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -298,11 +306,11 @@ def ensure_datasets(games: Sequence[str], recipe: str = "cpu", seeds: Sequence[i
 def valid_starts(data: LoggedData, n_step: int = 1) -> np.ndarray:
     """Transitions whose n-step window is complete inside their checkpoint: an episode ends
     within n steps, or the observation n steps later exists."""
+    if np.any(np.diff(data.segment) < 0):
+        raise ValueError("checkpoints must be loaded in increasing order")
     n = len(data.action)
     t = np.arange(n)
     seg_last = np.searchsorted(data.segment, data.segment, side="right") - 1  # inclusive
-    if np.any(np.diff(data.segment) < 0):
-        raise ValueError("checkpoints must be loaded in increasing order")
     ok = t + n_step <= seg_last
     for k in range(n_step):
         inside = t + k <= seg_last

@@ -74,7 +74,13 @@ class Sweep:
 
 def _cost_weight(config: RunConfig) -> float:
     """Rough relative cost (measured: update time grows ~ width^1.3) for longest-first order."""
-    return config.num_env_steps * config.width ** 1.3 * (1.3 if config.agent == "rainbow" else 1)
+    factor = {"rainbow": 1.3, "cql_c51": 1.5}.get(config.agent, 1.0)
+    return _run_steps(config) * config.width ** 1.3 * factor
+
+
+def _run_steps(config) -> int:
+    """Progress units of a run: agent steps online, gradient updates offline."""
+    return config.num_iterations * config.iteration_env_steps
 
 
 # --- checkpoints -----------------------------------------------------------------------------
@@ -249,6 +255,10 @@ def _claimed_run(config, sweep, results_root, checkpoint_root, progress):
 def _worker_main(core, tasks, events, sweep, results_root, checkpoint_root):
     """Worker process: one single-threaded XLA instance pinned to one core."""
     os.environ["XLA_FLAGS"] = SINGLE_THREAD_XLA
+    if sweep.startswith("offline"):  # offline runs of one shape share compiled code
+        from prunebook.offline_train import use_compilation_cache
+
+        use_compilation_cache()
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
     while True:
@@ -377,7 +387,7 @@ def run_sweep(sweep: Sweep, results_root: Path | str = "results",
         configs = [c for c in configs if c.run_id in wanted]
     executor = executor or LocalExecutor()
     check_disk(configs, Path(checkpoint_root), getattr(executor, "num_workers", 1))
-    total_steps = sum(c.num_env_steps for c in configs)
+    total_steps = sum(_run_steps(c) for c in configs)
     outcome: dict[str, str] = {}
     bar = tqdm(total=total_steps, unit="step", unit_scale=True, disable=not show_progress,
                desc=f"{sweep.name}: 0/{len(configs)} runs")

@@ -30,6 +30,16 @@ SWEEPS = {
 }
 
 
+def _offline(preset, **kwargs):
+    from prunebook.offline import offline_sweep
+
+    return offline_sweep(preset, **kwargs)
+
+
+SWEEPS["offline_cpu"] = lambda: _offline("cpu")
+SWEEPS["offline_ci"] = lambda: _offline("ci", games=("Breakout",), seeds=(0,))
+
+
 def _paper_games():
     from prunebook.envs.atari import PAPER_15_GAMES
 

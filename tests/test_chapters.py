@@ -8,12 +8,14 @@ with `results_root` pointing at a temporary folder, so no training is needed.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prunebook import chapters, claims, params, results, sweeps
+from prunebook.config import CPU_NUM_ENV_STEPS
 from prunebook.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,13 +184,20 @@ def test_tables_and_sentences(full_root):
     text = chapters.discussion(data, res)
     assert "our data support the paper" in text and "lies below 1" in text
     gains = chapters.gain_table(data, ["dqn"], reps=2_000)
-    widest = gains[(gains["width"] == 5) & (gains["sparsity"] == "95%")].iloc[0]
-    assert widest["gain"] == chapters.verdict_table(res).loc["2-dqn", "gain"]
+    assert gains.loc[("dqn", 5, "95%"), "gain"] == table.loc["2-dqn", "gain"]
+    assert gains.loc[("dqn", 5, "dense"), "gain"] == table.loc["1-dqn", "gain"]
     assert "MinAtar, 4 games" in chapters.scale_description(data.final())
     setup = chapters.setup_table(data)
-    assert "1,000,000 agent steps" in setup.loc["training", "this chapter"]
+    steps = f"{CPU_NUM_ENV_STEPS:,} agent steps"
+    assert steps in setup.loc["training", "this chapter"]
     assert "10,000,000 agent steps = 40,000,000 frames" in setup.loc["training", "paper"]
     assert chapters.config_drift(data) == []
+    stale = dict(data.configs)
+    run_id = next(iter(stale))
+    stale[run_id] = {k: v for k, v in stale[run_id].items() if k != "kappa"} | {
+        "learning_rate": 1.0}
+    drift = chapters.config_drift(dataclasses.replace(data, configs=stale))
+    assert len(drift) == 1 and "'learning_rate'" in drift[0]  # a missing default is no drift
 
 
 @pytest.mark.parametrize("verdict, words", [
@@ -218,7 +227,7 @@ def test_measured_sparsity_and_iqm_table(full_root):
     sel = chapters.selection("cpu", ["dqn"], [3], [0.0, 0.9, 0.95, 0.99])
     data = chapters.load(sel, full_root)
     table = chapters.measured_sparsity(data)
-    assert table.loc[table["target"] == "0.99", "measured (mean over runs)"].item() == "0.9900"
+    assert table.loc[("dqn", 3, "0.99"), "measured at the end (mean over runs)"] == "0.9900"
     iqms = chapters.iqm_table(data, sel.cells, reps=500)
     assert (iqms["runs per game"] == 3).all()
 

@@ -323,7 +323,7 @@ def test_offline_config_round_trip_and_sweep():
     assert isinstance(config_from_dict(config.to_dict()), OfflineConfig)
     assert (config.n_step, config.dueling, config.double_dqn, config.target_update_period) == (
         3, True, True, 100)
-    assert config.total_updates == 50_000 and config.num_env_steps == 0
+    assert config.total_updates == 62_500 and config.num_env_steps == 0
     assert config.iteration_env_steps == config.updates_per_iteration
     sweep = offline.offline_sweep("cpu")
     configs = sweep.configs()
