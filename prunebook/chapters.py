@@ -302,7 +302,8 @@ def _read_dir(folder: Path, wanted: set[str]):
         configs[record["run_id"]] = record["config"]
         last = record["iterations"][-1] if record["iterations"] else {}
         sparsity[record["run_id"]] = last.get("sparsity")
-        versions.add(str(record.get("code_version", "unknown"))[:12])
+        version = str(record.get("code_version", "unknown"))
+        versions.add(version[:7] + ("-dirty" if version.endswith("-dirty") else ""))
     return configs, sparsity, versions
 
 
@@ -486,7 +487,7 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
     stored = [RunConfig.from_dict(c) for c in data.configs.values()]
     ours = stored or sel.configs()
     by_agent = {}
-    for c in ours:
+    for c in [*ours, *sel.configs()]:  # agents with no finished run yet: the preset's config
         by_agent.setdefault(c.agent, c)
     mine = by_agent.get("dqn", ours[0])
     paper = {a: paper_config(a) for a in ("dqn", "rainbow") if a in sel.agents}
@@ -585,17 +586,20 @@ def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 5
     """
     sides = [claim.numerator, claim.denominator]
     needed = [_cell(s) for s in sides] + [REFERENCE]
-    missing = []
+    missing, outside = [], []
     for cell in dict.fromkeys(needed):
         need = data.cell_runs(cell)
         done = sum(c.run_id in data.present for c in need)
-        if not need or done < len(need):
-            name = _labels(Side(*cell)) + (" (reference)" if cell == REFERENCE else "")
+        name = _labels(Side(*cell)) + (" (reference)" if cell == REFERENCE else "")
+        if not need:
+            outside.append(name)
+        elif done < len(need):
             missing.append(f"{name}: {done} of {len(need)} runs")
-    if missing:
+    if missing or outside:
         scale = "—" if not data.present else scale_description(data.final())
-        return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None,
-                           "waiting for " + "; ".join(missing))
+        note = ("needs configurations outside this chapter's parameters: " + ", ".join(outside)
+                if outside else "waiting for " + "; ".join(missing))
+        return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note)
     ids = [c.run_id for cell in needed for c in data.cell_runs(cell)]
     final = data.final(ids)
     rng = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
@@ -666,8 +670,8 @@ def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
         rows.append({"claim": r.claim_id, "paper": r.paper, "IQM ratio": _ratio(r.ours),
                      "95% CI": _ci(r.ci), "gain": _gain(r.ours), "gain 95% CI": gain_ci,
                      "paper's value in our CI": paper_in,
-                     "verdict": r.verdict if _status(r) != "cannot normalise"
-                     else "no verdict (cannot normalise)"})
+                     "verdict": {"cannot normalise": "no verdict (cannot normalise)",
+                                 "not selected": "not selected"}.get(_status(r), r.verdict)})
     return pd.DataFrame(rows).set_index("claim")
 
 
@@ -689,7 +693,7 @@ def sentence(result: ClaimResult, claim: Claim, runs_per_game: int | None = None
     num, den = _labels(claim.numerator), _labels(claim.denominator)
     head = f"**{claim.id}** ({num} vs {den}):"
     if result.verdict == "not yet run":
-        if result.note.startswith("waiting"):
+        if result.note.startswith(("waiting", "needs configurations")):
             return f"{head} not yet run — {result.note.rstrip('.')}."
         return f"{head} no verdict — {result.note.rstrip('.')}."
     if result.ci is None or not np.isfinite(result.ci[0]):
@@ -800,6 +804,8 @@ def gain_table(data: ChapterData, agents: Sequence[str], sparsities=(0.0, 0.95),
 def _status(result: ClaimResult) -> str:
     if result.verdict != "not yet run":
         return "complete"
+    if result.note.startswith("needs configurations"):
+        return "not selected"
     return "not yet run" if result.note.startswith("waiting") else "cannot normalise"
 
 
@@ -944,4 +950,5 @@ def paper_instructions(notebook_name: str, agents: Sequence[str], widths: Sequen
         "-p preset paper\n"
         "```\n\n"
         f"Runs land in `results/{sel.sweep_name}/`; rerunning a command skips finished runs "
-        "and resumes interrupted ones. The chapters of this book share those runs.")
+        "and resumes interrupted ones. The chapters of this book share those runs. Several "
+        "runs can share one GPU, or a Ray cluster can run them: see `book/paper_scale.md`.")

@@ -164,17 +164,66 @@ def _not_run(claim: Claim, scale: str, note: str) -> ClaimResult:
     return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note)
 
 
+_KEY = ["agent", "game", "width", "sparsity", "seed"]
+
+
+def planned_runs(sweep_name: str) -> pd.DataFrame | None:
+    """The (agent, game, width, sparsity, seed) grid of a named sweep, or None if unknown."""
+    try:
+        from prunebook.sweeps import get_sweep
+
+        configs = get_sweep(sweep_name).configs()
+    except Exception:  # an ad-hoc sweep: no plan to check completeness against
+        return None
+    return pd.DataFrame([(c.agent, c.game, c.width, float(c.final_sparsity), c.seed)
+                         for c in configs], columns=_KEY)
+
+
+def _missing(plan: pd.DataFrame, df: pd.DataFrame, side: Side, width) -> tuple[int, int]:
+    """(missing, planned) runs of one side of a comparison."""
+    want = plan[(plan.agent == side.agent) & (plan.width == width)
+                & np.isclose(plan.sparsity, side.sparsity)]
+    have = set(map(tuple, df[_KEY].astype({"sparsity": float}).itertuples(index=False)))
+    return sum(tuple(r) not in have for r in want.itertuples(index=False)), len(want)
+
+
+def _incomplete(claim: Claim, df: pd.DataFrame, plan: pd.DataFrame) -> str:
+    """Why a planned comparison cannot be judged yet ("" when every run it needs is in).
+
+    A verdict on part of a sweep could flip as runs land, so it is withheld: both sides and
+    the normalisation reference (dense width-1 DQN) must be complete for every game and seed.
+    """
+    sides = [claim.numerator, claim.denominator]
+    if not claim.numerator.agent.startswith("cql"):
+        sides.append(Side("dqn", 1, 0.0))  # MinAtar normalisation reference
+    waiting = []
+    for side in dict.fromkeys(sides):  # unique, in order
+        rows = plan[(plan.agent == side.agent) & np.isclose(plan.sparsity, side.sparsity)]
+        if not len(rows):
+            continue
+        width = int(rows.width.max()) if side.width == WIDEST else side.width
+        missing, planned = _missing(plan, df, side, width)
+        if missing:
+            waiting.append(f"{side.label(width)}: {planned - missing} of {planned} runs")
+    return ("waiting for " + "; ".join(waiting)) if waiting else ""
+
+
 def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
-             reps: int = 50_000) -> ClaimResult:
+             reps: int = 50_000, plan: pd.DataFrame | None = None) -> ClaimResult:
     """Verdict of ``claim`` on a per-run final-score frame from one (suite, sweep, preset) group.
 
     ``runs_df`` needs the results-format columns (``score``); a ``normalized`` column is added
-    with :func:`prunebook.normalization.normalize_frame` when absent.
+    with :func:`prunebook.normalization.normalize_frame` when absent. With ``plan`` (the
+    sweep's planned runs), a comparison that is not complete yet is "not yet run".
     """
     df = runs_df if "normalized" in runs_df.columns else normalization.normalize_frame(runs_df)
     if len(df) and len(df[GROUP].drop_duplicates()) > 1:
         raise ValueError(f"evaluate: runs span several {GROUP} groups; split them first")
     base = ", ".join(f"{c} {df[c].iloc[0]}" for c in GROUP) if len(df) else "no runs"
+    if plan is not None and len(df):
+        waiting = _incomplete(claim, df, plan)
+        if waiting:
+            return _not_run(claim, base, waiting)
     wn, wd = _resolve_width(df, claim.numerator), _resolve_width(df, claim.denominator)
     if wn is None or wd is None:
         return _not_run(claim, base, "no runs for one side of the comparison")
@@ -221,14 +270,17 @@ def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
     df = normalization.normalize_frame(final_df) if len(final_df) else final_df
     groups = [g for _, g in df.groupby(GROUP, sort=True)] if len(df) else []
     results = []
+    plans = {name: planned_runs(name) for name in df["sweep"].unique()} if len(df) else {}
     for claim in claims:
-        rows = []
+        rows, waiting = [], []
         for group in groups:
             rng = np.random.default_rng([rng_seed, zlib.crc32(claim.id.encode())])
-            res = evaluate(claim, group, rng, reps=reps)
+            res = evaluate(claim, group, rng, reps=reps, plan=plans.get(group["sweep"].iloc[0]))
             if res.verdict != "not yet run":
                 rows.append(res)
-        results += rows or [_not_run(claim, "—", "no matching runs in results/")]
+            elif res.note.startswith("waiting"):
+                waiting.append(res)
+        results += rows or waiting[:1] or [_not_run(claim, "—", "no matching runs in results/")]
     return results
 
 
@@ -238,8 +290,11 @@ def _fmt(res: ClaimResult) -> dict[str, str]:
         f"[{res.ci[0]:.2f}, {res.ci[1]:.2f}]")
     if res.paper_in_ci is not None:
         ci += " (paper's value inside)" if res.paper_in_ci else " (paper's value outside)"
+    shown = res.verdict
+    if res.verdict == "not yet run" and res.note.startswith("waiting"):
+        shown = f"not yet run ({res.note})"
     return {"claim": res.claim_id, "paper": res.paper, "ours": ours, "ci95": ci,
-            "scale": res.scale, "verdict": res.verdict}
+            "scale": res.scale, "verdict": shown}
 
 
 def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFrame:

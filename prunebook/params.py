@@ -234,6 +234,18 @@ SPECS: dict[str, dict[str, Param]] = {
         "figure_reps": Param(int, "bootstrap replicates of figure bands", low=1),
         "results_root": Param(str, "results folder (relative: to the repository)"),
     },
+    "04_offline_cql": {
+        "preset": Param(str, "cpu: read results/offline_cpu/ (committed); ci: train a tiny "
+                        "offline sweep live (the paper's Atari offline setting is not offered)",
+                        choices=("ci", "cpu")),
+        "seed": seed(),
+        "agents": agents(OFFLINE_AGENTS),
+        "games": games(MINATAR_GAMES),
+        "widths": widths(),
+        "sparsities": sparsities(),
+        "last_iterations": Param(int, "iterations averaged into a run's final score", low=1),
+        "reps": Param(int, "bootstrap replicates of the confidence intervals", low=100),
+    },
 }
 """Per-notebook parameter specs, keyed by notebook file name without `.ipynb`."""
 

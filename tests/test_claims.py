@@ -173,3 +173,23 @@ def test_claims_table_reads_results_files(tmp_path):
     assert row["verdict"] == "reproduced", row.to_dict()
     assert "2,000 env steps" in row["scale"] and "sweep online_test" in row["scale"]
     assert (table.loc[table["claim"] == "3-90", "verdict"] == "not yet run").all()
+
+
+def test_partial_sweep_withholds_the_verdict():
+    """A planned comparison with missing runs is "not yet run", saying what it waits for."""
+    import pandas as pd
+
+    from prunebook.claims import CLAIMS_BY_ID, evaluate
+
+    plan = pd.DataFrame([("dqn", "Breakout", w, 0.0, s) for w in (1, 5) for s in (0, 1)],
+                        columns=["agent", "game", "width", "sparsity", "seed"])
+    rows = [dict(run_id=f"r{w}{s}", sweep="x", agent="dqn", suite="minatar", game="Breakout",
+                 width=w, sparsity=0.0, seed=s, preset="cpu", score=10.0 - w)
+            for w, s in ((1, 0), (1, 1), (5, 0))]  # (5, seed 1) is still running
+    claim = CLAIMS_BY_ID["1-dqn"]
+    rng = np.random.default_rng(0)
+    partial = evaluate(claim, pd.DataFrame(rows), rng, reps=200, plan=plan)
+    assert partial.verdict == "not yet run" and "dqn dense w5: 1 of 2 runs" in partial.note
+    rows.append(dict(rows[-1], run_id="r51", seed=1))
+    full = evaluate(claim, pd.DataFrame(rows), rng, reps=200, plan=plan)
+    assert full.verdict != "not yet run"
