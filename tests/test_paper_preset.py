@@ -31,7 +31,8 @@ def test_preset_matches_the_table_field_by_field(agent):
         assert fields[name] == value, f"{agent}.{name}: preset {fields[name]!r} != table {value!r}"
     assert preset_config("paper", agent) == config
     # Every field is in the table except the run's identity and what the agent never reads.
-    unused = {"dqn": {"num_atoms", "v_max", "priority_beta"}, "rainbow": {"loss"},
+    unused = {"dqn": {"num_atoms", "v_max", "priority_beta", *IQN_FIELDS},
+              "rainbow": {"loss", *IQN_FIELDS},
               "iqn": {"num_atoms", "v_max", "priority_beta", "loss"}}[agent]
     assert set(fields) - set(_expected(agent)) <= {"game", "seed"} | unused
 
