@@ -9,13 +9,16 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.prunebook-installed
 NBVAL := --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
-.PHONY: help install book notebooks claims site test lint unit nbval ci-notebooks clean
+.PHONY: help install book notebooks claims site test lint unit nbval ci-notebooks clean \
+	sweep offline-sweep
 
 help:
 	@echo "make book   execute every notebook (papermill, default parameters, in place),"
 	@echo "            regenerate the claims table and build the site in _build/html"
 	@echo "make test   ruff, unit tests, nbval on the stored outputs, every notebook at preset=ci"
 	@echo "make lint   ruff only;  make clean   remove _build"
+	@echo "make sweep  run/resume the chapters' online sweep (hours; resumable; results/)"
+	@echo "make offline-sweep   the same for chapter 4's offline sweep"
 
 # The virtual environment, (re)installed when pyproject.toml changes.
 install: $(STAMP)
@@ -52,6 +55,13 @@ nbval: $(STAMP)
 ci-notebooks: $(STAMP)
 	tmp=$$(mktemp -d) && $(PY) scripts/run_notebooks.py --output-dir "$$tmp" -p preset ci \
 		&& rm -rf "$$tmp"
+
+# Long, resumable experiment sweeps: rerun to resume; checkpoints live in ~/.cache/prunebook.
+sweep: $(STAMP)
+	$(BIN)/prunebook run --sweep online_cpu
+
+offline-sweep: $(STAMP)
+	$(BIN)/prunebook run --sweep offline_cpu
 
 clean:
 	rm -rf _build
