@@ -31,6 +31,9 @@ def group_key(config: RunConfig):
 def run_group(configs: Sequence[RunConfig], sweep: str, results_root: Path,
               checkpoint_root: Path, on_event=None) -> None:
     """Train `configs` (same `group_key`) together; resumes when all are at one iteration."""
+    if any(c.suite != "minatar" or c.agent not in ("dqn", "rainbow", "iqn") for c in configs):
+        raise ValueError("the vmap executor batches the jitted MinAtar loop only; run Atari and "
+                         "offline sweeps with the local or ray executor")
     todo = [c for c in configs if not results.run_path(results_root, sweep, c.run_id).exists()]
     if not todo:
         return
