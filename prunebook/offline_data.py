@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -225,16 +224,6 @@ def dataset_dir(game: str, recipe: str, seed: int = 0, root: Path | str | None =
     return Path(root or DEFAULT_DATASET_ROOT) / game / f"dqn-{recipe}-seed{seed}-{digest[:8]}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def ensure_dataset(game: str, recipe: str, seed: int = 0, root: Path | str | None = None,
                    poll_s: float = 5.0) -> Path:
     """The dataset's folder, logging it first if absent (deterministic from the seed).
@@ -244,28 +233,17 @@ def ensure_dataset(game: str, recipe: str, seed: int = 0, root: Path | str | Non
     """
     folder = dataset_dir(game, recipe, seed, root)
     lock = folder.with_name(folder.name + ".lock")
+    from prunebook.runner import release, try_claim  # the runner's claim files
+
     while not (folder / "dataset.json").exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                host, pid = lock.read_text().split()
-                stale = host == socket.gethostname() and not _pid_alive(int(pid))
-            except (OSError, ValueError):
-                stale = False
-            if stale:
-                lock.unlink(missing_ok=True)
-            else:
-                time.sleep(poll_s)
+        if not try_claim(lock):  # held by a live process: wait for its dataset
+            time.sleep(poll_s)
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{socket.gethostname()} {os.getpid()}")
         try:
             if not (folder / "dataset.json").exists():
                 log_dqn_dataset(logging_config(game, recipe, seed), folder)
         finally:
-            lock.unlink(missing_ok=True)
+            release(lock)
     return folder
 
 
