@@ -22,9 +22,10 @@ help:
 
 # The virtual environment, (re)installed when pyproject.toml changes.
 install: $(STAMP)
-$(STAMP): pyproject.toml
+# `cluster` (Ray) is installed too so that the Ray executor's tests run in CI.
+$(STAMP): pyproject.toml Makefile
 	test -d $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install -e ".[book,test]"
+	$(PY) -m pip install -e ".[book,test,cluster]"
 	touch $@
 
 book: notebooks claims site
