@@ -17,7 +17,6 @@ not count them either) and their mean return is the run's score for that iterati
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -255,25 +254,6 @@ BOOK_GAMES = ("Asterix", "Breakout", "Freeway", "SpaceInvaders")
 BOOK_SEEDS = (0, 1, 2)
 
 
-@dataclasses.dataclass(frozen=True)
-class OfflineGrid:
-    """agents x games x widths x sparsities x seeds of offline runs (a `runner.Grid` analogue)."""
-
-    agents: Sequence[str]
-    games: Sequence[str]
-    widths: Sequence[int]
-    sparsities: Sequence[float]
-    seeds: Sequence[int]
-    preset: str = "cpu"
-    overrides: tuple[tuple[str, Any], ...] = ()
-
-    def configs(self) -> list[OfflineConfig]:
-        return [offline_preset_config(self.preset, agent, game=game, width=width,
-                                      final_sparsity=sparsity, seed=seed, **dict(self.overrides))
-                for seed, agent, game, width, sparsity in itertools.product(
-                    self.seeds, self.agents, self.games, self.widths, self.sparsities)]
-
-
 def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,
                   seeds: Sequence[int] = BOOK_SEEDS, widths: Sequence[int] = (1, 3),
                   sparsities: Sequence[float] = (0.0, 0.95, 0.99),
@@ -292,11 +272,11 @@ def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,
     share compiled code); four 500k-step logging runs 4 x 115 s = 0.13 h. Total about 4.2 CPU
     core-hours (2.1 h on 2 workers). Run `prepare_sweep` first.
     """
-    from prunebook.runner import Sweep
+    from prunebook.runner import Grid, Sweep
 
     extra = tuple(sorted(overrides.items()))
-    grid = OfflineGrid(tuple(agents), tuple(games), tuple(widths), tuple(sparsities),
-                       tuple(seeds), preset, extra)
+    grid = Grid(tuple(agents), tuple(games), tuple(widths), tuple(sparsities), tuple(seeds),
+                preset, extra, make_config=offline_preset_config)
     return Sweep(name or f"offline_{preset}", (grid,))
 
 

@@ -122,29 +122,7 @@ def make_offline_trainer(config: OfflineConfig, env=None, buffer=None,
     def run_iteration(state: OfflineTrainState) -> OfflineTrainState:
         return _iterate(state, buffer)
 
-    @jax.jit
-    def _evaluate(params, key) -> jax.Array:
-        """Mean undiscounted return of `eval_episodes` parallel epsilon_eval episodes."""
-        keys = jax.random.split(key, config.eval_episodes)
-
-        def one_episode(k):
-            k, reset_key = jax.random.split(k)
-            obs, env_state = env.reset(reset_key)
-
-            def body(carry, _):
-                obs, env_state, k, total, running = carry
-                k, act_key, env_key = jax.random.split(k, 3)
-                action = act(params, obs, act_key, config.epsilon_eval)
-                step = env.step(env_key, env_state, action)
-                total = total + jnp.where(running, step.reward, 0.0)
-                running = running & ~(step.terminated | step.truncated)
-                return (step.obs, step.state, k, total, running), None
-
-            carry = (obs, env_state, k, jnp.zeros(()), jnp.ones((), bool))
-            carry, _ = jax.lax.scan(body, carry, None, length=env.max_episode_steps)
-            return carry[3]
-
-        return jax.vmap(one_episode)(keys).mean()
+    _evaluate = train.make_evaluate(env, act, config.epsilon_eval, config.eval_episodes)
 
     last: dict[str, Any] = {}
 

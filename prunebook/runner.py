@@ -51,10 +51,12 @@ class Grid:
     seeds: Sequence[int]
     preset: str = "cpu"
     overrides: tuple[tuple[str, Any], ...] = ()
+    # (preset, agent, **fields) -> config; offline grids pass their own preset function
+    make_config: Callable[..., Any] = preset_config
 
     def configs(self) -> list[RunConfig]:
-        return [preset_config(self.preset, agent, game=game, width=width,
-                              final_sparsity=sparsity, seed=seed, **dict(self.overrides))
+        return [self.make_config(self.preset, agent, game=game, width=width,
+                                 final_sparsity=sparsity, seed=seed, **dict(self.overrides))
                 for seed, agent, game, width, sparsity in itertools.product(
                     self.seeds, self.agents, self.games, self.widths, self.sparsities)]
 

@@ -168,30 +168,7 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
 
     run_iteration = jax.jit(iteration)
 
-    @jax.jit
-    def evaluate(params, key) -> jax.Array:
-        """Greedy (epsilon_eval) return averaged over `eval_episodes` parallel episodes."""
-        n = max(config.eval_episodes, 1)
-        keys = jax.random.split(key, n)
-
-        def one_episode(k):
-            k, reset_key = jax.random.split(k)
-            obs, env_state = env.reset(reset_key)
-
-            def body(carry, _):
-                obs, env_state, k, total, running = carry
-                k, act_key, env_key = jax.random.split(k, 3)
-                action = act(params, obs, act_key, config.epsilon_eval)
-                step = env.step(env_key, env_state, action)
-                total = total + jnp.where(running, step.reward, 0.0)
-                running = running & ~(step.terminated | step.truncated)
-                return (step.obs, step.state, k, total, running), None
-
-            carry = (obs, env_state, k, jnp.zeros(()), jnp.ones((), bool))
-            carry, _ = jax.lax.scan(body, carry, None, length=env.max_episode_steps)
-            return carry[3]
-
-        return jax.vmap(one_episode)(keys).mean()
+    evaluate = make_evaluate(env, act, config.epsilon_eval, max(config.eval_episodes, 1))
 
     return Trainer(config, agent, env, init, run_iteration, evaluate, iteration_stats,
                    measured_sparsity, state_to_arrays, state_from_arrays,
@@ -209,6 +186,37 @@ def make_trainer_for(config: RunConfig) -> Trainer:
 
         return make_atari_trainer(config)
     return make_trainer(config)
+
+
+def make_evaluate(env, act, epsilon: float, num_episodes: int):
+    """Jitted (params, key) -> mean undiscounted return of `num_episodes` parallel episodes.
+
+    Online and offline runs evaluate the same way: epsilon-greedy (`epsilon_eval`), each
+    episode scanned for the game's full time limit, rewards counted until it ends.
+    """
+
+    @jax.jit
+    def evaluate(params, key) -> jax.Array:
+        def one_episode(k):
+            k, reset_key = jax.random.split(k)
+            obs, env_state = env.reset(reset_key)
+
+            def body(carry, _):
+                obs, env_state, k, total, running = carry
+                k, act_key, env_key = jax.random.split(k, 3)
+                action = act(params, obs, act_key, epsilon)
+                step = env.step(env_key, env_state, action)
+                total = total + jnp.where(running, step.reward, 0.0)
+                running = running & ~(step.terminated | step.truncated)
+                return (step.obs, step.state, k, total, running), None
+
+            carry = (obs, env_state, k, jnp.zeros(()), jnp.ones((), bool))
+            carry, _ = jax.lax.scan(body, carry, None, length=env.max_episode_steps)
+            return carry[3]
+
+        return jax.vmap(one_episode)(jax.random.split(key, num_episodes)).mean()
+
+    return evaluate
 
 
 def iteration_stats(state: TrainState) -> IterationStats:
