@@ -18,7 +18,7 @@ Verdict rules (``verdict``), applied to the 95% CI ``(lo, hi)`` of the ratio:
 Comparisons never mix suites, sweeps or presets: each (suite, sweep, preset) group with runs for
 both sides gives its own row. Only games present on both sides are used; per side, every game
 keeps the same number of runs (the lowest seeds, up to the smallest count over games).
-Agent names: "dqn", "rainbow", and (offline, not implemented yet) "cql", "cql_c51".
+Agent names: "dqn", "rainbow" (online) and "cql", "cql_c51" (offline, chapter 4).
 """
 
 from __future__ import annotations

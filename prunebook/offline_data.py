@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -241,7 +242,15 @@ def ensure_dataset(game: str, recipe: str, seed: int = 0, root: Path | str | Non
             continue
         try:
             if not (folder / "dataset.json").exists():
-                log_dqn_dataset(logging_config(game, recipe, seed), folder)
+                config = logging_config(game, recipe, seed)
+                # minutes of silent compute otherwise: say what runs and for how long it ran
+                print(f"dataset {game} ({recipe}, seed {seed}): logging a "
+                      f"{config.num_env_steps:,}-step DQN run ...", file=sys.stderr, flush=True)
+                start = time.perf_counter()
+                log_dqn_dataset(config, folder)
+                print(f"dataset {game} ({recipe}, seed {seed}): logged in "
+                      f"{time.perf_counter() - start:.0f} s -> {folder}", file=sys.stderr,
+                      flush=True)
         finally:
             release(lock)
     return folder
