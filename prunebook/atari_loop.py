@@ -6,8 +6,13 @@ jitted, once per configuration and with everything passed as arguments:
 
 * `act(params, obs, key, epsilon) -> (action, key)`: epsilon-greedy on one observation;
 * `update(params, target_params, opt_state, batch, key) -> (params, opt_state, loss,
-  per_sample_loss, key)`: one gradient step of `agents.common.make_update` (DQN, Rainbow) or
-  `agents.iqn.make_update` (IQN), which includes the GMP mask schedule and mask application.
+  per_sample_loss, key)`: one gradient step of `agents.common.make_update` (DQN, Rainbow; DER
+  and DrQ(eps) with a key for their augmentation and noise) or `agents.iqn.make_update` (IQN),
+  which includes the GMP mask schedule and mask application.
+
+DER's noisy network acts with epsilon 0 in training (Dopamine's `zero_epsilon`) and on its mean
+weights in evaluation. The environment takes the config's `sticky_actions` and
+`terminal_on_life_loss` (both turned around for DER and DrQ(eps), the Atari-100k protocol).
 
 One agent step, as Dopamine's `JaxDQNAgent.step` + `Runner` and the MinAtar loop do it:
 
@@ -47,6 +52,7 @@ import numpy as np
 
 from prunebook import pruning
 from prunebook.agents import iqn
+from prunebook.agents.atari100k import make_atari100k
 from prunebook.agents.common import make_act, make_update
 from prunebook.agents.dqn import make_dqn
 from prunebook.agents.rainbow import make_rainbow
@@ -56,7 +62,8 @@ from prunebook.image_replay import ImageReplay, PrioritizedImageReplay
 from prunebook.replay import Batch
 from prunebook.train import IterationStats, Trainer
 
-AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow, "iqn": iqn.make_iqn}
+AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow, "iqn": iqn.make_iqn,
+                   "der": make_atari100k, "drq_eps": make_atari100k}
 TIMERS = ("act", "env", "replay", "update")
 # AtariEnv attributes that, with the ALE state, fully determine its future (see from_arrays).
 _ENV_SCALARS = ("_seed", "_lives", "_episode_steps", "_episode_return", "_needs_full_reset",
@@ -103,10 +110,17 @@ class Compiled(NamedTuple):
     act: Any  # jitted (params, obs, key, epsilon) -> (action, key)
     update: Any  # jitted (params, target, opt_state, batch, key) -> (params, opt, loss, ps, key)
     init_network: Any  # jitted (key, obs) -> (params, opt_state)
+    act_eval: Any  # like `act`, for evaluation: a noisy network acts on its mean weights
 
 
-def epsilon_at(config: RunConfig, agent_steps: int) -> float:
-    """Dopamine's `linearly_decaying_epsilon` on the host (same formula as agents.common)."""
+def epsilon_at(config: RunConfig, agent_steps: int, noisy: bool = False) -> float:
+    """Dopamine's `linearly_decaying_epsilon` on the host (same formula as agents.common).
+
+    A noisy agent (DER) acts with epsilon 0 in training: Dopamine's JaxFullRainbowAgent swaps
+    its `epsilon_fn` for `zero_epsilon` when `noisy=True`.
+    """
+    if noisy:
+        return 0.0
     steps_left = config.epsilon_decay_steps + config.min_replay_history - agent_steps
     bonus = (1.0 - config.epsilon_train) * steps_left / config.epsilon_decay_steps
     return config.epsilon_train + min(max(bonus, 0.0), 1.0 - config.epsilon_train)
@@ -118,6 +132,7 @@ def compile_agent(config: RunConfig, num_actions: int, agent=None) -> Compiled:
         agent = AGENT_FACTORIES[config.agent](config, num_actions)
     if isinstance(agent, iqn.IQNAgent):
         base_act, base_update = iqn.make_act(agent, num_actions), iqn.make_update(agent)
+        base_act_eval = base_act
 
         def init_params(key, obs):
             return iqn.init_params(agent, key, obs[None])
@@ -126,24 +141,33 @@ def compile_agent(config: RunConfig, num_actions: int, agent=None) -> Compiled:
             key, loss_key = jax.random.split(key)
             return (*base_update(params, target_params, opt_state, batch, loss_key), key)
     else:
-        base_act = make_act(agent.network, num_actions)
+        base_act = make_act(agent.network, num_actions, noisy=agent.noisy)
+        base_act_eval = make_act(agent.network, num_actions) if agent.noisy else base_act
         common_update = make_update(agent, config.priority_beta)
 
         def init_params(key, obs):
             return agent.network.init(key, obs[None])
 
         def update(params, target_params, opt_state, batch, key):
+            if agent.keyed:  # DER, DrQ(eps): augmentation and noise keys for the loss
+                key, loss_key = jax.random.split(key)
+                return (*common_update(params, target_params, opt_state, batch, loss_key), key)
             return (*common_update(params, target_params, opt_state, batch), key)
 
-    def act(params, obs, key, epsilon):
-        key, act_key = jax.random.split(key)
-        return base_act(params, obs, act_key, epsilon), key
+    def with_key(base):
+        def act(params, obs, key, epsilon):
+            key, act_key = jax.random.split(key)
+            return base(params, obs, act_key, epsilon), key
+
+        return act
 
     def init_network(key, obs):
         params = init_params(key, obs)
         return params, agent.optimizer.init(params)
 
-    return Compiled(agent, jax.jit(act), jax.jit(update), jax.jit(init_network))
+    act = jax.jit(with_key(base_act))
+    act_eval = act if base_act_eval is base_act else jax.jit(with_key(base_act_eval))
+    return Compiled(agent, act, jax.jit(update), jax.jit(init_network), act_eval)
 
 
 @functools.lru_cache(maxsize=8)
@@ -155,6 +179,11 @@ def _compiled_for(config: RunConfig, num_actions: int) -> Compiled:
     """One compilation per configuration: runs differing only in seed or game (same action
     count) share the jitted functions within a process."""
     return _cached_compile(config.replace(seed=0, game="Pong"), num_actions)
+
+
+def env_options(config: RunConfig) -> dict[str, bool]:
+    return dict(sticky_actions=config.sticky_actions,
+                terminal_on_life_loss=config.terminal_on_life_loss)
 
 
 def _to_batch(sample: dict[str, np.ndarray]) -> Batch:
@@ -183,7 +212,7 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
     if config.min_replay_history < STACK_SIZE + config.n_step:
         raise ConfigError(f"min_replay_history={config.min_replay_history} is too small to "
                           f"sample {config.n_step}-step transitions of {STACK_SIZE}-frame stacks")
-    probe = make_atari(config.game, config.seed)
+    probe = make_atari(config.game, config.seed, **env_options(config))
     spec = AtariSpec(config.game, probe.num_actions, probe.observation_shape)
     probe.close()
     num_actions = spec.num_actions
@@ -191,6 +220,7 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
                 else compile_agent(config, num_actions, agent))
     agent = compiled.agent
     prioritized = bool(agent.prioritized)
+    noisy = bool(getattr(agent, "noisy", False))  # DER (common.Agent.noisy); IQN has none
 
     def new_replay() -> ImageReplay:
         cls = PrioritizedImageReplay if prioritized else ImageReplay
@@ -200,7 +230,7 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
     def init(seed: int) -> AtariState:
         key = jax.random.PRNGKey(seed)
         key, net_key = jax.random.split(key)
-        env = make_atari(config.game, seed)  # sticky actions, 27k-step cap: Dopamine defaults
+        env = make_atari(config.game, seed, **env_options(config))  # 27k-step cap: Dopamine
         obs = env.reset()
         params, opt_state = compiled.init_network(net_key, obs)
         return AtariState(
@@ -231,7 +261,7 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
 
     def agent_step(state: AtariState) -> None:
         t0 = time.perf_counter()
-        epsilon = epsilon_at(config, state.agent_steps)
+        epsilon = epsilon_at(config, state.agent_steps, noisy)
         action, state.key = compiled.act(state.params, state.obs, state.key, epsilon)
         action = int(action)
         t1 = time.perf_counter()
@@ -265,13 +295,13 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
     def evaluate(params, key) -> float:
         """Mean raw return of `eval_episodes` epsilon_eval episodes on a fresh environment."""
         seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
-        env = make_atari(config.game, seed)
+        env = make_atari(config.game, seed, **env_options(config))
         returns = []
         try:
             for _ in range(max(config.eval_episodes, 1)):
                 obs = env.reset()
                 while True:
-                    action, key = compiled.act(params, obs, key, config.epsilon_eval)
+                    action, key = compiled.act_eval(params, obs, key, config.epsilon_eval)
                     res = env.step(int(action))
                     if res.info["episode_end"]:
                         returns.append(res.info["episode_return"])

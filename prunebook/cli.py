@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 from prunebook import runner
-from prunebook.config import AGENTS, MINATAR_GAMES, OFFLINE_AGENTS, PRESETS, ConfigError
+from prunebook.config import (
+    AGENTS,
+    ATARI_100K_AGENTS,
+    MINATAR_GAMES,
+    OFFLINE_AGENTS,
+    PRESETS,
+    ConfigError,
+)
 
 
 def _sweep_from_args(args) -> runner.Sweep:
@@ -31,7 +38,9 @@ def _add_grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", help="a named sweep from prunebook.sweeps (e.g. online_cpu)")
     p.add_argument("--name", help="sweep name for an ad-hoc grid (results/<name>/)")
     p.add_argument("--preset", default="ci", help=f"one of {list(PRESETS)}")
-    p.add_argument("--agents", nargs="+", default=["dqn"], help=f"from {list(AGENTS)}")
+    p.add_argument("--agents", nargs="+", default=["dqn"],
+                   help=f"from {list(AGENTS)}; {list(ATARI_100K_AGENTS)} (Fig 7) are Atari "
+                        "only: use them with --preset paper")
     p.add_argument("--games", nargs="+", default=["Breakout"],
                    help=f"MinAtar: {list(MINATAR_GAMES)}; with --preset paper, Atari names "
                         "(e.g. Pong, Breakout)")

@@ -10,7 +10,9 @@ import dataclasses
 import json
 from typing import Any
 
-AGENTS = ("dqn", "rainbow", "iqn")
+MINATAR_AGENTS = ("dqn", "rainbow", "iqn")  # run on both suites
+ATARI_100K_AGENTS = ("der", "drq_eps")  # Atari only: the paper's Fig 7 (prunebook.agents.atari100k)
+AGENTS = MINATAR_AGENTS + ATARI_100K_AGENTS
 OFFLINE_AGENTS = ("cql", "cql_c51")  # configured by prunebook.offline.OfflineConfig
 SUITES = ("minatar", "atari")
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
@@ -28,7 +30,9 @@ class ConfigError(ValueError):
 class RunConfig:
     """Everything that defines one training run (a results file stores all of it)."""
 
-    agent: str = "dqn"  # "dqn" or "rainbow" (Dopamine's compact Rainbow: C51 + n-step + PER)
+    # "dqn", "rainbow" (Dopamine's compact Rainbow: C51 + n-step + PER), "iqn"; Atari only:
+    # "der" (Data-Efficient Rainbow) and "drq_eps" (DrQ(eps)), Dopamine's Atari-100k agents
+    agent: str = "dqn"
     suite: str = "minatar"  # "minatar" (jitted, laptop scale) or "atari" (the paper's setting)
     game: str = "Breakout"
     network: str = "minatar"  # "minatar" | "nature" | "impala"
@@ -53,7 +57,7 @@ class RunConfig:
     n_step: int = 1  # update horizon
     learning_rate: float = 2.5e-4
     adam_eps: float = 3.125e-4
-    loss: str = "mse"  # DQN's TD loss (Dopamine's JAX DQN uses MSE)
+    loss: str = "mse"  # TD loss of DQN (Dopamine's JAX DQN: MSE) and DrQ(eps) (Huber)
     epsilon_train: float = 0.01
     epsilon_eval: float = 0.001
     epsilon_decay_steps: int = 1_000  # agent steps of linear decay after warm-up
@@ -67,6 +71,10 @@ class RunConfig:
     num_quantile_samples: int = 32  # K: fractions averaged into Q for acting
     quantile_embedding_dim: int = 64  # cosine features per fraction
     eval_episodes: int = 0  # >0: separate greedy (epsilon_eval) evaluation after each iteration
+    # Atari only (Dopamine's atari_lib): sticky actions (repeat probability 0.25) and a learner
+    # terminal on every lost life; DER and DrQ(eps) turn both around (Atari-100k protocol)
+    sticky_actions: bool = True
+    terminal_on_life_loss: bool = False
 
     def __post_init__(self):
         def choose(name, allowed):
@@ -76,6 +84,10 @@ class RunConfig:
 
         choose("agent", AGENTS)
         choose("suite", SUITES)
+        if self.suite == "minatar" and self.agent not in MINATAR_AGENTS:
+            raise ConfigError(
+                f"agent={self.agent!r} runs only on Atari (suite='atari', e.g. preset 'paper'); "
+                f"for suite='minatar' choose one of {list(MINATAR_AGENTS)}")
         choose("preset", PRESETS)
         choose("allocation", ALLOCATIONS)
         choose("loss", LOSSES)
@@ -90,6 +102,9 @@ class RunConfig:
             choose("game", MINATAR_GAMES)
             if self.network != "minatar":
                 raise ConfigError(f"network={self.network!r}: the minatar suite uses 'minatar'")
+            if not self.sticky_actions or self.terminal_on_life_loss:
+                raise ConfigError("sticky_actions and terminal_on_life_loss are Atari settings; "
+                                  "leave them at True and False for suite='minatar'")
         for name in ("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
                      "update_period", "target_update_period", "batch_size", "n_step",
                      "mask_update_every", "epsilon_decay_steps", "num_atoms",
@@ -102,6 +117,9 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+        for name in ("sticky_actions", "terminal_on_life_loss"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not 0.0 <= self.final_sparsity < 1.0:
             raise ConfigError(f"final_sparsity must be in [0, 1), got {self.final_sparsity!r}")
         if not 0.0 <= self.prune_start_frac < self.prune_end_frac <= 1.0:

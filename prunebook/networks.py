@@ -6,10 +6,14 @@ multiplies the convolution channels, as the paper did ("we scaled the convolutio
 
 Every network returns a `QNetworkOutput`: Q-values always, and for distributional heads
 (`num_atoms > 0`) the per-action logits and probabilities over the fixed support too.
+
+`noisy=True` (DER) replaces the head's dense layers by `NoisyDense` layers; the network then
+takes a `noise_key` (None = noise off, Dopamine's `eval_mode`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -29,6 +33,47 @@ def _check_width(width: int) -> None:
         raise ValueError(f"width must be a positive integer, got {width!r}")
 
 
+class NoisyDense(nn.Module):
+    """Factorised-Gaussian noisy layer (Fortunato et al. 2018) as Dopamine's `NoisyNetwork`.
+
+    y = x (W_mu + W_sigma * f(p) f(q)^T) + b_mu + b_sigma * f(q), with f(z) = sign(z) sqrt|z|,
+    p ~ N(0, I_in), q ~ N(0, I_out) drawn from `key` (one draw for the whole batch, as
+    Dopamine's vmapped network shares its key). `key=None` turns the noise off (evaluation).
+    Init (`dopamine/jax/networks.py`): mu ~ U(-1/sqrt(in), 1/sqrt(in)) for kernel and bias,
+    sigma = 0.1 / sqrt(in) (Dopamine's constant; Fortunato et al. use 0.5).
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, key: jax.Array | None) -> jax.Array:
+        fan_in = x.shape[-1]
+        bound = 1.0 / math.sqrt(fan_in)
+
+        def mu_init(k, shape, dtype=jnp.float32):
+            return jax.random.uniform(k, shape, dtype, -bound, bound)
+
+        sigma_init = nn.initializers.constant(0.1 / math.sqrt(fan_in))
+        w_mu = self.param("kernel_mu", mu_init, (fan_in, self.features))
+        w_sigma = self.param("kernel_sigma", sigma_init, (fan_in, self.features))
+        b_mu = self.param("bias_mu", mu_init, (self.features,))
+        b_sigma = self.param("bias_sigma", sigma_init, (self.features,))
+        if key is None:
+            return _add_bias(x @ w_mu, b_mu)
+        p_key, q_key = jax.random.split(key)
+        f_p = _signed_sqrt(jax.random.normal(p_key, (fan_in, 1)))
+        f_q = _signed_sqrt(jax.random.normal(q_key, (1, self.features)))
+        return _add_bias(x @ (w_mu + w_sigma * (f_p * f_q)), b_mu + b_sigma * f_q[0])
+
+
+def _add_bias(y: jax.Array, bias: jax.Array) -> jax.Array:
+    return y + bias.reshape((1,) * (y.ndim - 1) + bias.shape)
+
+
+def _signed_sqrt(z: jax.Array) -> jax.Array:
+    return jnp.sign(z) * jnp.sqrt(jnp.abs(z))
+
+
 class QHead(nn.Module):
     """Hidden dense layer + output layer; expected Q from logits when distributional."""
 
@@ -38,18 +83,25 @@ class QHead(nn.Module):
     v_max: float = 10.0
     dueling: bool = False
     kernel_init: nn.initializers.Initializer = nn.initializers.xavier_uniform()
+    noisy: bool = False  # NoisyDense layers (Dopamine's FullRainbowNetwork `noisy`)
 
     @nn.compact
-    def __call__(self, features: jax.Array) -> QNetworkOutput:
-        x = nn.relu(nn.Dense(self.hidden_units, kernel_init=self.kernel_init)(features))
+    def __call__(self, features: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
+        def dense(units):
+            # Dopamine's feature_layer: every noisy layer of one forward pass gets the same key
+            if self.noisy:
+                return lambda h: NoisyDense(units)(h, noise_key)
+            return nn.Dense(units, kernel_init=self.kernel_init)
+
+        x = nn.relu(dense(self.hidden_units)(features))
         atoms = max(self.num_atoms, 1)
         if self.dueling:
-            adv = nn.Dense(self.num_actions * atoms, kernel_init=self.kernel_init)(x)
-            val = nn.Dense(atoms, kernel_init=self.kernel_init)(x)
+            adv = dense(self.num_actions * atoms)(x)
+            val = dense(atoms)(x)
             adv = adv.reshape(-1, self.num_actions, atoms)
             out = val[:, None, :] + adv - adv.mean(axis=1, keepdims=True)
         else:
-            out = nn.Dense(self.num_actions * atoms, kernel_init=self.kernel_init)(x)
+            out = dense(self.num_actions * atoms)(x)
             out = out.reshape(-1, self.num_actions, atoms)
         if self.num_atoms == 0:
             return QNetworkOutput(q_values=out[..., 0])
@@ -75,10 +127,11 @@ class NatureCNN(nn.Module):
     num_atoms: int = 0
     v_max: float = 10.0
     dueling: bool = False
+    noisy: bool = False
     input_scale: float = 1.0 / 255.0
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> QNetworkOutput:
+    def __call__(self, x: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
         _check_width(self.width)
         init = nn.initializers.xavier_uniform()
         x = _prepare(x, self.input_scale)
@@ -88,7 +141,8 @@ class NatureCNN(nn.Module):
             x = nn.relu(x)
         x = x.reshape(x.shape[0], -1)
         hidden = self.dense_units * (self.width if self.scale_dense else 1)
-        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init)(x)
+        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init,
+                     self.noisy)(x, noise_key)
 
 
 class ResidualBlock(nn.Module):
@@ -128,10 +182,11 @@ class ImpalaCNN(nn.Module):
     num_atoms: int = 0
     v_max: float = 10.0
     dueling: bool = False
+    noisy: bool = False
     input_scale: float = 1.0 / 255.0
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> QNetworkOutput:
+    def __call__(self, x: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
         _check_width(self.width)
         x = _prepare(x, self.input_scale)
         for size in self.stack_sizes:
@@ -139,7 +194,7 @@ class ImpalaCNN(nn.Module):
         x = nn.relu(x).reshape(x.shape[0], -1)
         hidden = self.dense_units * (self.width if self.scale_dense else 1)
         return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling,
-                     nn.initializers.xavier_uniform())(x)
+                     nn.initializers.xavier_uniform(), self.noisy)(x, noise_key)
 
 
 class PatchConv(nn.Module):
@@ -183,17 +238,19 @@ class MinAtarCNN(nn.Module):
     num_atoms: int = 0
     v_max: float = 10.0
     dueling: bool = False
+    noisy: bool = False
     input_scale: float = 1.0
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> QNetworkOutput:
+    def __call__(self, x: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
         _check_width(self.width)
         init = nn.initializers.xavier_uniform()
         x = _prepare(x, self.input_scale)
         x = nn.relu(PatchConv(self.conv_channels * self.width, (3, 3), init, name="Conv_0")(x))
         x = x.reshape(x.shape[0], -1)
         hidden = self.dense_units * (self.width if self.scale_dense else 1)
-        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init)(x)
+        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init,
+                     self.noisy)(x, noise_key)
 
 
 NETWORKS = {"nature": NatureCNN, "impala": ImpalaCNN, "minatar": MinAtarCNN}

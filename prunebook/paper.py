@@ -5,14 +5,21 @@ experiments (Fig 1, 3, 4, ...): Dopamine's JAX agents "with their default values
 games, 40M frames, Impala ResNet, 95% GMP from 20% to 80% of training [dossier §2.1, §3.4,
 §5.1-5.2]. Comments cite the dossier section and the Dopamine gin file a value comes from
 ("dqn.gin" = `dopamine/jax/agents/dqn/configs/dqn.gin`, "rainbow.gin", "implicit_quantile.gin";
-"JP-dop" = jaxpruner's `baselines/dopamine/configs/dqn.gin`).
+"JP-dop" = jaxpruner's `baselines/dopamine/configs/dqn.gin`; "DER.gin" / "DrQ_eps.gin" =
+`dopamine/labs/atari_100k/configs/`).
+
+Agents "der" and "drq_eps" are Fig 7's DER and DrQ(eps) (paper Table 1, dossier §5.1 and
+§5.2): Atari-100k agents trained for 40M frames on the 26 Atari-100k games. Their Rainbow
+parts (noisy, dueling, double DQN, replay, augmentation) are not RunConfig fields: the agent
+name fixes them (`prunebook.agents.atari100k.VARIANTS`, checked against `VARIANT_TABLE`).
 
 `PAPER_TABLE` is the same information transcribed independently from the dossier's tables, so
 `tests/test_paper_preset.py` can check the preset against it field by field.
 
-Environment-side settings (sticky actions, 27,000-step episode cap, frame skip 4, reward
-clipping) are not RunConfig fields: `prunebook.envs.atari` fixes them to Dopamine's values and
-`ENV_TABLE` records them for the test.
+Environment-side settings (27,000-step episode cap, frame skip 4, reward clipping) are not
+RunConfig fields: `prunebook.envs.atari` fixes them to Dopamine's values and `ENV_TABLE`
+records them (and the env's defaults) for the test. Sticky actions and terminal-on-life-loss
+are RunConfig fields because DER and DrQ(eps) turn them around.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import Any
 from prunebook.config import AGENTS, ConfigError, RunConfig
 from prunebook.envs.atari import ATARI_100K_GAMES, PAPER_15_GAMES
 
-PAPER_AGENTS = ("dqn", "rainbow", "iqn")
+PAPER_AGENTS = ("dqn", "rainbow", "iqn", "der", "drq_eps")
 
 ATARI_60_GAMES: tuple[str, ...] = tuple(sorted(set(ATARI_100K_GAMES) | {
     "AirRaid", "Asteroids", "Atlantis", "BeamRider", "Berzerk", "Bowling", "Carnival",
@@ -64,6 +71,8 @@ PAPER_TABLE: dict[str, dict[str, Any]] = {
         "epsilon_eval": 0.001,  # §5.2 gin
         "epsilon_decay_steps": 250_000,  # Table 2 "epsilon decay"
         "eval_episodes": 0,  # §5.3: scores are training returns (continuous_train)
+        "sticky_actions": True,  # Table 2 "sticky actions True"; §5.3 probability 0.25
+        "terminal_on_life_loss": False,  # §5.2 dqn/rainbow/implicit_quantile: False (default)
     },
     "dqn": {"n_step": 1, "learning_rate": 6.25e-5, "adam_eps": 1.5e-4, "loss": "mse"},
     "rainbow": {"n_step": 3, "learning_rate": 6.25e-5, "adam_eps": 1.5e-4, "num_atoms": 51,
@@ -71,6 +80,45 @@ PAPER_TABLE: dict[str, dict[str, Any]] = {
     "iqn": {"n_step": 3, "learning_rate": 5e-5, "adam_eps": 3.125e-4, "kappa": 1.0,
             "num_tau_samples": 64, "num_tau_prime_samples": 64, "num_quantile_samples": 32,
             "quantile_embedding_dim": 64},
+    # Fig 7 agents: §5.1 Table 1 (DER / DrQ(eps)) and the §5.2 DER.gin / DrQ_eps.gin columns.
+    # Common values that still hold: 40M frames (§2.2 E7), Impala (§2.1), replay 1M, batch 32,
+    # discount 0.99, exploration eps 0.01, eval eps 0.001 (Table 1 / gin), 95% ERK GMP 20% ->
+    # 80% (= updates 2M -> 8M: derived, UNCONFIRMED, §3.5). UNCONFIRMED as well (§5.3): 40
+    # iterations of 250k steps and training-episode scores for these agents at 40M frames.
+    "der": {
+        "n_step": 10,  # Table 1 "update horizon 10"; DER.gin update_horizon
+        "learning_rate": 1e-4,  # Table 1 "Adam lr 0.0001"
+        "adam_eps": 1.5e-4,  # Table 1 "Adam eps 0.00015"
+        "min_replay_history": 1_600,  # Table 1; DER.gin
+        "update_period": 1,  # Table 1; DER.gin
+        "target_update_period": 2_000,  # §5.2 DER.gin (Table 1 omits it)
+        "epsilon_decay_steps": 2_000,  # Table 1 "epsilon decay 2000"
+        "num_atoms": 51,  # Table 1 "number of atoms 51"
+        "v_max": 10.0,  # §5.2 DER.gin vmax
+        "priority_beta": 0.5,  # §5.2 DER.gin replay prioritized (Rainbow's fixed beta)
+        "sticky_actions": False,  # Table 1 "sticky actions False"
+        "terminal_on_life_loss": True,  # §5.2 DER.gin
+    },
+    "drq_eps": {
+        "n_step": 10,  # Table 1
+        "learning_rate": 1e-4,  # Table 1
+        "adam_eps": 1.5e-4,  # Table 1
+        "min_replay_history": 1_600,  # Table 1
+        "update_period": 1,  # Table 1
+        "target_update_period": 1,  # §5.2 DrQ_eps.gin
+        "epsilon_decay_steps": 5_000,  # Table 1 "epsilon decay 5000"
+        "loss": "huber",  # not in the dossier: Dopamine's non-distributional full-Rainbow loss
+        "sticky_actions": False,  # Table 1
+        "terminal_on_life_loss": True,  # §5.2 DrQ_eps.gin
+    },
+}
+
+VARIANT_TABLE: dict[str, dict[str, bool]] = {
+    # §5.2 "distributional", "replay" and "other" rows of the DER.gin / DrQ_eps.gin columns
+    "der": {"distributional": True, "noisy": True, "dueling": True, "double_dqn": True,
+            "prioritized": True, "data_augmentation": False},
+    "drq_eps": {"distributional": False, "noisy": False, "dueling": True, "double_dqn": True,
+                "prioritized": False, "data_augmentation": True},
 }
 
 ENV_TABLE: dict[str, Any] = {
@@ -116,6 +164,35 @@ def _agent_values(agent: str) -> dict[str, Any]:
             num_quantile_samples=32,  # Table 2 (K)
             quantile_embedding_dim=64,  # §5.2 implicit_quantile.gin
         )
+    if agent in ("der", "drq_eps"):
+        values = dict(
+            n_step=10,  # Table 1 update horizon 10 / 10; DER.gin, DrQ_eps.gin update_horizon
+            learning_rate=1e-4,  # Table 1 Adam lr 0.0001; gin create_optimizer.learning_rate
+            adam_eps=1.5e-4,  # Table 1 Adam eps 0.00015; gin create_optimizer.eps
+            min_replay_history=1_600,  # Table 1 min replay history 1600; gin
+            update_period=1,  # Table 1 update period 1 (replay ratio 1); gin
+            sticky_actions=False,  # Table 1 sticky actions False; gin "Atari 100K benchmark
+            # doesn't use sticky actions"
+            terminal_on_life_loss=True,  # §5.2 gin AtariPreprocessing.terminal_on_life_loss
+        )
+        if agent == "der":
+            values.update(
+                target_update_period=2_000,  # §5.2 DER.gin ("Target every 2000 updates")
+                epsilon_decay_steps=2_000,  # Table 1 epsilon decay 2000; DER.gin. Unused in
+                # acting: a noisy agent acts with epsilon 0 (see prunebook.agents.atari100k)
+                num_atoms=51,  # Table 1 number of atoms 51; DER.gin
+                v_max=10.0,  # §5.2 DER.gin vmax (v_min = -v_max)
+                priority_beta=0.5,  # §5.2 prioritized replay; Dopamine's fixed exponent 0.5
+            )
+        else:
+            values.update(
+                target_update_period=1,  # §5.2 DrQ_eps.gin: the target is the online network
+                epsilon_decay_steps=5_000,  # Table 1 epsilon decay 5000; DrQ_eps.gin
+                # Not in the dossier: Atari100kRainbowAgent(mse_loss=False) -> full_rainbow
+                # `train` uses Huber for the non-distributional loss (Dopamine source).
+                loss="huber",
+            )
+        return values
     raise ConfigError(f"agent={agent!r} has no paper preset; choose one of {list(PAPER_AGENTS)}")
 
 
@@ -125,6 +202,12 @@ def paper_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
     40M frames = 10M agent steps = 40 iterations x 250k agent steps; 2.495M gradient updates
     (one per 4 agent steps after the 20k warm-up), pruned from update 499k to 1,996k (JP-dop's
     gin rounds the same 20%/80% of 2.5M to 500k/2M).
+
+    DER / DrQ(eps) (Fig 7): the same 40M frames with one update per agent step after a 1,600
+    step warm-up, 9,998,400 updates, pruned from update 2,000k to 7,999k (the dossier's
+    derived, UNCONFIRMED "2M -> 8M", §3.5). The 40-iteration layout and scoring training
+    episodes (no separate evaluation) are UNCONFIRMED for them too (§5.3: the paper does not
+    give the 40M-frame runner layout or evaluation protocol of these agents).
     """
     values: dict[str, Any] = dict(
         agent=agent,

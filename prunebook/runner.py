@@ -390,8 +390,10 @@ def run_sweep(sweep: Sweep, results_root: Path | str = "results",
     executor = executor or LocalExecutor()
     check_disk(configs, Path(checkpoint_root), getattr(executor, "num_workers", 1))
     total_steps = sum(_run_steps(c) for c in configs)
+    # offline runs (no env steps of their own) progress in gradient updates
+    unit = "update" if configs and all(c.num_env_steps == 0 for c in configs) else "env step"
     outcome: dict[str, str] = {}
-    bar = tqdm(total=total_steps, unit="step", unit_scale=True, disable=not show_progress,
+    bar = tqdm(total=total_steps, unit=f" {unit}", unit_scale=True, disable=not show_progress,
                desc=f"{sweep.name}: 0/{len(configs)} runs")
     started = time.perf_counter()
 
@@ -399,7 +401,7 @@ def run_sweep(sweep: Sweep, results_root: Path | str = "results",
         if kind == "progress":
             bar.update(event["env_steps"])
             rate = bar.n / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix_str(f"{rate:,.0f} env steps/s, last: {event['run_id']}")
+            bar.set_postfix_str(f"mean {rate:,.0f} {unit}s/s, last: {event['run_id']}")
         else:
             outcome[event["run_id"]] = event["status"]
             bar.set_description(f"{sweep.name}: {len(outcome)}/{len(configs)} runs")

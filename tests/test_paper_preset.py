@@ -10,11 +10,12 @@ from prunebook.paper import (
     ENV_TABLE,
     IQN_FIELDS,
     PAPER_TABLE,
+    VARIANT_TABLE,
     iqn_base_config,
     paper_config,
 )
 
-RUN_AGENTS = [a for a in ("dqn", "rainbow", "iqn") if a in AGENTS]
+RUN_AGENTS = [a for a in ("dqn", "rainbow", "iqn", "der", "drq_eps") if a in AGENTS]
 
 
 def _expected(agent: str) -> dict:
@@ -33,11 +34,13 @@ def test_preset_matches_the_table_field_by_field(agent):
     # Every field is in the table except the run's identity and what the agent never reads.
     unused = {"dqn": {"num_atoms", "v_max", "priority_beta", *IQN_FIELDS},
               "rainbow": {"loss", *IQN_FIELDS},
-              "iqn": {"num_atoms", "v_max", "priority_beta", "loss"}}[agent]
+              "iqn": {"num_atoms", "v_max", "priority_beta", "loss"},
+              "der": {"loss", *IQN_FIELDS},  # C51
+              "drq_eps": {"num_atoms", "v_max", "priority_beta", *IQN_FIELDS}}[agent]
     assert set(fields) - set(_expected(agent)) <= {"game", "seed"} | unused
 
 
-@pytest.mark.parametrize("agent", ["dqn", "rainbow", "iqn"])
+@pytest.mark.parametrize("agent", ["dqn", "rainbow", "iqn", "der", "drq_eps"])
 def test_table_covers_every_agent_specific_value(agent):
     # The values that differ between agents must all be in the per-agent rows.
     assert {"n_step", "learning_rate", "adam_eps"} <= set(PAPER_TABLE[agent])
@@ -50,6 +53,46 @@ def test_agent_rows_match_dossier_table_2():
     assert [PAPER_TABLE[a]["learning_rate"] for a in ("dqn", "rainbow", "iqn")] == [
         6.25e-5, 6.25e-5, 5e-5]
     assert [PAPER_TABLE[a]["n_step"] for a in ("dqn", "rainbow", "iqn")] == [1, 3, 3]
+
+
+def test_agent_rows_match_dossier_table_1_and_the_atari_100k_gin_files():
+    # Table 1 (dossier §5.1): DER / DrQ(eps); target periods and life loss from §5.2 gin
+    der, drq = PAPER_TABLE["der"], PAPER_TABLE["drq_eps"]
+    for row in (der, drq):
+        assert (row["adam_eps"], row["learning_rate"], row["n_step"]) == (1.5e-4, 1e-4, 10)
+        assert (row["min_replay_history"], row["update_period"]) == (1_600, 1)
+        assert (row["sticky_actions"], row["terminal_on_life_loss"]) == (False, True)
+    assert (der["epsilon_decay_steps"], drq["epsilon_decay_steps"]) == (2_000, 5_000)
+    assert (der["target_update_period"], drq["target_update_period"]) == (2_000, 1)
+    assert der["num_atoms"] == 51 and "num_atoms" not in drq  # Table 1 "atoms 51 / 0"
+    common = PAPER_TABLE["common"]  # Table 1 values shared with Table 2
+    assert (common["batch_size"], common["gamma"], common["replay_capacity"],
+            common["epsilon_train"]) == (32, 0.99, 1_000_000, 0.01)
+
+
+def test_atari_100k_variants_match_the_gin_files():
+    import dataclasses
+
+    from prunebook.agents import atari100k
+
+    assert set(atari100k.VARIANTS) == set(VARIANT_TABLE) == {"der", "drq_eps"}
+    for agent, row in VARIANT_TABLE.items():
+        assert dataclasses.asdict(atari100k.VARIANTS[agent]) == row, agent
+
+
+def test_atari_100k_run_length_and_pruning_window():
+    # 40M frames with one update per agent step: 10M - 1,600 updates; 20% -> 80% ~ 2M -> 8M
+    # (dossier §3.5, derived and UNCONFIRMED)
+    for agent in ("der", "drq_eps"):
+        config = paper_config(agent)
+        assert config.num_env_steps * 4 == 40_000_000 and config.num_iterations == 40
+        assert config.total_updates == 10_000_000 - 1_600
+        schedule = pruning.GMPSchedule.from_run_length(
+            config.final_sparsity, config.total_updates, config.prune_start_frac,
+            config.prune_end_frac, config.mask_update_every)
+        assert (schedule.start_update, schedule.end_update) == (2_000_000, 7_999_000)
+        assert schedule.update_every == 1000
+        assert config.game in atari.ATARI_100K_GAMES and config.network == "impala"
 
 
 def test_iqn_constants_match_the_table():

@@ -2,7 +2,9 @@
 
 An agent is a network, an optimizer (always `gmp(adam)`, dense = sparsity 0) and a
 per-sample loss; `make_update` turns those into one pure gradient step that also applies the
-pruning masks, so DQN and Rainbow differ only in their loss.
+pruning masks, so DQN and Rainbow differ only in their loss. DER and DrQ(eps)
+(`prunebook.agents.atari100k`) are the same record with a loss that takes a PRNG key (image
+augmentation, noisy layers) and, for DER, a noisy network that acts from a key too.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ from prunebook.replay import Batch
 class Agent(NamedTuple):
     network: nn.Module
     optimizer: optax.GradientTransformation
-    # (params, target_params, batch) -> per-sample loss (B,)
-    per_sample_loss: Callable[[object, object, Batch], jax.Array]
+    # (params, target_params, batch) -> per-sample loss (B,); keyed: (..., batch, key)
+    per_sample_loss: Callable[..., jax.Array]
     prioritized: bool
+    keyed: bool = False  # the loss takes a PRNG key (augmentation, noisy layers)
+    noisy: bool = False  # the network has noisy layers: acting in training draws noise
 
 
-def make_network(config: RunConfig, num_actions: int, distributional: bool) -> nn.Module:
+def make_network(config: RunConfig, num_actions: int, distributional: bool,
+                 dueling: bool = False, noisy: bool = False) -> nn.Module:
     return networks.make_network(
         config.network, num_actions, width=config.width, scale_dense=config.scale_dense,
-        num_atoms=config.num_atoms if distributional else 0, v_max=config.v_max)
+        num_atoms=config.num_atoms if distributional else 0, v_max=config.v_max,
+        dueling=dueling, noisy=noisy)
 
 
 def make_optimizer(config: RunConfig) -> optax.GradientTransformation:
@@ -50,10 +56,17 @@ def linearly_decaying_epsilon(decay_period: int, step, warmup_steps: int, epsilo
     return epsilon + jnp.clip(bonus, 0.0, 1.0 - epsilon)
 
 
-def make_act(network: nn.Module, num_actions: int):
+def make_act(network: nn.Module, num_actions: int, noisy: bool = False):
+    """Epsilon-greedy acting; `noisy=True` also draws the noisy layers' noise from the key
+    (training), `noisy=False` on a noisy network acts on the mean weights (evaluation)."""
+
     def act(params, obs, key, epsilon):
         """Epsilon-greedy action for one observation."""
-        q_values = network.apply(params, obs[None]).q_values[0]  # (actions,)
+        if noisy:
+            key, noise_key = jax.random.split(key)
+            q_values = network.apply(params, obs[None], noise_key).q_values[0]  # (actions,)
+        else:
+            q_values = network.apply(params, obs[None]).q_values[0]  # (actions,)
         explore_key, action_key = jax.random.split(key)
         random_action = jax.random.randint(action_key, (), 0, num_actions)
         explore = jax.random.uniform(explore_key) < epsilon
@@ -63,11 +76,18 @@ def make_act(network: nn.Module, num_actions: int):
 
 
 def make_update(agent: Agent, priority_beta: float):
-    """One gradient step: loss, Adam (+ mask schedule), then zero the pruned weights."""
+    """One gradient step: loss, Adam (+ mask schedule), then zero the pruned weights.
 
-    def update(params, target_params, opt_state, batch: Batch):
+    `key` (a PRNG key) is passed on to the loss of keyed agents and must be left out otherwise.
+    """
+
+    def update(params, target_params, opt_state, batch: Batch, key=None):
+        if agent.keyed != (key is not None):
+            raise TypeError("pass a PRNG key to the update exactly when the agent is keyed")
+        loss_args = (key,) if agent.keyed else ()
+
         def loss_fn(p):
-            per_sample = agent.per_sample_loss(p, target_params, batch)  # (B,)
+            per_sample = agent.per_sample_loss(p, target_params, batch, *loss_args)  # (B,)
             if agent.prioritized:
                 # Importance weights (1/p)^beta normalised by their max (compact Rainbow, beta 0.5).
                 weights = (batch.probabilities + 1e-10) ** -priority_beta

@@ -11,6 +11,17 @@ from prunebook.config import RunConfig
 from prunebook.replay import Batch
 
 
+def td_loss(q_values: jax.Array, actions: jax.Array, target: jax.Array, loss: str) -> jax.Array:
+    """Per-sample TD loss of Q(s, a) (B, actions) at the taken actions (B,) against `target` (B,).
+
+    Shared by DQN and DrQ(eps) (`prunebook.agents.atari100k`).
+    """
+    chosen = jnp.take_along_axis(q_values, actions[:, None], axis=1)[:, 0]  # (B,)
+    if loss == "huber":
+        return optax.huber_loss(chosen, target, delta=1.0)
+    return 0.5 * (chosen - target) ** 2  # Dopamine's mse_loss
+
+
 def make_dqn(config: RunConfig, num_actions: int) -> Agent:
     network = make_network(config, num_actions, distributional=False)
 
@@ -19,9 +30,6 @@ def make_dqn(config: RunConfig, num_actions: int) -> Agent:
         next_q = network.apply(target_params, batch.next_obs).q_values  # (B, actions)
         # y = R^(n) + gamma^n * (1 - done) * max_a' Qbar(s', a')
         target = jax.lax.stop_gradient(batch.returns + batch.discounts * next_q.max(axis=1))
-        chosen = jnp.take_along_axis(q_values, batch.actions[:, None], axis=1)[:, 0]  # (B,)
-        if config.loss == "huber":
-            return optax.huber_loss(chosen, target, delta=1.0)
-        return 0.5 * (chosen - target) ** 2  # Dopamine's mse_loss
+        return td_loss(q_values, batch.actions, target, config.loss)
 
     return Agent(network, make_optimizer(config), per_sample_loss, prioritized=False)

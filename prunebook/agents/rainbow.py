@@ -30,20 +30,32 @@ def project_distribution(target_support: jax.Array, probabilities: jax.Array,
     return (weight * probabilities[:, None, :]).sum(-1)  # (B, N)
 
 
+def c51_loss(logits: jax.Array, actions: jax.Array, next_probabilities: jax.Array,
+             returns: jax.Array, discounts: jax.Array, support: jax.Array) -> jax.Array:
+    """Per-sample C51 loss: cross-entropy of the taken action's logits (B, actions, atoms)
+    against the projected target R^(n) + gamma^n (1 - done) z, z ~ next_probabilities (B, atoms).
+
+    Shared by compact Rainbow and DER (`prunebook.agents.atari100k`).
+    """
+    chosen_logits = jnp.take_along_axis(logits, actions[:, None, None], axis=1)[:, 0]
+    target_support = returns[:, None] + discounts[:, None] * support[None]
+    target = jax.lax.stop_gradient(
+        project_distribution(target_support, next_probabilities, support))
+    return optax.softmax_cross_entropy(chosen_logits, target)  # (B,)
+
+
 def make_rainbow(config: RunConfig, num_actions: int) -> Agent:
     network = make_network(config, num_actions, distributional=True)
     support = jnp.linspace(-config.v_max, config.v_max, config.num_atoms)
 
     def per_sample_loss(params, target_params, batch: Batch) -> jax.Array:
         logits = network.apply(params, batch.obs).logits  # (B, actions, atoms)
-        chosen_logits = jnp.take_along_axis(logits, batch.actions[:, None, None], axis=1)[:, 0]
         target_out = network.apply(target_params, batch.next_obs)
         next_action = jnp.argmax(target_out.q_values, axis=1)  # (B,)
         next_probs = jnp.take_along_axis(
             target_out.probabilities, next_action[:, None, None], axis=1)[:, 0]  # (B, atoms)
-        target_support = batch.returns[:, None] + batch.discounts[:, None] * support[None]
-        target = jax.lax.stop_gradient(project_distribution(target_support, next_probs, support))
-        return optax.softmax_cross_entropy(chosen_logits, target)  # (B,)
+        return c51_loss(logits, batch.actions, next_probs, batch.returns, batch.discounts,
+                        support)
 
     return Agent(network, make_optimizer(config), per_sample_loss, prioritized=True)
 
