@@ -26,8 +26,66 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the allowed values."""
 
 
+class FrozenConfig:
+    """What every run config (online `RunConfig`, offline `prunebook.offline.OfflineConfig`)
+    shares: the run id the results store and checkpoints are keyed by, JSON round-trips, and
+    the field checks whose messages name the field and the allowed values."""
+
+    @property
+    def run_id(self) -> str:
+        return (f"{self.agent}-{self.game}-w{self.width}-s{self.final_sparsity:g}-"
+                f"seed{self.seed}")
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown config fields {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    # --- checks for __post_init__ ------------------------------------------------------------
+    def _choose(self, name: str, allowed) -> None:
+        if getattr(self, name) not in allowed:
+            raise ConfigError(
+                f"{name}={getattr(self, name)!r} is not allowed; choose one of {list(allowed)}")
+
+    def _check_ints(self, names, minimum: int) -> None:
+        kind = "a positive" if minimum == 1 else "a non-negative"
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"{name} must be {kind} integer, got {value!r}")
+
+    def _check_bools(self, names) -> None:
+        for name in names:
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+    def _check_unit_interval(self, names) -> None:
+        for name in names:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+
+    def _check_pruning(self) -> None:
+        if not 0.0 <= self.final_sparsity < 1.0:
+            raise ConfigError(f"final_sparsity must be in [0, 1), got {self.final_sparsity!r}")
+        if not 0.0 <= self.prune_start_frac < self.prune_end_frac <= 1.0:
+            raise ConfigError("need 0 <= prune_start_frac < prune_end_frac <= 1, got "
+                              f"{self.prune_start_frac}, {self.prune_end_frac}")
+
+
 @dataclasses.dataclass(frozen=True)
-class RunConfig:
+class RunConfig(FrozenConfig):
     """Everything that defines one training run (a results file stores all of it)."""
 
     # "dqn", "rainbow" (Dopamine's compact Rainbow: C51 + n-step + PER), "iqn"; Atari only:
@@ -77,11 +135,7 @@ class RunConfig:
     terminal_on_life_loss: bool = False
 
     def __post_init__(self):
-        def choose(name, allowed):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"{name}={getattr(self, name)!r} is not allowed; choose one of {list(allowed)}")
-
+        choose = self._choose
         choose("agent", AGENTS)
         choose("suite", SUITES)
         if self.suite == "minatar" and self.agent not in MINATAR_AGENTS:
@@ -105,29 +159,15 @@ class RunConfig:
             if not self.sticky_actions or self.terminal_on_life_loss:
                 raise ConfigError("sticky_actions and terminal_on_life_loss are Atari settings; "
                                   "leave them at True and False for suite='minatar'")
-        for name in ("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
-                     "update_period", "target_update_period", "batch_size", "n_step",
-                     "mask_update_every", "epsilon_decay_steps", "num_atoms",
-                     "num_tau_samples", "num_tau_prime_samples", "num_quantile_samples",
-                     "quantile_embedding_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("seed", "min_replay_history", "eval_episodes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        for name in ("sticky_actions", "terminal_on_life_loss"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if not 0.0 <= self.final_sparsity < 1.0:
-            raise ConfigError(f"final_sparsity must be in [0, 1), got {self.final_sparsity!r}")
-        if not 0.0 <= self.prune_start_frac < self.prune_end_frac <= 1.0:
-            raise ConfigError("need 0 <= prune_start_frac < prune_end_frac <= 1, got "
-                              f"{self.prune_start_frac}, {self.prune_end_frac}")
-        for name in ("gamma", "epsilon_train", "epsilon_eval", "priority_beta"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        self._check_ints(("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
+                          "update_period", "target_update_period", "batch_size", "n_step",
+                          "mask_update_every", "epsilon_decay_steps", "num_atoms",
+                          "num_tau_samples", "num_tau_prime_samples", "num_quantile_samples",
+                          "quantile_embedding_dim"), minimum=1)
+        self._check_ints(("seed", "min_replay_history", "eval_episodes"), minimum=0)
+        self._check_bools(("sticky_actions", "terminal_on_life_loss"))
+        self._check_pruning()
+        self._check_unit_interval(("gamma", "epsilon_train", "epsilon_eval", "priority_beta"))
         if self.learning_rate <= 0 or self.adam_eps <= 0 or self.v_max <= 0 or self.kappa <= 0:
             raise ConfigError("learning_rate, adam_eps, v_max and kappa must be positive")
         if self.num_env_steps % self.iteration_env_steps:
@@ -153,28 +193,6 @@ class RunConfig:
     def total_updates(self) -> int:
         """Gradient updates in the run: one per `update_period` agent steps after warm-up."""
         return max(1, (self.num_env_steps - self.min_replay_history) // self.update_period)
-
-    @property
-    def run_id(self) -> str:
-        return (f"{self.agent}-{self.game}-w{self.width}-s{self.final_sparsity:g}-"
-                f"seed{self.seed}")
-
-    def replace(self, **changes: Any) -> RunConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown config fields {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 def config_from_dict(data: dict[str, Any]):

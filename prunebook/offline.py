@@ -17,7 +17,6 @@ not count them either) and their mean return is the run's score for that iterati
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,6 +29,7 @@ from prunebook.config import (
     MINATAR_GAMES,
     OFFLINE_AGENTS,
     ConfigError,
+    FrozenConfig,
     RunConfig,
     preset_config,
 )
@@ -39,7 +39,7 @@ DATASET_RECIPES = ("ci", "cpu")  # which online DQN run is logged: see `logging_
 
 
 @dataclasses.dataclass(frozen=True)
-class OfflineConfig:
+class OfflineConfig(FrozenConfig):
     """One offline run: CQL or CQL+C51 on a fixed sample of a logged DQN run (a results file
     stores all of it). Fields shared with `RunConfig` mean the same thing."""
 
@@ -78,11 +78,7 @@ class OfflineConfig:
     double_dqn: bool = False  # CQL+C51: True (Table 3)
 
     def __post_init__(self):
-        def choose(name, allowed):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"{name}={getattr(self, name)!r} is not allowed; choose one of {list(allowed)}")
-
+        choose = self._choose
         choose("agent", OFFLINE_AGENTS)
         choose("suite", ("minatar",))
         choose("network", ("minatar",))
@@ -91,29 +87,15 @@ class OfflineConfig:
         choose("allocation", ALLOCATIONS)
         choose("loss", LOSSES)
         choose("dataset", DATASET_RECIPES)
-        for name in ("scale_dense", "dueling", "double_dqn"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        for name in ("width", "num_iterations", "updates_per_iteration", "eval_episodes",
-                     "batch_size", "n_step", "target_update_period", "mask_update_every",
-                     "num_atoms"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("seed", "dataset_seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
-        if not 0.0 <= self.final_sparsity < 1.0:
-            raise ConfigError(f"final_sparsity must be in [0, 1), got {self.final_sparsity!r}")
-        if not 0.0 <= self.prune_start_frac < self.prune_end_frac <= 1.0:
-            raise ConfigError("need 0 <= prune_start_frac < prune_end_frac <= 1, got "
-                              f"{self.prune_start_frac}, {self.prune_end_frac}")
+        self._check_bools(("scale_dense", "dueling", "double_dqn"))
+        self._check_ints(("width", "num_iterations", "updates_per_iteration", "eval_episodes",
+                          "batch_size", "n_step", "target_update_period", "mask_update_every",
+                          "num_atoms"), minimum=1)
+        self._check_ints(("seed", "dataset_seed"), minimum=0)
+        self._check_pruning()
         if not 0.0 < self.dataset_fraction <= 1.0:
             raise ConfigError(f"dataset_fraction must be in (0, 1], got {self.dataset_fraction!r}")
-        for name in ("gamma", "epsilon_eval"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        self._check_unit_interval(("gamma", "epsilon_eval"))
         for name in ("learning_rate", "adam_eps", "v_max"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
@@ -144,28 +126,6 @@ class OfflineConfig:
         capacity"); it is rebuilt from the dataset on resume, never checkpointed."""
         logged = logging_config(self.game, self.dataset, self.dataset_seed).num_env_steps
         return max(1, round(self.dataset_fraction * logged))
-
-    @property
-    def run_id(self) -> str:
-        return (f"{self.agent}-{self.game}-w{self.width}-s{self.final_sparsity:g}-"
-                f"seed{self.seed}")
-
-    def replace(self, **changes: Any) -> OfflineConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OfflineConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown config fields {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 # --- presets ---------------------------------------------------------------------------------

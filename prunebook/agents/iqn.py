@@ -35,8 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from prunebook import networks, pruning
+from prunebook import networks
 from prunebook.agents.common import make_optimizer
+from prunebook.agents.common import make_update as make_common_update
 from prunebook.config import RunConfig
 from prunebook.replay import Batch
 
@@ -176,6 +177,7 @@ class IQNAgent(NamedTuple):
     per_sample_loss: Callable[[Any, Any, Batch, jax.Array], jax.Array]
     prioritized: bool
     hparams: IQNHyperParams
+    keyed: bool = True  # read by `common.make_update`: the loss takes a key
 
 
 def make_iqn(config: RunConfig, num_actions: int,
@@ -228,16 +230,6 @@ def make_act(agent: IQNAgent, num_actions: int):
 
 
 def make_update(agent: IQNAgent):
-    """One gradient step (loss, Adam with the GMP mask schedule, zero the pruned weights)."""
-
-    def update(params, target_params, opt_state, batch: Batch, key):
-        def loss_fn(p):
-            per_sample = agent.per_sample_loss(p, target_params, batch, key)  # (B,)
-            return per_sample.mean(), per_sample
-
-        (loss, per_sample), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = agent.optimizer.update(grads, opt_state, params)
-        params = pruning.apply_masks(optax.apply_updates(params, updates), opt_state)
-        return params, opt_state, loss, per_sample
-
-    return update
+    """One gradient step (loss, Adam with the GMP mask schedule, zero the pruned weights):
+    `common.make_update` with the tau-sampling key passed to the loss; uniform replay."""
+    return make_common_update(agent, priority_beta=0.0)
