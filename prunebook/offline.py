@@ -312,6 +312,7 @@ class OfflineAnalysis(NamedTuple):
     iqm: Any  # per (agent, width, sparsity): IQM of normalized final scores and its 95% CI
     claims: Any  # claim 4 rows in the front page's format (complete comparisons only)
     scale: str  # games, updates, seeds, preset: what every number is about
+    results: tuple = ()  # the claim 4 `ClaimResult`s behind `claims`, for `summary`
 
 
 def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConfig],
@@ -376,7 +377,7 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
         if missing:
             verdicts.append(claims.ClaimResult(
                 claim.id, "not yet run", None, None, claim.paper, scale,
-                note=f"{len(missing)} runs of this comparison have not finished"))
+                note=f"waiting for {len(missing)} runs of this comparison"))
             continue
         subset = final_all[final_all["run_id"].isin(needed | behaviour_ids)]
         rng_claim = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
@@ -390,7 +391,49 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
              f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
              f" · final = mean of last {last_iterations} iterations · {coverage}")
     return OfflineAnalysis(coverage, behaviour.reset_index(drop=True), curves, final, iqm, table,
-                           scale)
+                           scale, tuple(verdicts))
+
+
+def collapse_table(curves, last_iterations: int = 3):
+    """Does an agent peak and then fall while it keeps training on the same data (the offline
+    "performance collapse" the paper says pruning avoids)? Per (agent, width, sparsity): the IQM
+    over all runs of the normalised evaluation return at each iteration; `peak` is its best
+    iteration, `final` the mean of the last `last_iterations`, `drop` = peak - final."""
+    import pandas as pd
+
+    from prunebook import stats
+
+    rows = []
+    for (agent, width, sparsity), group in curves.groupby(["agent", "width", "sparsity"]):
+        by_update = group.groupby("gradient_updates")["normalized"]
+        per_iteration = by_update.apply(lambda v: float(stats.iqm(v.to_numpy()[None, :])))
+        final = float(per_iteration.iloc[-last_iterations:].mean())
+        rows.append({"agent": agent, "width": width, "sparsity": sparsity,
+                     "runs": group["run_id"].nunique(), "peak": float(per_iteration.max()),
+                     "peak_update": int(per_iteration.idxmax()), "final": final,
+                     "drop": float(per_iteration.max()) - final})
+    return pd.DataFrame(rows, columns=["agent", "width", "sparsity", "runs", "peak",
+                                       "peak_update", "final", "drop"])
+
+
+def summary(analysis: OfflineAnalysis, last_iterations: int = 3) -> str:
+    """What chapter 4's runs say, in sentences built from the numbers (Markdown): one per
+    claim-4 comparison (its verdict) and one per width on the collapse (dense vs 95%)."""
+    from prunebook import claims
+    from prunebook.chapters.verdicts import sentence
+
+    runs_per_game = int(analysis.final.groupby(["agent", "width", "sparsity", "game"])
+                        .size().min())
+    lines = [f"* {sentence(r, claims.CLAIMS_BY_ID[r.claim_id], runs_per_game)}"
+             for r in analysis.results]
+    collapse = collapse_table(analysis.curves, last_iterations)
+    for (agent, width), group in collapse.groupby(["agent", "width"]):
+        parts = [f"{'dense' if row.sparsity == 0 else f'{row.sparsity:.0%} sparse'} peaks at "
+                 f"{row.peak:.2f} (update {row.peak_update:,}) and ends at {row.final:.2f}"
+                 for row in group.itertuples(index=False)]
+        lines.append(f"* **Collapse, {agent} w{width}** (IQM of normalised return, all runs so "
+                     f"far): {'; '.join(parts)}.")
+    return "\n".join(lines)
 
 
 def setting_table(configs: Sequence[OfflineConfig]):

@@ -9,6 +9,7 @@ import subprocess
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from prunebook import offline, offline_data, replay, results, runner, train
@@ -331,3 +332,44 @@ def test_offline_config_round_trip_and_sweep():
     assert len({c.run_id for c in configs}) == 144
     assert {c.agent for c in configs} == {"cql", "cql_c51"}
     assert {c.width for c in configs} == {1, 3} and {c.seed for c in configs} == {0, 1, 2}
+
+
+def test_collapse_table_reads_peak_final_and_drop_from_the_iqm_curve():
+    rows = []
+    for run_id, values in (("a", [0.0, 1.0, 0.5, 0.5]), ("b", [0.0, 1.0, 0.3, 0.3])):
+        for update, value in zip((10, 20, 30, 40), values, strict=True):
+            rows.append({"run_id": run_id, "agent": "cql", "width": 1, "sparsity": 0.0,
+                         "gradient_updates": update, "normalized": value})
+    for update, value in zip((10, 20, 30, 40), (0.2, 0.4, 0.6, 0.8), strict=True):
+        rows.append({"run_id": "c", "agent": "cql", "width": 1, "sparsity": 0.95,
+                     "gradient_updates": update, "normalized": value})
+    table = offline.collapse_table(pd.DataFrame(rows), last_iterations=2).set_index("sparsity")
+    # dense: IQM of two runs per iteration = their mean: [0, 1, 0.4, 0.4]
+    assert table.loc[0.0, "runs"] == 2
+    assert table.loc[0.0, "peak"] == pytest.approx(1.0)
+    assert table.loc[0.0, "peak_update"] == 20
+    assert table.loc[0.0, "final"] == pytest.approx(0.4)
+    assert table.loc[0.0, "drop"] == pytest.approx(0.6)
+    # still rising at the end: the peak is the last point; the drop is only the averaging
+    assert table.loc[0.95, "peak_update"] == 40
+    assert table.loc[0.95, "drop"] == pytest.approx(0.8 - 0.7)
+
+
+def test_summary_states_each_verdict_and_the_collapse_in_words():
+    from prunebook.claims import ClaimResult
+
+    curves = pd.DataFrame([
+        {"run_id": f"cql-w1-s{s}-seed{seed}", "agent": "cql", "width": 1, "sparsity": s,
+         "gradient_updates": u, "normalized": v}
+        for s, values in ((0.0, (0.2, 0.9, 0.3)), (0.95, (0.2, 0.5, 0.6)))
+        for seed in (0, 1) for u, v in zip((100, 200, 300), values, strict=True)])
+    final = pd.DataFrame([{"agent": "cql", "width": 1, "sparsity": s, "game": "Breakout",
+                           "seed": seed} for s in (0.0, 0.95) for seed in (0, 1)])
+    result = ClaimResult("4-cql-w1", "reproduced", 1.5, (1.2, 1.9), "significant gains", "x")
+    analysis = offline.OfflineAnalysis("", None, curves, final, None, None, "", (result,))
+    text = offline.summary(analysis, last_iterations=1)
+    verdict_line, collapse_line = text.splitlines()
+    assert "CQL pruned 95% x1 vs CQL dense x1" in verdict_line
+    assert "our data support the paper" in verdict_line and "[1.2" in verdict_line
+    assert "dense peaks at 0.90 (update 200) and ends at 0.30" in collapse_line
+    assert "95% sparse peaks at 0.60 (update 300) and ends at 0.60" in collapse_line

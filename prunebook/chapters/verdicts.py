@@ -21,10 +21,13 @@ from prunebook.chapters.describe import scale_description
 from prunebook.chapters.selections import REFERENCE, Selection
 from prunebook.claims import WIDEST, Claim, ClaimResult, Side
 
+AGENT_NAMES = {"dqn": "DQN", "rainbow": "Rainbow", "iqn": "IQN", "cql": "CQL",
+               "cql_c51": "CQL+C51"}
+
 
 def _labels(side: Side) -> str:
     kind = "dense" if side.sparsity == 0 else f"pruned {side.sparsity:.0%}"
-    return f"{'DQN' if side.agent == 'dqn' else 'Rainbow'} {kind} x{side.width}"
+    return f"{AGENT_NAMES.get(side.agent, side.agent)} {kind} x{side.width}"
 
 
 def _cell(side: Side) -> tuple[str, int, float]:
