@@ -84,8 +84,10 @@ def main(argv=None) -> int:
     if args.command == "status":
         state = runner.sweep_status(sweep, Path(args.results), Path(args.checkpoints))
         print(f"sweep {sweep.name}: {len(configs)} runs")
+        hours = runner.measured_seconds(sweep, Path(args.results)) / 3600
         for key in ("done", "running", "partial", "left"):
-            print(f"  {key:8s} {len(state[key]):4d}")
+            cost = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
+            print(f"  {key:8s} {len(state[key]):4d}{cost}")
             if key in ("running", "partial"):
                 for run_id in state[key]:
                     print(f"           {run_id}")

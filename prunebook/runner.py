@@ -368,6 +368,18 @@ def sweep_status(sweep: Sweep, results_root: Path | str = "results",
     return status
 
 
+def measured_seconds(sweep: Sweep, results_root: Path | str = "results") -> float:
+    """Seconds the sweep's finished runs spent in training iterations (each results file's
+    `wall_clock_s`; compilation and start-up excluded). With single-threaded workers this is
+    close to their CPU time: the cost to quote for a sweep."""
+    total = 0.0
+    for config in sweep.configs():
+        path = results.run_path(Path(results_root), sweep.name, config.run_id)
+        if path.exists():
+            total += float(results.read_run(path).get("wall_clock_s") or 0.0)
+    return total
+
+
 def _lock_alive(lock: Path) -> bool:
     try:
         host, pid = lock.read_text().split()

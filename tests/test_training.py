@@ -176,7 +176,12 @@ def test_cli_ci_sweep_and_status(tmp_path, capsys):
                                              "dqn-Breakout-w1-s0.95-seed0"]
     assert len(frame) == 2 * 2 and frame.train_return.notna().all()
     assert cli.main(["status", *args]) == 0
-    assert re.search(r"done\s+2\n", capsys.readouterr().out)
+    hours = re.search(r"done\s+2\s+\((\S+) h in training iterations\)\n", capsys.readouterr().out)
+    spent = sum(results.read_run(p)["wall_clock_s"] for p in (tmp_path / "r").rglob("*.json"))
+    assert hours and float(hours.group(1)) == round(spent / 3600, 2)
+    sweep = runner.Sweep("cli", (runner.Grid(("dqn",), ("Breakout",), (1,), (0.0, 0.95), (0,),
+                                             "ci", (("num_env_steps", 2000),)),))
+    assert spent > 0 and runner.measured_seconds(sweep, tmp_path / "r") == pytest.approx(spent)
     assert cli.main(["run", "--widths", "0", "--results", str(tmp_path / "r")]) == 2
 
 
