@@ -87,7 +87,7 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
         raise ValueError("the jitted loop runs MinAtar; Atari runs use prunebook.atari_loop")
     env = MinAtarEnv(config.game)
     agent = agent or AGENT_FACTORIES[config.agent](config, env.num_actions)
-    if getattr(agent, "keyed", False):
+    if isinstance(agent, Agent) and agent.keyed:
         raise ValueError("DER and DrQ(eps) (keyed agents) run only in the Atari loop "
                          "(prunebook.atari_loop)")
     if isinstance(agent, iqn.IQNAgent):  # IQN samples taus: its act/update take a key

@@ -81,8 +81,12 @@ def test_masks_follow_the_schedule_during_training():
     assert train.measured_sparsity(state) == pytest.approx(0.9, abs=1e-3)
 
 
-def test_same_seed_is_bit_identical_and_seeds_differ():
-    config = ci_config("rainbow", num_env_steps=2_000, final_sparsity=0.5)
+# iqn: a loss with a PRNG key inside the jitted loop (few taus to keep it quick)
+@pytest.mark.parametrize("agent, extra", [
+    ("rainbow", {}),
+    ("iqn", dict(num_tau_samples=8, num_tau_prime_samples=8, num_quantile_samples=4))])
+def test_same_seed_is_bit_identical_and_seeds_differ(agent, extra):
+    config = ci_config(agent, num_env_steps=2_000, final_sparsity=0.5, **extra)
     trainer = train.make_trainer(config)
 
     def run(seed):
