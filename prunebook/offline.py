@@ -431,8 +431,8 @@ def summary(analysis: OfflineAnalysis, last_iterations: int = 3) -> str:
         parts = [f"{'dense' if row.sparsity == 0 else f'{row.sparsity:.0%} sparse'} peaks at "
                  f"{row.peak:.2f} (update {row.peak_update:,}) and ends at {row.final:.2f}"
                  for row in group.itertuples(index=False)]
-        lines.append(f"* **Collapse, {agent} w{width}** (IQM of normalised return, all runs so "
-                     f"far): {'; '.join(parts)}.")
+        lines.append(f"* **Collapse, {agent} w{width}** (IQM of normalised return over the "
+                     f"finished runs): {'; '.join(parts)}.")
     return "\n".join(lines)
 
 
