@@ -312,21 +312,28 @@ class OfflineAnalysis(NamedTuple):
     curves: Any  # per (run, iteration): normalized evaluation return vs gradient_updates
     final: Any  # per run: `score` (mean of the last iterations) and `normalized`
     iqm: Any  # per (agent, width, sparsity): IQM of normalized final scores and its 95% CI
-    claims: Any  # claim 4 rows in the front page's format (complete comparisons only)
+    claims: Any  # claim 4 rows, as the front page computes them (complete comparisons only)
     scale: str  # games, updates, seeds, preset: what every number is about
     results: tuple = ()  # the claim 4 `ClaimResult`s behind `claims`, for `summary`
+    sensitivity: Any = None  # the same rows with final = mean of `sensitivity_iterations`
+
+
+CLAIM_ITERATIONS = 1  # verdicts score a run by its last evaluation (the front page's rule)
 
 
 def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConfig],
-            last_iterations: int = 3, reps: int = 2_000,
-            seed: int = 0) -> OfflineAnalysis | None:
+            last_iterations: int = 1, reps: int = 2_000, seed: int = 0,
+            sensitivity_iterations: int = 3) -> OfflineAnalysis | None:
     """Everything chapter 4 shows, from `results/<sweep>/`; None when none of `expected` ran.
 
     Scores are the online evaluation returns (`train_return` of offline runs); a run's final
     score is their mean over its last `last_iterations` iterations. MinAtar normalisation: the
     behaviour DQN run recorded in the same sweep (`ensure_datasets`) is 1.0, random play 0.0.
     Figures use the runs present; a claim's verdict needs its whole comparison (both sides, every
-    game and seed, and the behaviour runs), otherwise it is "not yet run".
+    game and seed, and the behaviour runs), otherwise it is "not yet run". Verdicts always score
+    a run by its last evaluation (`CLAIM_ITERATIONS`, the rule of the front page's table, fixed
+    before the results) whatever `last_iterations` the figures use; `sensitivity` repeats them
+    with the mean of the last `sensitivity_iterations` evaluations.
     """
     import zlib
 
@@ -367,33 +374,49 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
     iqm = pd.DataFrame(rows, columns=["agent", "width", "sparsity", "games", "runs/game", "IQM",
                                       "ci_low", "ci_high"])
 
-    verdicts = []
-    for claim in (c for c in claims.CLAIMS if c.id.startswith("4-")):
-        sides = [(claim.numerator.agent, claim.numerator.width, s)
-                 for s in (claim.numerator.sparsity, claim.denominator.sparsity)]
-        needed = {c.run_id for c in expected if (c.agent, c.width, c.final_sparsity) in sides}
-        if not needed:
-            continue  # this comparison is outside the chosen parameters
-        missing = (needed - present) | (behaviour_ids - set(runs["run_id"]))
-        scale = f"sweep {sweep} · {len(needed) - len(needed - present)}/{len(needed)} runs"
-        if missing:
-            verdicts.append(claims.ClaimResult(
-                claim.id, "not yet run", None, None, claim.paper, scale,
-                note=f"waiting for {len(missing)} runs of this comparison"))
-            continue
-        subset = final_all[final_all["run_id"].isin(needed | behaviour_ids)]
-        rng_claim = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
-        verdicts.append(claims.evaluate(claim, subset, rng_claim, reps=reps))
-    table = pd.DataFrame([claims._fmt(r) for r in verdicts],
-                         columns=["claim", "paper", "ours", "ci95", "scale", "verdict"])
+    def verdicts_at(iterations: int) -> list:
+        """Claim 4 rows with a run's final score = mean of its last `iterations` evaluations;
+        generator and replicates as `claims.evaluate_all`, so at 1 they equal the front page."""
+        scores = results.final_scores(runs, last_iterations=iterations)
+        out = []
+        for claim in (c for c in claims.CLAIMS if c.id.startswith("4-")):
+            sides = [(claim.numerator.agent, claim.numerator.width, s)
+                     for s in (claim.numerator.sparsity, claim.denominator.sparsity)]
+            needed = {c.run_id for c in expected if (c.agent, c.width, c.final_sparsity) in sides}
+            if not needed:
+                continue  # this comparison is outside the chosen parameters
+            missing = (needed - present) | (behaviour_ids - set(runs["run_id"]))
+            scale = f"sweep {sweep} · {len(needed) - len(needed - present)}/{len(needed)} runs"
+            if missing:
+                out.append(claims.ClaimResult(
+                    claim.id, "not yet run", None, None, claim.paper, scale,
+                    note=f"waiting for {len(missing)} runs of this comparison"))
+                continue
+            subset = scores[scores["run_id"].isin(needed | behaviour_ids)]
+            rng_claim = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
+            out.append(claims.evaluate(claim, subset, rng_claim))
+        return out
+
+    def as_table(rows):
+        return pd.DataFrame([claims._fmt(r) for r in rows],
+                            columns=["claim", "paper", "ours", "ci95", "scale", "verdict"])
+
+    verdicts = verdicts_at(CLAIM_ITERATIONS)
+    table = as_table(verdicts)
+    sensitivity = as_table(verdicts_at(sensitivity_iterations))
 
     updates = int(per_iter["gradient_updates"].max())
     seeds = final.groupby(["agent", "width", "sparsity", "game"]).size().max()
     scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
              f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
-             f" · final = mean of last {last_iterations} iterations · {coverage}")
+             f" · final = {final_rule(last_iterations)} · {coverage}")
     return OfflineAnalysis(coverage, behaviour.reset_index(drop=True), curves, final, iqm, table,
-                           scale, tuple(verdicts))
+                           scale, tuple(verdicts), sensitivity)
+
+
+def final_rule(last_iterations: int) -> str:
+    return ("last evaluation" if last_iterations == 1
+            else f"mean of last {last_iterations} evaluations")
 
 
 def collapse_table(curves, last_iterations: int = 3):
