@@ -373,3 +373,19 @@ def test_summary_states_each_verdict_and_the_collapse_in_words():
     assert "our data support the paper" in verdict_line and "[1.2" in verdict_line
     assert "dense peaks at 0.90 (update 200) and ends at 0.30" in collapse_line
     assert "95% sparse peaks at 0.60 (update 300) and ends at 0.60" in collapse_line
+
+
+def test_chapter4_verdicts_equal_the_front_page_on_the_committed_sweep():
+    from pathlib import Path
+
+    from prunebook import claims
+
+    root = Path(__file__).resolve().parent.parent / "results"
+    expected = offline.chapter_configs("cpu", ("cql", "cql_c51"), offline.BOOK_GAMES, (1, 3),
+                                       (0.0, 0.95, 0.99))
+    chapter = offline.analyse(root, "offline_cpu", expected, last_iterations=3).claims
+    front = claims.claims_table(root).set_index("claim")
+    assert len(chapter) == 4
+    for row in chapter.itertuples(index=False):  # whatever the figures' last_iterations
+        assert (row.ours, row.ci95, row.verdict) == tuple(front.loc[row.claim,
+                                                                    ["ours", "ci95", "verdict"]])
