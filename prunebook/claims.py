@@ -260,6 +260,12 @@ def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
                        scale, inside, note)
 
 
+def claim_rng(claim_id: str, seed: int = 0) -> np.random.Generator:
+    """The bootstrap generator of one claim: the front page and the chapters share it, so the
+    same runs give the same interval wherever the claim is evaluated."""
+    return np.random.default_rng([seed, zlib.crc32(claim_id.encode())])
+
+
 def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
                  claims=CLAIMS) -> list[ClaimResult]:
     """Every claim on every (suite, sweep, preset) group; one "not yet run" row if none fits.
@@ -274,7 +280,7 @@ def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
     for claim in claims:
         rows, waiting = [], []
         for group in groups:
-            rng = np.random.default_rng([rng_seed, zlib.crc32(claim.id.encode())])
+            rng = claim_rng(claim.id, rng_seed)
             res = evaluate(claim, group, rng, reps=reps, plan=plans.get(group["sweep"].iloc[0]))
             if res.verdict != "not yet run":
                 rows.append(res)

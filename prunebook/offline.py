@@ -335,8 +335,6 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
     before the results) whatever `last_iterations` the figures use; `sensitivity` repeats them
     with the mean of the last `sensitivity_iterations` evaluations.
     """
-    import zlib
-
     import pandas as pd
 
     from prunebook import claims, normalization, results, stats
@@ -393,8 +391,7 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
                     note=f"waiting for {len(missing)} runs of this comparison"))
                 continue
             subset = scores[scores["run_id"].isin(needed | behaviour_ids)]
-            rng_claim = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
-            out.append(claims.evaluate(claim, subset, rng_claim))
+            out.append(claims.evaluate(claim, subset, claims.claim_rng(claim.id, seed)))
         return out
 
     def as_table(rows):
@@ -419,7 +416,7 @@ def final_rule(last_iterations: int) -> str:
             else f"mean of last {last_iterations} evaluations")
 
 
-def collapse_table(curves, last_iterations: int = 3):
+def collapse_table(curves, last_iterations: int = 1):
     """Does an agent peak and then fall while it keeps training on the same data (the offline
     "performance collapse" the paper says pruning avoids)? Per (agent, width, sparsity): the IQM
     over all runs of the normalised evaluation return at each iteration; `peak` is its best
@@ -441,7 +438,7 @@ def collapse_table(curves, last_iterations: int = 3):
                                        "peak_update", "final", "drop"])
 
 
-def summary(analysis: OfflineAnalysis, last_iterations: int = 3) -> str:
+def summary(analysis: OfflineAnalysis, last_iterations: int = 1) -> str:
     """What chapter 4's runs say, in sentences built from the numbers (Markdown): one per
     claim-4 comparison (its verdict) and one per width on the collapse (dense vs 95%)."""
     from prunebook import claims

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -76,8 +75,7 @@ def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 5
         return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note)
     ids = [c.run_id for cell in needed for c in data.cell_runs(cell)]
     final = data.final(ids)
-    rng = np.random.default_rng([seed, zlib.crc32(claim.id.encode())])
-    result = claims.evaluate(claim, final, rng, reps=reps)
+    result = claims.evaluate(claim, final, claims.claim_rng(claim.id, seed), reps=reps)
     if result.verdict == "not yet run":  # every game failed to normalise
         result = dataclasses.replace(result, note=_normalisation_note(final) or result.note)
     return result
