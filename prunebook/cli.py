@@ -7,6 +7,7 @@ typo fails in milliseconds with a message naming the field, not hours into a swe
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -70,8 +71,11 @@ def main(argv=None) -> int:
     run.add_argument("--memory-per-run-gb", type=float, default=None)
     run.add_argument("--max-retries", type=int, default=3)
     run.add_argument("--no-progress", action="store_true")
-    status = sub.add_parser("status", help="what is done, running, partial and left")
+    status = sub.add_parser("status", help="what is done, running, partial and left, and "
+                                           "what the runs left should cost")
     _add_grid_flags(status)
+    status.add_argument("--workers", type=int, default=None,
+                        help="workers to estimate the wall time with (default: cores)")
     args = parser.parse_args(argv)
 
     try:
@@ -91,6 +95,10 @@ def main(argv=None) -> int:
             if key in ("running", "partial"):
                 for run_id in state[key]:
                     print(f"           {run_id}")
+        workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
+        print("cost per (agent, width), measured on finished runs (training iterations):")
+        print(runner.format_cost_estimate(runner.cost_estimate(sweep, Path(args.results)),
+                                          workers))
         return 0
 
     if args.workers is not None and args.workers <= 0:

@@ -380,6 +380,60 @@ def measured_seconds(sweep: Sweep, results_root: Path | str = "results") -> floa
     return total
 
 
+@dataclasses.dataclass(frozen=True)
+class GroupCost:
+    """Measured cost of one (agent, width) group of a sweep and what its unfinished runs should
+    cost at the same rate. Sparsity is not a key: the masked network runs dense kernels."""
+
+    agent: str
+    width: int
+    done: int
+    done_seconds: float
+    left: int
+    left_seconds: float | None  # None: no finished run of this group to measure a rate on
+
+
+def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[GroupCost]:
+    """Per (agent, width): seconds per progress unit measured on finished runs (their
+    `wall_clock_s`), applied to the units of the runs not finished yet. Runs already partway are
+    counted whole, so the estimate is an upper bound for them."""
+    groups: dict[tuple[str, int], dict[str, float]] = {}
+    for config in sweep.configs():
+        g = groups.setdefault((config.agent, config.width),
+                              dict(done=0, done_s=0.0, done_units=0, left=0, left_units=0))
+        path = results.run_path(Path(results_root), sweep.name, config.run_id)
+        if path.exists():
+            g["done"] += 1
+            g["done_s"] += float(results.read_run(path).get("wall_clock_s") or 0.0)
+            g["done_units"] += _run_steps(config)
+        else:
+            g["left"] += 1
+            g["left_units"] += _run_steps(config)
+    rows = []
+    for (agent, width), g in groups.items():
+        rate = g["done_s"] / g["done_units"] if g["done_units"] else None
+        left_s = 0.0 if not g["left"] else (None if rate is None else rate * g["left_units"])
+        rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s))
+    return sorted(rows, key=lambda r: (r.agent, r.width))
+
+
+def format_cost_estimate(rows: Sequence[GroupCost], workers: int) -> str:
+    """The table `prunebook status` prints, with the total left in core-hours and wall hours."""
+    lines = [f"  {'agent':10s} {'width':>5s} {'done':>5s} {'s/run':>7s} {'left':>5s} "
+             f"{'est. h left':>11s}"]
+    for r in rows:
+        per_run = f"{r.done_seconds / r.done:7.0f}" if r.done else f"{'-':>7s}"
+        left_h = f"{r.left_seconds / 3600:11.2f}" if r.left_seconds is not None else f"{'?':>11s}"
+        lines.append(f"  {r.agent:10s} {r.width:5d} {r.done:5d} {per_run} {r.left:5d} {left_h}")
+    known = sum(r.left_seconds for r in rows if r.left_seconds is not None) / 3600
+    unknown = sum(r.left for r in rows if r.left_seconds is None)
+    total = (f"  runs left: about {known:.1f} core-hours of training, about "
+             f"{known / max(workers, 1):.1f} h on {workers} workers")
+    if unknown:
+        total += f", plus {unknown} runs of groups with no finished run to measure"
+    return "\n".join([*lines, total])
+
+
 def _lock_alive(lock: Path) -> bool:
     try:
         host, pid = lock.read_text().split()

@@ -180,13 +180,39 @@ def test_cli_ci_sweep_and_status(tmp_path, capsys):
                                              "dqn-Breakout-w1-s0.95-seed0"]
     assert len(frame) == 2 * 2 and frame.train_return.notna().all()
     assert cli.main(["status", *args]) == 0
-    hours = re.search(r"done\s+2\s+\((\S+) h in training iterations\)\n", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    hours = re.search(r"done\s+2\s+\((\S+) h in training iterations\)\n", out)
     spent = sum(results.read_run(p)["wall_clock_s"] for p in (tmp_path / "r").rglob("*.json"))
     assert hours and float(hours.group(1)) == round(spent / 3600, 2)
+    assert "runs left: about 0.0 core-hours" in out
     sweep = runner.Sweep("cli", (runner.Grid(("dqn",), ("Breakout",), (1,), (0.0, 0.95), (0,),
                                              "ci", (("num_env_steps", 2000),)),))
     assert spent > 0 and runner.measured_seconds(sweep, tmp_path / "r") == pytest.approx(spent)
     assert cli.main(["run", "--widths", "0", "--results", str(tmp_path / "r")]) == 2
+
+
+def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_path):
+    from prunebook import results
+
+    grid = runner.Grid(("dqn",), ("Breakout",), (1, 2), (0.0, 0.95), (0, 1), "ci",
+                       (("num_env_steps", 2000),))
+    sweep = runner.Sweep("costs", (grid,))
+    finished = {"dqn-Breakout-w1-s0-seed0": 100.0, "dqn-Breakout-w1-s0.95-seed1": 300.0,
+                "dqn-Breakout-w2-s0-seed0": 50.0}
+    for run_id, seconds in finished.items():
+        results.write_run(results.run_path(tmp_path, "costs", run_id),
+                          dict(run_id=run_id, sweep="costs", config={}, iterations=[],
+                               wall_clock_s=seconds))
+    rows = {(r.agent, r.width): r for r in runner.cost_estimate(sweep, tmp_path)}
+    assert (rows["dqn", 1].done, rows["dqn", 1].left) == (2, 2)
+    assert rows["dqn", 1].left_seconds == pytest.approx(400.0)  # 2 runs at (100 + 300) / 2
+    assert rows["dqn", 2].left_seconds == pytest.approx(150.0)  # 3 runs at 50
+    text = runner.format_cost_estimate(list(rows.values()), workers=2)
+    assert f"about {550 / 3600:.1f} core-hours" in text and "on 2 workers" in text
+
+    empty = runner.cost_estimate(runner.Sweep("none", (grid,)), tmp_path)
+    assert all(r.left_seconds is None and r.left == 4 for r in empty)
+    assert "plus 8 runs of groups with no finished run" in runner.format_cost_estimate(empty, 2)
 
 
 def test_vmapped_group_matches_separate_runs(tmp_path):
