@@ -208,6 +208,16 @@ def _incomplete(claim: Claim, df: pd.DataFrame, plan: pd.DataFrame) -> str:
     return ("waiting for " + "; ".join(waiting)) if waiting else ""
 
 
+def _training_length(runs: pd.DataFrame) -> str:
+    """How long the compared runs trained, for the scale column: environment steps online,
+    gradient updates offline (where no environment step is taken)."""
+    for col, unit in (("env_steps", "env steps"), ("num_env_steps", "env steps"),
+                      ("gradient_updates", "gradient updates")):
+        if col in runs.columns and runs[col].max() > 0:
+            return f"{int(runs[col].max()):,} {unit} · "
+    return ""
+
+
 def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
              reps: int = 50_000, plan: pd.DataFrame | None = None) -> ClaimResult:
     """Verdict of ``claim`` on a per-run final-score frame from one (suite, sweep, preset) group.
@@ -239,11 +249,7 @@ def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
                         "(MinAtar needs dense width-1 DQN reference runs)")
     x = normalization.score_matrix(num, games=games)
     y = normalization.score_matrix(den, games=games)
-    steps = ""
-    for col in ("env_steps", "num_env_steps"):
-        if col in df.columns:
-            steps = f"{int(pd.concat([num, den])[col].max()):,} env steps · "
-            break
+    steps = _training_length(pd.concat([num, den]))
     scale = (f"{base} · {len(games)} games ({', '.join(games)}) · {steps}"
              f"runs/game {x.shape[0]} vs {y.shape[0]} · "
              f"{claim.numerator.label(wn)} vs {claim.denominator.label(wd)}")

@@ -117,6 +117,14 @@ def test_not_yet_run():
     assert run("3-90", empty).verdict == "not yet run"
 
 
+def test_offline_scale_counts_gradient_updates_not_env_steps():
+    df = frame({(1, 0.0): 1.0, (1, 0.95): 1.3}, agent="cql").assign(env_steps=0,
+                                                                     gradient_updates=62_500)
+    res = run("4-cql-w1", df)
+    assert res.verdict == "reproduced"
+    assert "62,500 gradient updates" in res.scale and "env steps" not in res.scale
+
+
 def test_unnormalisable_minatar_runs_are_not_yet_run():
     # MinAtar Rainbow runs but no dense width-1 DQN reference anywhere: cannot normalise.
     df = frame({(1, 0.0): 1.0, (5, 0.95): 1.5}, agent="rainbow", suite="minatar",
