@@ -34,8 +34,12 @@ book: notebooks claims site
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --in-place
 
+# The front page's claims table and the performance page's cost tables, from results/.
 claims: $(STAMP)
 	$(PY) -m prunebook.claims book/_generated/claims.md
+	for sweep in online_cpu offline_cpu; do \
+		$(BIN)/prunebook status --sweep $$sweep --markdown book/_generated/cost_$$sweep.md \
+			> /dev/null; done
 
 site: $(STAMP)
 	$(BIN)/jupyter-book build --all -W -n --keep-going .

@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     _add_grid_flags(status)
     status.add_argument("--workers", type=int, default=None,
                         help="workers to estimate the wall time with (default: cores)")
+    status.add_argument("--markdown", metavar="PATH", default=None,
+                        help="also write the measured cost table as markdown (the book's)")
     args = parser.parse_args(argv)
 
     try:
@@ -97,8 +99,13 @@ def main(argv=None) -> int:
                     print(f"           {run_id}")
         workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
         print("cost per (agent, width), measured on finished runs (training iterations):")
-        print(runner.format_cost_estimate(runner.cost_estimate(sweep, Path(args.results)),
-                                          workers))
+        costs = runner.cost_estimate(sweep, Path(args.results))
+        print(runner.format_cost_estimate(costs, workers))
+        if args.markdown:
+            from prunebook.results import atomic_write_bytes
+
+            atomic_write_bytes(Path(args.markdown),
+                               runner.cost_markdown(costs, sweep.name).encode())
         return 0
 
     if args.workers is not None and args.workers <= 0:

@@ -391,6 +391,8 @@ class GroupCost:
     done_seconds: float
     left: int
     left_seconds: float | None  # None: no finished run of this group to measure a rate on
+    fastest_s: float | None = None  # the quickest and slowest finished run
+    slowest_s: float | None = None
 
 
 def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[GroupCost]:
@@ -400,11 +402,14 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[Gr
     groups: dict[tuple[str, int], dict[str, float]] = {}
     for config in sweep.configs():
         g = groups.setdefault((config.agent, config.width),
-                              dict(done=0, done_s=0.0, done_units=0, left=0, left_units=0))
+                              dict(done=0, done_s=0.0, done_units=0, left=0, left_units=0,
+                                   each=[]))
         path = results.run_path(Path(results_root), sweep.name, config.run_id)
         if path.exists():
+            seconds = float(results.read_run(path).get("wall_clock_s") or 0.0)
             g["done"] += 1
-            g["done_s"] += float(results.read_run(path).get("wall_clock_s") or 0.0)
+            g["done_s"] += seconds
+            g["each"].append(seconds)
             g["done_units"] += _run_steps(config)
         else:
             g["left"] += 1
@@ -413,7 +418,8 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[Gr
     for (agent, width), g in groups.items():
         rate = g["done_s"] / g["done_units"] if g["done_units"] else None
         left_s = 0.0 if not g["left"] else (None if rate is None else rate * g["left_units"])
-        rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s))
+        rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s,
+                              min(g["each"], default=None), max(g["each"], default=None)))
     return sorted(rows, key=lambda r: (r.agent, r.width))
 
 
@@ -432,6 +438,32 @@ def format_cost_estimate(rows: Sequence[GroupCost], workers: int) -> str:
     if unknown:
         total += f", plus {unknown} runs of groups with no finished run to measure"
     return "\n".join([*lines, total])
+
+
+def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
+    """The measured cost of a sweep as a markdown table, for the book's performance page (made
+    from the committed results by `make claims`, so the page cannot drift from them)."""
+    lines = [f"| `{sweep_name}` agent | width | runs finished | seconds per run: mean (fastest "
+             "– slowest) | core-hours of training | runs left | core-hours left (estimate) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        spread = (f"{r.done_seconds / r.done:,.0f} ({r.fastest_s:,.0f} – {r.slowest_s:,.0f})"
+                  if r.done else "—")
+        if not r.left:
+            left = "—"
+        elif r.left_seconds is None:
+            left = "no finished run to measure"
+        else:
+            left = f"≈ {r.left_seconds / 3600:.2f} h"
+        lines.append(f"| {r.agent} | ×{r.width} | {r.done} | {spread} | "
+                     f"{r.done_seconds / 3600:.2f} | {r.left} | {left} |")
+    done = sum(r.done for r in rows)
+    hours = sum(r.done_seconds for r in rows) / 3600
+    left = sum(r.left for r in rows)
+    known = sum(r.left_seconds for r in rows if r.left_seconds is not None) / 3600
+    lines.append(f"| **all** | | **{done}** | | **{hours:.2f}** | **{left}** | "
+                 + (f"≈ {known:.1f} h" if left else "—") + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _lock_alive(lock: Path) -> bool:

@@ -198,7 +198,7 @@ def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_pa
                        (("num_env_steps", 2000),))
     sweep = runner.Sweep("costs", (grid,))
     finished = {"dqn-Breakout-w1-s0-seed0": 100.0, "dqn-Breakout-w1-s0.95-seed1": 300.0,
-                "dqn-Breakout-w2-s0-seed0": 50.0}
+                "dqn-Breakout-w2-s0-seed0": 60.0}
     for run_id, seconds in finished.items():
         results.write_run(results.run_path(tmp_path, "costs", run_id),
                           dict(run_id=run_id, sweep="costs", config={}, iterations=[],
@@ -206,9 +206,13 @@ def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_pa
     rows = {(r.agent, r.width): r for r in runner.cost_estimate(sweep, tmp_path)}
     assert (rows["dqn", 1].done, rows["dqn", 1].left) == (2, 2)
     assert rows["dqn", 1].left_seconds == pytest.approx(400.0)  # 2 runs at (100 + 300) / 2
-    assert rows["dqn", 2].left_seconds == pytest.approx(150.0)  # 3 runs at 50
+    assert rows["dqn", 2].left_seconds == pytest.approx(180.0)  # 3 runs at 60
     text = runner.format_cost_estimate(list(rows.values()), workers=2)
-    assert f"about {550 / 3600:.1f} core-hours" in text and "on 2 workers" in text
+    assert f"about {580 / 3600:.1f} core-hours" in text and "on 2 workers" in text
+
+    table = runner.cost_markdown(list(rows.values()), "costs").splitlines()
+    assert table[2] == "| dqn | ×1 | 2 | 200 (100 – 300) | 0.11 | 2 | ≈ 0.11 h |"
+    assert table[-1] == "| **all** | | **3** | | **0.13** | **5** | ≈ 0.2 h |"
 
     empty = runner.cost_estimate(runner.Sweep("none", (grid,)), tmp_path)
     assert all(r.left_seconds is None and r.left == 4 for r in empty)
