@@ -310,7 +310,8 @@ def _fmt(res: ClaimResult) -> dict[str, str]:
 
 
 def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFrame:
-    """Per-run final scores from ``results/`` (plus each run's last ``env_steps``)."""
+    """Per-run final scores from ``results/`` (plus each run's last ``env_steps`` and, for
+    offline runs, ``gradient_updates``)."""
     root = Path(results_root)
     if not root.is_dir() or not any(root.glob("*/*.json")):
         return pd.DataFrame()
@@ -320,8 +321,8 @@ def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFr
     if not len(runs):
         return pd.DataFrame()
     final = results.final_scores(runs, last_iterations=last_iterations)
-    steps = runs.groupby("run_id")["env_steps"].max()
-    return final.join(steps, on="run_id")
+    lengths = [c for c in ("env_steps", "gradient_updates") if c in runs.columns]
+    return final.join(runs.groupby("run_id")[lengths].max(), on="run_id")
 
 
 def claims_table(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000,

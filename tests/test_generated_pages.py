@@ -1,0 +1,25 @@
+"""The book's generated tables (front-page claims, performance-page costs) are what the committed
+`results/` produce: a commit that adds results without `make claims` fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prunebook import claims, runner, sweeps
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATED = ROOT / "book" / "_generated"
+
+
+def test_claims_table_matches_results():
+    expected = claims.to_markdown(claims.claims_table(ROOT / "results"))
+    assert (GENERATED / "claims.md").read_text() == expected, "run `make claims`"
+
+
+@pytest.mark.parametrize("name", ["online_cpu", "offline_cpu"])
+def test_cost_table_matches_results(name):
+    sweep = sweeps.get_sweep(name)
+    expected = runner.cost_markdown(runner.cost_estimate(sweep, ROOT / "results"), name)
+    assert (GENERATED / f"cost_{name}.md").read_text() == expected, "run `make claims`"
