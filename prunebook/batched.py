@@ -34,7 +34,8 @@ def run_group(configs: Sequence[RunConfig], sweep: str, results_root: Path,
     if any(c.suite != "minatar" or c.agent not in ("dqn", "rainbow", "iqn") for c in configs):
         raise ValueError("the vmap executor batches the jitted MinAtar loop only; run Atari and "
                          "offline sweeps with the local or ray executor")
-    todo = [c for c in configs if not results.run_path(results_root, sweep, c.run_id).exists()]
+    todo = [c for c in configs
+            if not runner.restore_finished(c, sweep, results_root, checkpoint_root)]
     if not todo:
         return
     trainers = [train.make_trainer(c) for c in todo]  # per-config init (targets, keys)
@@ -76,13 +77,13 @@ def run_group(configs: Sequence[RunConfig], sweep: str, results_root: Path,
                 runner.save_checkpoint(ckpt, trainers[i].to_arrays(state), {
                     "config": config.to_dict(), "iterations": logs[i], "wall_s": walls[i]})
             else:
-                results.write_run(results.run_path(results_root, sweep, config.run_id), {
+                runner.write_finished({
                     "run_id": config.run_id, "sweep": sweep, "config": config.to_dict(),
                     "iterations": logs[i], "wall_clock_s": round(walls[i], 2),
                     "code_version": results.code_version(),
                     "device": results.device_description() + f" (vmap x{len(todo)})",
-                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-                ckpt.unlink(missing_ok=True)
+                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                    results_root, checkpoint_root)
             if on_event:
                 on_event("progress", {"run_id": config.run_id, "iteration": len(logs[i]),
                                       "env_steps": config.iteration_env_steps,

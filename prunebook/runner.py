@@ -163,6 +163,42 @@ def release(lock: Path) -> None:
         pass
 
 
+def finished_copy_path(checkpoint_root: Path, sweep: str, run_id: str) -> Path:
+    """Where a finished run's results record is also kept, outside the work tree: a run that
+    finishes after the last commit of `results/` is not lost with the checkout."""
+    return Path(checkpoint_root) / sweep / f"{run_id}.result.json"
+
+
+def restore_finished(config: RunConfig, sweep: str, results_root: Path | str,
+                     checkpoint_root: Path | str) -> bool:
+    """Copy a run's cached finished record into `results_root` if it is missing there and was
+    made with this very config; True when the results file exists afterwards."""
+    out = results.run_path(Path(results_root), sweep, config.run_id)
+    if out.exists():
+        return True
+    copy = finished_copy_path(Path(checkpoint_root), sweep, config.run_id)
+    try:
+        record = results.read_run(copy)
+        same = config_from_dict(record["config"]) == config
+    except (OSError, ValueError, KeyError, TypeError):  # absent, corrupt or another schema
+        return False
+    if same:
+        results.write_run(out, record)
+    return same
+
+
+def write_finished(record: dict[str, Any], results_root: Path | str,
+                   checkpoint_root: Path | str) -> Path:
+    """A finished run: its record into `results_root` and, first, a copy next to its
+    checkpoint, which then goes."""
+    sweep, run_id = record["sweep"], record["run_id"]
+    results.write_run(finished_copy_path(Path(checkpoint_root), sweep, run_id), record)
+    out = results.run_path(Path(results_root), sweep, run_id)
+    results.write_run(out, record)
+    checkpoint_path(Path(checkpoint_root), sweep, run_id).unlink(missing_ok=True)
+    return out
+
+
 # --- one run -----------------------------------------------------------------------------------
 
 def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
@@ -180,7 +216,7 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
     from prunebook import train
 
     out = results.run_path(Path(results_root), sweep, config.run_id)
-    if out.exists():
+    if restore_finished(config, sweep, results_root, checkpoint_root):
         return out
     ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
     trainer = trainer or train.make_trainer_for(config)
@@ -230,13 +266,12 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
         if progress:
             progress({"run_id": config.run_id, "iteration": len(iterations),
                       "env_steps": config.iteration_env_steps, "seconds": elapsed})
-    results.write_run(out, {
+    record = {
         "run_id": config.run_id, "sweep": sweep, "config": config.to_dict(),
         "iterations": iterations, "wall_clock_s": round(wall, 2),
         "code_version": results.code_version(), "device": results.device_description(),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    ckpt.unlink(missing_ok=True)
-    return out
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return write_finished(record, results_root, checkpoint_root)
 
 
 # --- executors ----------------------------------------------------------------------------------
@@ -480,8 +515,15 @@ def run_sweep(sweep: Sweep, results_root: Path | str = "results",
     """Run every unfinished run of `sweep`; returns {run_id: status} for the runs attempted."""
     from tqdm.auto import tqdm
 
-    configs = [c for c in sweep.configs()
-               if not results.run_path(Path(results_root), sweep.name, c.run_id).exists()]
+    all_configs = sweep.configs()
+    in_results = sum(results.run_path(Path(results_root), sweep.name, c.run_id).exists()
+                     for c in all_configs)
+    configs = [c for c in all_configs
+               if not restore_finished(c, sweep.name, results_root, checkpoint_root)]
+    restored = len(all_configs) - len(configs) - in_results
+    if restored:
+        print(f"{sweep.name}: {restored} finished runs missing from {results_root} restored "
+              f"from their copies in {Path(checkpoint_root) / sweep.name}")
     if only is not None:
         wanted = set(only)
         configs = [c for c in configs if c.run_id in wanted]

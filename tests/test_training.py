@@ -132,6 +132,24 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     assert not ckpt.exists()  # a finished run drops its checkpoint
 
 
+def test_a_cached_finished_run_is_restored_only_for_its_own_config(tmp_path):
+    from prunebook import results
+
+    config = ci_config("dqn")
+    copy = runner.finished_copy_path(tmp_path / "ck", "t", config.run_id)
+    record = dict(run_id=config.run_id, sweep="t", config=config.to_dict(), iterations=[],
+                  wall_clock_s=1.0)
+    out = results.run_path(tmp_path / "r", "t", config.run_id)
+    results.write_run(copy, {**record, "config": {**config.to_dict(), "learning_rate": 1e-3}})
+    assert not runner.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
+    assert not out.exists()  # made with another learning rate: not this run's result
+    copy.write_text("{ truncated")
+    assert not runner.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
+    results.write_run(copy, record)
+    assert runner.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
+    assert results.read_run(out) == results.read_run(copy)
+
+
 def test_nan_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path):
     config = ci_config("dqn")
     assert runner.run_one(config, "t", tmp_path / "r", tmp_path / "c", max_iterations=2,
@@ -188,6 +206,14 @@ def test_cli_ci_sweep_and_status(tmp_path, capsys):
     sweep = runner.Sweep("cli", (runner.Grid(("dqn",), ("Breakout",), (1,), (0.0, 0.95), (0,),
                                              "ci", (("num_env_steps", 2000),)),))
     assert spent > 0 and runner.measured_seconds(sweep, tmp_path / "r") == pytest.approx(spent)
+
+    # a fresh checkout lost a finished (uncommitted) result: restored from the cache, not rerun
+    lost = results.run_path(tmp_path / "r", "cli", "dqn-Breakout-w1-s0.95-seed0")
+    record = lost.read_text()
+    lost.unlink()
+    assert cli.main(["run", *args, "--serial", "--no-progress"]) == 0
+    assert "1 finished runs missing" in capsys.readouterr().out
+    assert lost.read_text() == record  # same finished_at and timings: nothing was retrained
     assert cli.main(["run", "--widths", "0", "--results", str(tmp_path / "r")]) == 2
 
 
