@@ -115,7 +115,7 @@ def test_sparsity_sweep_selection_needs_width_3_at_cpu():
 # --------------------------------------------------------------------------- coverage
 def test_empty_results_folder(tmp_path):
     data = chapters.load(sel02(), tmp_path)
-    text = data.coverage_text()
+    text = " ".join(data.coverage_text().split())  # unwrapped
     assert "0 of 144 runs this chapter needs" in text and "does not exist" in text
     assert "Sweep online_cpu: 0 of 168 runs finished" in text
     res = chapters.claim_results(data, ["2-dqn", "2-rainbow"])
@@ -131,7 +131,7 @@ def test_partial_sweep_counts_and_complete_only_verdicts(tmp_path):
             or (c.agent, c.width, c.final_sparsity) == ("dqn", 5, 0.95)]
     write_fake_results(tmp_path, keep)
     data = chapters.load(sel, tmp_path)
-    text = data.coverage_text()
+    text = " ".join(data.coverage_text().split())  # unwrapped
     assert f"{len(keep)} of {len(configs)} runs this chapter needs" in text
     assert data.balanced_seeds == [0, 1]
     assert "seed(s) 0, 1 (2 of 3)" in text

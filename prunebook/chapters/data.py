@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -104,7 +105,9 @@ class ChapterData:
                      "no seed has finished for every configuration and game yet, so none")
             lines.append(f"Figures and IQM tables (preliminary) use {shown}; a verdict needs "
                          "both of its configurations and the reference complete.")
-        return "\n".join(lines)
+        # wrapped: a notebook's text output scrolls sideways instead of wrapping
+        return "\n".join(textwrap.fill(line, 88, subsequent_indent="  ", break_long_words=False,
+                                             break_on_hyphens=False) for line in lines)
 
     # ---- frames
     def final(self, run_ids=None) -> pd.DataFrame:
