@@ -322,7 +322,7 @@ def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFr
         return pd.DataFrame()
     final = results.final_scores(runs, last_iterations=last_iterations)
     lengths = [c for c in ("env_steps", "gradient_updates") if c in runs.columns]
-    return final.join(runs.groupby("run_id")[lengths].max(), on="run_id")
+    return final.join(runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
 
 
 def claims_table(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000,

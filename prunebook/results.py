@@ -142,8 +142,11 @@ def final_scores(runs: pd.DataFrame, last_iterations: int = 1,
         raise ValueError(f"last_iterations must be >= 1, got {last_iterations}")
     if runs.empty:
         return pd.DataFrame(columns=RUN_COLUMNS + ["score"])
+    # a run is (sweep, run_id): two sweeps may hold runs of the same name (chapter 4's logging
+    # DQN runs and chapters 1-3's dense x1 DQN runs), which must not be pooled
+    keys = ["sweep", "run_id"]
     ordered = runs.sort_values("iteration")
-    tail = ordered.groupby("run_id", sort=False).tail(last_iterations)
-    scores = tail.groupby("run_id")[column].mean().rename("score")
-    meta = runs.drop_duplicates("run_id").set_index("run_id")[RUN_COLUMNS[1:]]
-    return meta.join(scores).reset_index()
+    tail = ordered.groupby(keys, sort=False).tail(last_iterations)
+    scores = tail.groupby(keys)[column].mean().rename("score")
+    meta = runs.drop_duplicates(keys).set_index(keys)[[c for c in RUN_COLUMNS if c not in keys]]
+    return meta.join(scores).reset_index()[RUN_COLUMNS + ["score"]]

@@ -201,3 +201,23 @@ def test_partial_sweep_withholds_the_verdict():
     rows.append(dict(rows[-1], run_id="r51", seed=1))
     full = evaluate(claim, pd.DataFrame(rows), rng, reps=200, plan=plan)
     assert full.verdict != "not yet run"
+
+
+def test_runs_of_the_same_name_in_two_sweeps_are_not_pooled(tmp_path):
+    # chapter 4's logging DQN runs share their run ids with chapter 1's dense x1 DQN runs
+    from prunebook import results
+
+    def write(sweep, returns):
+        iterations = [dict(iteration=i, env_steps=1000 * (i + 1), gradient_updates=0,
+                           train_return=r, eval_return=None) for i, r in enumerate(returns)]
+        config = dict(agent="dqn", suite="minatar", game="Breakout", width=1,
+                      final_sparsity=0.0, seed=0, preset="cpu")
+        results.write_run(results.run_path(tmp_path, sweep, "dqn-Breakout-w1-s0-seed0"),
+                          dict(run_id="dqn-Breakout-w1-s0-seed0", sweep=sweep, config=config,
+                               iterations=iterations))
+
+    write("offline_x", [1.0, 10.0])
+    write("online_x", [2.0, 30.0, 50.0])
+    final = claims._load_final(tmp_path).set_index("sweep")
+    assert final.loc["offline_x", "score"] == 10.0 and final.loc["online_x", "score"] == 50.0
+    assert list(final.loc[["offline_x", "online_x"], "env_steps"]) == [2000, 3000]
