@@ -90,7 +90,8 @@ def main(argv=None) -> int:
     if args.command == "status":
         state = runner.sweep_status(sweep, Path(args.results), Path(args.checkpoints))
         print(f"sweep {sweep.name}: {len(configs)} runs")
-        hours = runner.measured_seconds(sweep, Path(args.results)) / 3600
+        costs = runner.cost_estimate(sweep, Path(args.results))  # one read of the results
+        hours = sum(group.done_seconds for group in costs) / 3600
         for key in ("done", "running", "partial", "left"):
             cost = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
             print(f"  {key:8s} {len(state[key]):4d}{cost}")
@@ -99,7 +100,6 @@ def main(argv=None) -> int:
                     print(f"           {run_id}")
         workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
         print("cost per (agent, width), measured on finished runs (training iterations):")
-        costs = runner.cost_estimate(sweep, Path(args.results))
         print(runner.format_cost_estimate(costs, workers))
         if args.markdown:
             from prunebook.results import atomic_write_bytes

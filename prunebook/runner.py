@@ -407,12 +407,7 @@ def measured_seconds(sweep: Sweep, results_root: Path | str = "results") -> floa
     """Seconds the sweep's finished runs spent in training iterations (each results file's
     `wall_clock_s`; compilation and start-up excluded). With single-threaded workers this is
     close to their CPU time: the cost to quote for a sweep."""
-    total = 0.0
-    for config in sweep.configs():
-        path = results.run_path(Path(results_root), sweep.name, config.run_id)
-        if path.exists():
-            total += float(results.read_run(path).get("wall_clock_s") or 0.0)
-    return total
+    return sum(group.done_seconds for group in cost_estimate(sweep, results_root))
 
 
 @dataclasses.dataclass(frozen=True)
