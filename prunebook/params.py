@@ -187,6 +187,20 @@ def steps(doc: str, low: int = 0, optional: bool = False) -> Param:
     return Param(int, doc, low=low, optional=optional)
 
 
+def _online_chapter(**chapter_params: Param) -> dict[str, Param]:
+    """Chapters 1-3 analyse the online sweep: the same knobs around their own selection."""
+    return {
+        "preset": preset(),
+        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
+        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
+                       optional=True),
+        **chapter_params,
+        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
+        "figure_reps": Param(int, "bootstrap replicates of figure error bars and bands", low=1),
+        "results_root": Param(str, "results folder (relative: to the repository)"),
+    }
+
+
 SPECS: dict[str, dict[str, Param]] = {
     "00_pruning_schedule": {
         "preset": preset(),
@@ -199,41 +213,16 @@ SPECS: dict[str, dict[str, Param]] = {
         "num_updates": steps("gradient updates of the tiny training demo (None: the preset's)",
                              low=1, optional=True),
     },
-    "01_scaling_degradation": {
-        "preset": preset(),
-        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
-        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
-                       optional=True),
-        "widths": Param(int, "width multipliers to compare (None: the preset's)", low=1,
-                        many=True, optional=True),
-        "agents": agents(),
-        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
-        "figure_reps": Param(int, "bootstrap replicates of figure error bars", low=1),
-        "results_root": Param(str, "results folder (relative: to the repository)"),
-    },
-    "02_pruned_scaling": {
-        "preset": preset(),
-        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
-        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
-                       optional=True),
-        "widths": Param(int, "width multipliers to compare (None: the preset's)", low=1,
-                        many=True, optional=True),
-        "agents": agents(),
-        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
-        "figure_reps": Param(int, "bootstrap replicates of figure error bars", low=1),
-        "results_root": Param(str, "results folder (relative: to the repository)"),
-    },
-    "03_sparsity_levels": {
-        "preset": preset(),
-        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
-        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
-                       optional=True),
-        "width": width(),
-        "sparsities": sparsities("final sparsities to compare (0 = dense)"),
-        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
-        "figure_reps": Param(int, "bootstrap replicates of figure bands", low=1),
-        "results_root": Param(str, "results folder (relative: to the repository)"),
-    },
+    "01_scaling_degradation": _online_chapter(
+        widths=Param(int, "width multipliers to compare (None: the preset's)", low=1,
+                     many=True, optional=True),
+        agents=agents()),
+    "02_pruned_scaling": _online_chapter(
+        widths=Param(int, "width multipliers to compare (None: the preset's)", low=1,
+                     many=True, optional=True),
+        agents=agents()),
+    "03_sparsity_levels": _online_chapter(
+        width=width(), sparsities=sparsities("final sparsities to compare (0 = dense)")),
     "04_offline_cql": {
         "preset": Param(str, "cpu: read results/offline_cpu/ (committed); ci: train a tiny "
                         "offline sweep live (the paper's Atari offline setting is not offered)",

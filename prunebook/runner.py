@@ -453,6 +453,11 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[Gr
     return sorted(rows, key=lambda r: (r.agent, r.width))
 
 
+def known_left_hours(rows: Sequence[GroupCost]) -> float:
+    """Core-hours the unfinished runs should take, over the groups with a measured rate."""
+    return sum(r.left_seconds for r in rows if r.left_seconds is not None) / 3600
+
+
 def format_cost_estimate(rows: Sequence[GroupCost], workers: int) -> str:
     """The table `prunebook status` prints, with the total left in core-hours and wall hours."""
     lines = [f"  {'agent':10s} {'width':>5s} {'done':>5s} {'s/run':>7s} {'left':>5s} "
@@ -461,7 +466,7 @@ def format_cost_estimate(rows: Sequence[GroupCost], workers: int) -> str:
         per_run = f"{r.done_seconds / r.done:7.0f}" if r.done else f"{'-':>7s}"
         left_h = f"{r.left_seconds / 3600:11.2f}" if r.left_seconds is not None else f"{'?':>11s}"
         lines.append(f"  {r.agent:10s} {r.width:5d} {r.done:5d} {per_run} {r.left:5d} {left_h}")
-    known = sum(r.left_seconds for r in rows if r.left_seconds is not None) / 3600
+    known = known_left_hours(rows)
     unknown = sum(r.left for r in rows if r.left_seconds is None)
     total = (f"  runs left: about {known:.1f} core-hours of training, about "
              f"{known / max(workers, 1):.1f} h on {workers} workers")
@@ -490,9 +495,8 @@ def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
     done = sum(r.done for r in rows)
     hours = sum(r.done_seconds for r in rows) / 3600
     left = sum(r.left for r in rows)
-    known = sum(r.left_seconds for r in rows if r.left_seconds is not None) / 3600
     lines.append(f"| **all** | | **{done}** | | **{hours:.2f}** | **{left}** | "
-                 + (f"≈ {known:.1f} h" if left else "—") + " |")
+                 + (f"≈ {known_left_hours(rows):.1f} h" if left else "—") + " |")
     return "\n".join(lines) + "\n"
 
 
