@@ -187,6 +187,11 @@ def steps(doc: str, low: int = 0, optional: bool = False) -> Param:
     return Param(int, doc, low=low, optional=optional)
 
 
+def _compared_widths() -> Param:
+    return Param(int, "width multipliers to compare (None: the preset's)", low=1, many=True,
+                 optional=True)
+
+
 def _online_chapter(**chapter_params: Param) -> dict[str, Param]:
     """Chapters 1-3 analyse the online sweep: the same knobs around their own selection."""
     return {
@@ -213,14 +218,8 @@ SPECS: dict[str, dict[str, Param]] = {
         "num_updates": steps("gradient updates of the tiny training demo (None: the preset's)",
                              low=1, optional=True),
     },
-    "01_scaling_degradation": _online_chapter(
-        widths=Param(int, "width multipliers to compare (None: the preset's)", low=1,
-                     many=True, optional=True),
-        agents=agents()),
-    "02_pruned_scaling": _online_chapter(
-        widths=Param(int, "width multipliers to compare (None: the preset's)", low=1,
-                     many=True, optional=True),
-        agents=agents()),
+    "01_scaling_degradation": _online_chapter(widths=_compared_widths(), agents=agents()),
+    "02_pruned_scaling": _online_chapter(widths=_compared_widths(), agents=agents()),
     "03_sparsity_levels": _online_chapter(
         width=width(), sparsities=sparsities("final sparsities to compare (0 = dense)")),
     "04_offline_cql": {
