@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         state = runner.sweep_status(sweep, Path(args.results), Path(args.checkpoints))
         print(f"sweep {sweep.name}: {len(configs)} runs")
         costs = runner.cost_estimate(sweep, Path(args.results))  # one read of the results
-        hours = sum(group.done_seconds for group in costs) / 3600
+        hours = runner.done_hours(costs)
         for key in ("done", "running", "partial", "left"):
             cost = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
             print(f"  {key:8s} {len(state[key]):4d}{cost}")

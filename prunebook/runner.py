@@ -453,6 +453,11 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[Gr
     return sorted(rows, key=lambda r: (r.agent, r.width))
 
 
+def done_hours(rows: Sequence[GroupCost]) -> float:
+    """Core-hours the finished runs spent in training iterations."""
+    return sum(r.done_seconds for r in rows) / 3600
+
+
 def known_left_hours(rows: Sequence[GroupCost]) -> float:
     """Core-hours the unfinished runs should take, over the groups with a measured rate."""
     return sum(r.left_seconds for r in rows if r.left_seconds is not None) / 3600
@@ -493,9 +498,8 @@ def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
         lines.append(f"| {r.agent} | ×{r.width} | {r.done} | {spread} | "
                      f"{r.done_seconds / 3600:.2f} | {r.left} | {left} |")
     done = sum(r.done for r in rows)
-    hours = sum(r.done_seconds for r in rows) / 3600
     left = sum(r.left for r in rows)
-    lines.append(f"| **all** | | **{done}** | | **{hours:.2f}** | **{left}** | "
+    lines.append(f"| **all** | | **{done}** | | **{done_hours(rows):.2f}** | **{left}** | "
                  + (f"≈ {known_left_hours(rows):.1f} h" if left else "—") + " |")
     return "\n".join(lines) + "\n"
 
