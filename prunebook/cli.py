@@ -98,6 +98,10 @@ def main(argv=None) -> int:
             if key in ("running", "partial"):
                 for run_id in state[key]:
                     print(f"           {run_id}")
+        if state["bad"]:  # not counted as done: `prunebook run` restores or reruns them
+            print(f"  bad      {len(state['bad']):4d}  (results files that cannot be used)")
+            for line in state["bad"]:
+                print(f"           {line}")
         workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
         print("cost per (agent, width), measured on finished runs (training iterations):")
         print(runner.format_cost_estimate(costs, workers))

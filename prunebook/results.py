@@ -1,5 +1,10 @@
 """The results store: one small JSON file per finished run, written atomically.
 
+Every reader validates each file (:func:`read_run`): unreadable JSON, a missing field, or a
+stored config that is not the run its file name and folder say raise :class:`ResultsFileError`
+naming the file and the problem. Extra fields (a per-iteration ``measures`` dict, new config
+fields) are ignored.
+
 A results file carries its full config, per-iteration statistics, wall-clock, code version and
 device, so every figure can be re-created from `results/` alone (STYLE.md lesson 9). Files are
 only ever written whole (temp file + fsync + rename): a crash never leaves a partial result.
@@ -59,12 +64,90 @@ def write_run(path: Path, record: dict[str, Any]) -> None:
     atomic_write_bytes(path, data)
 
 
-def read_run(path: Path) -> dict[str, Any]:
-    with open(path) as f:
-        record = json.load(f)
+CONFIG_FIELDS = ("agent", "suite", "game", "width", "final_sparsity", "seed", "preset")
+"""Config fields every reader needs (a run's identity); other fields may come and go."""
+ITERATION_FIELDS = ("iteration", "train_return")
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be used: unreadable, missing a field, or not the run its
+    name and folder say. The message names the file and the problem."""
+
+    def __init__(self, path: Path | str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = Path(path), problem
+
+
+def config_run_id(config: dict[str, Any]) -> str:
+    """The run id a stored config implies (`RunConfig.run_id`'s formula, on the dict, so that
+    fields added to configs later do not stop old files from being read)."""
+    return (f"{config['agent']}-{config['game']}-w{config['width']}-"
+            f"s{float(config['final_sparsity']):g}-seed{config['seed']}")
+
+
+def _file_run_id(path: Path) -> str:
+    # results/<sweep>/<run_id>.json, or a cached copy <sweep>/<run_id>.result.json
+    return path.name.removesuffix(".json").removesuffix(".result")
+
+
+def check_record(record: Any, path: Path | str) -> dict[str, Any]:
+    """``record`` if it is a usable results record stored at ``path``, else ResultsFileError:
+    schema, required fields, and run id / sweep agreeing with the file name and folder."""
+    path = Path(path)
+    if not isinstance(record, dict):
+        raise ResultsFileError(path, f"not a results record (a JSON {type(record).__name__})")
     if record.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: unknown results schema {record.get('schema')!r}")
+        raise ResultsFileError(path, f"unknown results schema {record.get('schema')!r}")
+    missing = [k for k in ("run_id", "sweep", "config", "iterations") if k not in record]
+    if missing:
+        raise ResultsFileError(path, f"missing field(s) {missing}")
+    config, iterations = record["config"], record["iterations"]
+    if not isinstance(config, dict) or (lacking := [k for k in CONFIG_FIELDS if k not in config]):
+        raise ResultsFileError(path, f"config is missing field(s) "
+                               f"{lacking if isinstance(config, dict) else list(CONFIG_FIELDS)}")
+    if not isinstance(iterations, list) or not all(isinstance(i, dict) for i in iterations):
+        raise ResultsFileError(path, "iterations is not a list of records")
+    for i, it in enumerate(iterations):
+        if lacking := [k for k in ITERATION_FIELDS if k not in it]:
+            raise ResultsFileError(path, f"iteration {i} is missing field(s) {lacking}")
+    try:
+        implied = config_run_id(config)
+    except (TypeError, ValueError) as err:
+        raise ResultsFileError(path, f"config has malformed identity fields ({err})") from err
+    if record["run_id"] != _file_run_id(path):
+        raise ResultsFileError(path, f"run_id {record['run_id']!r} does not match the file name")
+    if implied != record["run_id"]:
+        raise ResultsFileError(path, f"stored config is run {implied!r}, not {record['run_id']!r}")
+    if record["sweep"] != path.parent.name:
+        raise ResultsFileError(path, f"sweep {record['sweep']!r} does not match its folder "
+                               f"{path.parent.name!r}")
     return record
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    """A validated results record (:func:`check_record`); ResultsFileError names the file."""
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultsFileError(path, f"unreadable ({type(err).__name__}: {err})") from err
+    return check_record(record, path)
+
+
+def scan(results_root: Path | str, sweep: str | None = None
+         ) -> tuple[list[Path], dict[Path, str]]:
+    """Every results file under ``results_root`` (one sweep's folder if given), split into the
+    valid ones and the bad ones with their problem (what `prunebook status` lists)."""
+    good, bad = [], {}
+    for path in iter_result_files(Path(results_root)):
+        if sweep is not None and path.parent.name != sweep:
+            continue
+        try:
+            read_run(path)
+            good.append(path)
+        except ResultsFileError as err:
+            bad[path] = err.problem
+    return good, bad
 
 
 def run_path(results_root: Path, sweep: str, run_id: str) -> Path:
@@ -110,7 +193,8 @@ def iter_result_files(results_root: Path):
 
 
 def load_runs(results_root: Path | str = "results", sweep: str | None = None) -> pd.DataFrame:
-    """One row per (run, iteration); columns RUN_COLUMNS + ITERATION_COLUMNS."""
+    """One row per (run, iteration); columns RUN_COLUMNS + ITERATION_COLUMNS. Every file is
+    validated first: a bad one raises ResultsFileError naming it (never a silent skip)."""
     rows = []
     for path in iter_result_files(Path(results_root)):
         if sweep is not None and path.parent.name != sweep:

@@ -169,22 +169,42 @@ def finished_copy_path(checkpoint_root: Path, sweep: str, run_id: str) -> Path:
     return Path(checkpoint_root) / sweep / f"{run_id}.result.json"
 
 
-def restore_finished(config: RunConfig, sweep: str, results_root: Path | str,
-                     checkpoint_root: Path | str) -> bool:
-    """Copy a run's cached finished record into `results_root` if it is missing there and was
-    made with this very config; True when the results file exists afterwards."""
+IDENTITY_FIELDS = ("agent", "suite", "game", "width", "final_sparsity", "seed", "preset")
+
+
+def finished_state(config: RunConfig, sweep: str, results_root: Path | str,
+                   checkpoint_root: Path | str) -> tuple[str, str]:
+    """Is `config`'s run finished? ("finished" | "restored" | "train", why).
+
+    A results file counts only if it is valid (:func:`prunebook.results.read_run`) and is this
+    run of this sweep (same identity fields; other fields may have drifted since, see
+    `prunebook.chapters.config_drift`). Otherwise the cached copy is restored if it is valid and
+    made with this very config, or the run is trained again; `why` names the bad file's problem.
+    """
     out = results.run_path(Path(results_root), sweep, config.run_id)
+    problem = ""
     if out.exists():
-        return True
+        state = _file_state(out, config, sweep)
+        if state == "finished":
+            return "finished", ""
+        problem = f"{out}: {state}"
     copy = finished_copy_path(Path(checkpoint_root), sweep, config.run_id)
     try:
         record = results.read_run(copy)
         same = config_from_dict(record["config"]) == config
-    except (OSError, ValueError, KeyError, TypeError):  # absent, corrupt or another schema
-        return False
+    except (ValueError, KeyError, TypeError):  # absent, corrupt, another schema or config
+        same = False
     if same:
         results.write_run(out, record)
-    return same
+        return "restored", problem and f"{problem}; restored its cached copy {copy}"
+    return "train", problem and f"{problem}; no valid cached copy ({copy}): training it again"
+
+
+def restore_finished(config: RunConfig, sweep: str, results_root: Path | str,
+                     checkpoint_root: Path | str) -> bool:
+    """True when `config`'s run has a valid results file afterwards: already there, or its
+    cached finished record restored (:func:`finished_state`)."""
+    return finished_state(config, sweep, results_root, checkpoint_root)[0] != "train"
 
 
 def write_finished(record: dict[str, Any], results_root: Path | str,
@@ -388,19 +408,41 @@ def check_disk(configs: Sequence[RunConfig], checkpoint_root: Path, workers: int
 
 def sweep_status(sweep: Sweep, results_root: Path | str = "results",
                  checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT) -> dict[str, list[str]]:
-    status: dict[str, list[str]] = {"done": [], "running": [], "partial": [], "left": []}
+    """Run ids per state: done (a valid results file of this run), running, partial, left;
+    and "bad": "file: problem" for every results file of the sweep's folder that cannot be
+    used (its run, if planned, is counted as running, partial or left)."""
+    status: dict[str, list[str]] = {"done": [], "running": [], "partial": [], "left": [],
+                                    "bad": []}
+    _, bad = results.scan(Path(results_root), sweep.name)
     for config in sweep.configs():
         ckpt = checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id)
         lock = ckpt.with_suffix(".lock")
-        if results.run_path(Path(results_root), sweep.name, config.run_id).exists():
+        path = results.run_path(Path(results_root), sweep.name, config.run_id)
+        state = "missing" if not path.exists() else _file_state(path, config, sweep.name)
+        if state == "finished":
             status["done"].append(config.run_id)
-        elif lock.exists() and _lock_alive(lock):
+            continue
+        if state != "missing" and path not in bad:
+            bad[path] = state
+        if lock.exists() and _lock_alive(lock):
             status["running"].append(config.run_id)
         elif ckpt.exists():
             status["partial"].append(config.run_id)
         else:
             status["left"].append(config.run_id)
+    status["bad"] = [f"{path}: {problem}" for path, problem in sorted(bad.items())]
     return status
+
+
+def _file_state(path: Path, config: RunConfig, sweep: str) -> str:
+    """"finished" when `path` is a valid record of `config`'s run, else the problem."""
+    try:
+        stored = results.read_run(path)["config"]
+    except results.ResultsFileError as error:
+        return error.problem
+    wrong = [k for k in IDENTITY_FIELDS if stored.get(k) != getattr(config, k)]
+    return "finished" if not wrong else (f"stored config differs from sweep {sweep}'s run in "
+                                         f"{', '.join(f'{k}={stored.get(k)!r}' for k in wrong)}")
 
 
 def measured_seconds(sweep: Sweep, results_root: Path | str = "results") -> float:
@@ -428,14 +470,15 @@ class GroupCost:
 def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[GroupCost]:
     """Per (agent, width): seconds per progress unit measured on finished runs (their
     `wall_clock_s`), applied to the units of the runs not finished yet. Runs already partway are
-    counted whole, so the estimate is an upper bound for them."""
+    counted whole, so the estimate is an upper bound for them. A bad results file (see
+    :func:`sweep_status`) counts as not finished."""
     groups: dict[tuple[str, int], dict[str, float]] = {}
     for config in sweep.configs():
         g = groups.setdefault((config.agent, config.width),
                               dict(done=0, done_s=0.0, done_units=0, left=0, left_units=0,
                                    each=[]))
         path = results.run_path(Path(results_root), sweep.name, config.run_id)
-        if path.exists():
+        if path.exists() and _file_state(path, config, sweep.name) == "finished":
             seconds = float(results.read_run(path).get("wall_clock_s") or 0.0)
             g["done"] += 1
             g["done_s"] += seconds
@@ -518,12 +561,14 @@ def run_sweep(sweep: Sweep, results_root: Path | str = "results",
     """Run every unfinished run of `sweep`; returns {run_id: status} for the runs attempted."""
     from tqdm.auto import tqdm
 
-    all_configs = sweep.configs()
-    in_results = sum(results.run_path(Path(results_root), sweep.name, c.run_id).exists()
-                     for c in all_configs)
-    configs = [c for c in all_configs
-               if not restore_finished(c, sweep.name, results_root, checkpoint_root)]
-    restored = len(all_configs) - len(configs) - in_results
+    configs, restored = [], 0
+    for config in sweep.configs():  # a bad results file is restored or rerun, and said so
+        state, why = finished_state(config, sweep.name, results_root, checkpoint_root)
+        if why:
+            print(f"{sweep.name}: {why}")
+        restored += state == "restored" and not why
+        if state == "train":
+            configs.append(config)
     if restored:
         print(f"{sweep.name}: {restored} finished runs missing from {results_root} restored "
               f"from their copies in {Path(checkpoint_root) / sweep.name}")

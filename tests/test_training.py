@@ -225,10 +225,11 @@ def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_pa
     sweep = runner.Sweep("costs", (grid,))
     finished = {"dqn-Breakout-w1-s0-seed0": 100.0, "dqn-Breakout-w1-s0.95-seed1": 300.0,
                 "dqn-Breakout-w2-s0-seed0": 60.0}
+    configs = {c.run_id: c.to_dict() for c in sweep.configs()}
     for run_id, seconds in finished.items():
         results.write_run(results.run_path(tmp_path, "costs", run_id),
-                          dict(run_id=run_id, sweep="costs", config={}, iterations=[],
-                               wall_clock_s=seconds))
+                          dict(run_id=run_id, sweep="costs", config=configs[run_id],
+                               iterations=[], wall_clock_s=seconds))
     rows = {(r.agent, r.width): r for r in runner.cost_estimate(sweep, tmp_path)}
     assert (rows["dqn", 1].done, rows["dqn", 1].left) == (2, 2)
     assert rows["dqn", 1].left_seconds == pytest.approx(400.0)  # 2 runs at (100 + 300) / 2
