@@ -3,6 +3,14 @@
 Every claim compares two configurations through the ratio ``IQM(numerator) / IQM(denominator)`` of
 normalized final scores (Atari: human-normalized; MinAtar: see :mod:`prunebook.normalization`),
 with a 95% percentile interval from independent stratified bootstraps of the two configurations.
+MinAtar's normaliser (the dense width-1 DQN reference runs) is resampled inside every replicate
+(:mod:`prunebook.bootstrap`); a side that is the reference shares that resample.
+
+Robustness (:func:`evaluate_robust`). The rule below is the verdict; beside it every claim is
+recomputed under a fixed set of alternatives (:data:`ALTERNATIVES`): a run's final score as the
+mean of its last 3 iterations, the mean instead of the IQM, the expanded percentile interval for
+few runs, and each game left out in turn. A verdict that any of them changes is *fragile*, and
+the alternatives that change it are named. Nothing here re-chooses the verdict.
 
 Verdict rules (``verdict``), applied to the 95% CI ``(lo, hi)`` of the ratio:
 
@@ -23,6 +31,7 @@ Agent names: "dqn", "rainbow" (online) and "cql", "cql_c51" (offline, chapter 4)
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from prunebook import normalization, stats
+from prunebook import bootstrap, normalization, results
 
 WIDEST = "widest"  # the largest width with runs for that side, resolved per group
 NON_INFERIORITY_MARGIN = 0.9  # "maintains performance": IQM ratio at least 90% of dense
@@ -78,6 +87,16 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """The same comparison under one robustness alternative (see :data:`ALTERNATIVES`)."""
+
+    name: str
+    verdict: str
+    ours: float | None
+    ci: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     claim_id: str
     verdict: str
@@ -87,6 +106,20 @@ class ClaimResult:
     scale: str  # game set, env steps, seeds, preset: what the verdict is about
     paper_in_ci: bool | None = None  # does the paper's magnitude lie inside our CI?
     note: str = field(default="")
+    games: tuple[str, ...] = ()  # the games compared
+    runs_per_game: int | None = None  # fewest runs per game over both sides
+    alternatives: tuple[Alternative, ...] = ()  # filled by `evaluate_robust`
+    sweep: str = ""  # the sweep the compared runs belong to
+    training: str = ""  # how long the compared runs trained ("500,000 env steps")
+
+    @property
+    def flipped_by(self) -> list[str]:
+        """The robustness alternatives under which the verdict changes."""
+        return [a.name for a in self.alternatives if a.verdict != self.verdict]
+
+    @property
+    def fragile(self) -> bool:
+        return bool(self.flipped_by)
 
 
 _FIG1 = ('"close to a 60% (DQN) and 50% (Rainbow) performance improvement over the original '
@@ -219,14 +252,24 @@ def _training_length(runs: pd.DataFrame) -> str:
 
 
 def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
-             reps: int = 50_000, plan: pd.DataFrame | None = None) -> ClaimResult:
+             reps: int = 50_000, plan: pd.DataFrame | None = None, *,
+             reference_df: pd.DataFrame | None = None, metric: str = "iqm",
+             interval: str = "percentile", drop_games=(), resample_reference: bool = True
+             ) -> ClaimResult:
     """Verdict of ``claim`` on a per-run final-score frame from one (suite, sweep, preset) group.
 
-    ``runs_df`` needs the results-format columns (``score``); a ``normalized`` column is added
-    with :func:`prunebook.normalization.normalize_frame` when absent. With ``plan`` (the
-    sweep's planned runs), a comparison that is not complete yet is "not yet run".
+    ``runs_df`` needs the results-format columns (``score``, raw); a ``normalized`` column (which
+    games can be normalised) is added with :func:`prunebook.normalization.normalize_frame` when
+    absent. The interval comes from :func:`prunebook.normalization.comparison` and
+    :mod:`prunebook.bootstrap` on the raw scores, the MinAtar reference runs (taken from
+    ``reference_df``, default ``runs_df``) resampled inside every replicate. With ``plan`` (the
+    sweep's planned runs), a comparison that is not complete yet is "not yet run". ``metric``,
+    ``interval`` and ``drop_games`` exist for the robustness alternatives; the verdict rule uses
+    the defaults. ``resample_reference=False`` is the old fixed-reference interval.
     """
-    df = runs_df if "normalized" in runs_df.columns else normalization.normalize_frame(runs_df)
+    ref_df = runs_df if reference_df is None else reference_df
+    df = runs_df if "normalized" in runs_df.columns else normalization.normalize_frame(
+        runs_df, reference_df=ref_df)
     if len(df) and len(df[GROUP].drop_duplicates()) > 1:
         raise ValueError(f"evaluate: runs span several {GROUP} groups; split them first")
     base = ", ".join(f"{c} {df[c].iloc[0]}" for c in GROUP) if len(df) else "no runs"
@@ -243,27 +286,79 @@ def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
     if not len(num) or not len(den):
         return _not_run(claim, base, "no runs for one side of the comparison")
     num, den = num[num["normalized"].notna()], den[den["normalized"].notna()]
-    games = sorted(set(num["game"]) & set(den["game"]))
+    games = sorted((set(num["game"]) & set(den["game"])) - set(drop_games))
     if not games:
         return _not_run(claim, base, "runs exist but share no normalisable game "
                         "(MinAtar needs dense width-1 DQN reference runs)")
-    x = normalization.score_matrix(num, games=games)
-    y = normalization.score_matrix(den, games=games)
     steps = _training_length(pd.concat([num, den]))
+    runs = (int(num.groupby("game").size()[games].min()),
+            int(den.groupby("game").size()[games].min()))
     scale = (f"{base} · {len(games)} games ({', '.join(games)}) · {steps}"
-             f"runs/game {x.shape[0]} vs {y.shape[0]} · "
+             f"runs/game {runs[0]} vs {runs[1]} · "
              f"{claim.numerator.label(wn)} vs {claim.denominator.label(wd)}")
+    fail = dict(claim_id=claim.id, verdict="inconclusive", ours=None, ci=None,
+                paper=claim.paper, scale=scale, games=tuple(games), runs_per_game=min(runs),
+                sweep=str(df["sweep"].iloc[0]), training=steps.removesuffix(" · "))
     try:
-        ours, ci = stats.iqm_ratio(x, y, rng=rng, reps=reps)
-    except ValueError as err:  # IQM(denominator) <= 0
-        return ClaimResult(claim.id, "inconclusive", None, None, claim.paper, scale, None,
-                           str(err))
-    note = "" if np.isfinite(ci[0]) else "interval undefined: IQM(denominator) <= 0 in a replicate"
+        raw, normaliser, _ = normalization.comparison(
+            {"num": num, "den": den}, ref_df, games, resample_reference=resample_reference)
+        points, replicates = bootstrap.normalised_replicates(raw, normaliser, metric, rng=rng,
+                                                             reps=reps)
+    except (KeyError, ValueError) as err:
+        return ClaimResult(**fail, note=str(err.args[0] if err.args else err))
+    if not float(points["den"]) > 0:
+        return ClaimResult(**fail, note=f"{metric.upper()}(denominator) = "
+                           f"{float(points['den']):.4g} <= 0: the ratio is undefined")
+    ours, rep = bootstrap.ratio(points, replicates, "num", "den")
+    # runs per game behind the interval's spread; a 1-run reference adds no resampled noise
+    ref_runs = [] if normaliser.reference is None else [normaliser.reference.shape[0]]
+    least = min([m.shape[0] for m in raw.values()] + [n for n in ref_runs if n > 1])
+    if interval == "expanded" and least < 2:
+        return ClaimResult(**fail, note="the expanded interval needs 2 or more runs per game")
+    lo, hi = bootstrap.interval(rep, 0.95, interval, runs=least, tasks=len(games))
+    ci = (float(lo), float(hi))
+    note = "" if np.isfinite(ci[0]) else (f"interval undefined: {metric.upper()}(denominator) "
+                                          "<= 0 or no normalisation in a replicate")
     inside = None
     if claim.paper_ratio is not None and np.isfinite(ci[0]):
         inside = bool(ci[0] <= claim.paper_ratio <= ci[1])
-    return ClaimResult(claim.id, verdict(claim.rule, ci, claim.margin), ours, ci, claim.paper,
-                       scale, inside, note)
+    return ClaimResult(claim.id, verdict(claim.rule, ci, claim.margin), float(ours), ci,
+                       claim.paper, scale, inside, note, tuple(games), min(runs),
+                       sweep=str(df["sweep"].iloc[0]), training=steps.removesuffix(" · "))
+
+
+ALTERNATIVES = ("mean of last 3 iterations", "mean instead of IQM",
+                "expanded percentile interval", "without <game>")
+"""The robustness alternatives, fixed before looking at which verdicts they change."""
+LAST_ITERATIONS_ALTERNATIVE = 3
+
+
+def evaluate_robust(claim: Claim, final_df: pd.DataFrame, final3_df: pd.DataFrame | None,
+                    rng_seed: int = 0, reps: int = 50_000, plan: pd.DataFrame | None = None,
+                    reference_df: pd.DataFrame | None = None,
+                    reference3_df: pd.DataFrame | None = None) -> ClaimResult:
+    """:func:`evaluate` (the verdict) plus every alternative of :data:`ALTERNATIVES`.
+
+    ``final3_df`` (and ``reference3_df``) hold the same runs scored by the mean of their last
+    :data:`LAST_ITERATIONS_ALTERNATIVE` iterations; None skips that alternative. Each
+    evaluation draws from a fresh :func:`claim_rng`, so the primary equals `evaluate`'s.
+    """
+    def run(frame=final_df, ref=reference_df, **kw):
+        return evaluate(claim, frame, claim_rng(claim.id, rng_seed), reps, plan,
+                        reference_df=ref, **kw)
+
+    primary = run()
+    if primary.verdict == "not yet run" or primary.ci is None:
+        return primary
+    variants = []
+    if final3_df is not None:
+        variants.append((ALTERNATIVES[0], run(final3_df, reference3_df)))
+    variants += [(ALTERNATIVES[1], run(metric="mean")),
+                 (ALTERNATIVES[2], run(interval="expanded"))]
+    if len(primary.games) > 1:
+        variants += [(f"without {g}", run(drop_games=(g,))) for g in primary.games]
+    alts = tuple(Alternative(name, r.verdict, r.ours, r.ci) for name, r in variants)
+    return dataclasses.replace(primary, alternatives=alts)
 
 
 def claim_rng(claim_id: str, seed: int = 0) -> np.random.Generator:
@@ -273,27 +368,61 @@ def claim_rng(claim_id: str, seed: int = 0) -> np.random.Generator:
 
 
 def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
-                 claims=CLAIMS) -> list[ClaimResult]:
+                 claims=CLAIMS, final3_df: pd.DataFrame | None = None) -> list[ClaimResult]:
     """Every claim on every (suite, sweep, preset) group; one "not yet run" row if none fits.
 
     Each claim gets its own generator ``default_rng([rng_seed, crc32(claim.id)])``, so a result
-    does not depend on which other claims or groups are evaluated.
+    does not depend on which other claims or groups are evaluated. With ``final3_df`` (the same
+    runs scored over their last 3 iterations) every verdict gets its robustness alternatives.
+    Reference runs come from the whole frame, so a sweep can borrow another's
+    (:data:`prunebook.normalization.REFERENCE_SWEEPS`).
     """
     df = normalization.normalize_frame(final_df) if len(final_df) else final_df
-    groups = [g for _, g in df.groupby(GROUP, sort=True)] if len(df) else []
+    df3 = (normalization.normalize_frame(final3_df)
+           if final3_df is not None and len(final3_df) else None)
+    groups = [(k, g) for k, g in df.groupby(GROUP, sort=True)] if len(df) else []
+    groups3 = dict(iter(df3.groupby(GROUP, sort=True))) if df3 is not None else {}
     results = []
     plans = {name: planned_runs(name) for name in df["sweep"].unique()} if len(df) else {}
     for claim in claims:
         rows, waiting = [], []
-        for group in groups:
-            rng = claim_rng(claim.id, rng_seed)
-            res = evaluate(claim, group, rng, reps=reps, plan=plans.get(group["sweep"].iloc[0]))
+        for key, group in groups:
+            res = evaluate_robust(claim, group, groups3.get(key), rng_seed, reps,
+                                  plans.get(group["sweep"].iloc[0]), reference_df=df,
+                                  reference3_df=df3)
             if res.verdict != "not yet run":
                 rows.append(res)
             elif res.note.startswith("waiting"):
                 waiting.append(res)
         results += rows or waiting[:1] or [_not_run(claim, "—", "no matching runs in results/")]
     return results
+
+
+CHAPTERS = {"1": "01_scaling_degradation", "2": "02_pruned_scaling",
+            "3": "03_sparsity_levels", "4": "04_offline_cql"}
+
+
+def chapter_of(claim_id: str) -> str:
+    """The notebook that gives a claim's details (1-*-pruned lives with claim 2)."""
+    return CHAPTERS["2" if claim_id.endswith("-pruned") else claim_id.split("-")[0]]
+
+
+def robustness_text(res: ClaimResult) -> str:
+    """"fragile: <alternatives that flip it>", "robust (n alternatives)" or "—"."""
+    if not res.alternatives:
+        return "—"
+    if res.fragile:
+        return "**fragile**: changes " + "; ".join(
+            f"{a.name} → {a.verdict}" for a in res.alternatives if a.verdict != res.verdict)
+    return f"robust ({len(res.alternatives)} alternatives)"
+
+
+def short_scale(res: ClaimResult) -> str:
+    """A short label of what a verdict is about: sweep, games, runs per game."""
+    if not res.games:
+        return "—"
+    return (f"{res.sweep} · {len(res.games)} games · "
+            f"{res.runs_per_game} seed{'s' * (res.runs_per_game != 1)}")
 
 
 def _fmt(res: ClaimResult) -> dict[str, str]:
@@ -306,17 +435,16 @@ def _fmt(res: ClaimResult) -> dict[str, str]:
     if res.verdict == "not yet run" and res.note.startswith("waiting"):
         shown = f"not yet run ({res.note})"
     return {"claim": res.claim_id, "paper": res.paper, "ours": ours, "ci95": ci,
-            "scale": res.scale, "verdict": shown}
+            "scale": res.scale, "verdict": shown, "robustness": robustness_text(res)}
 
 
 def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFrame:
     """Per-run final scores from ``results/`` (plus each run's last ``env_steps`` and, for
-    offline runs, ``gradient_updates``)."""
+    offline runs, ``gradient_updates``). Every file is validated (a bad one raises
+    :class:`prunebook.results.ResultsFileError` naming it)."""
     root = Path(results_root)
     if not root.is_dir() or not any(root.glob("*/*.json")):
         return pd.DataFrame()
-    from prunebook import results  # lazy: keeps this module importable on its own
-
     runs = results.load_runs(root)
     if not len(runs):
         return pd.DataFrame()
@@ -325,13 +453,31 @@ def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFr
     return final.join(runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
 
 
-def claims_table(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000,
-                 last_iterations: int = 1) -> pd.DataFrame:
-    """Columns [claim, paper, ours, ci95, scale, verdict], one row per claim and run group."""
-    final = _load_final(results_root, last_iterations)
-    results = evaluate_all(final, rng_seed=rng_seed, reps=reps)
-    return pd.DataFrame([_fmt(r) for r in results],
-                        columns=["claim", "paper", "ours", "ci95", "scale", "verdict"])
+def results_for(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000,
+                claims=CLAIMS) -> list[ClaimResult]:
+    """Every claim's verdict and robustness alternatives from the files in ``results_root``."""
+    final = _load_final(results_root, 1)
+    final3 = _load_final(results_root, LAST_ITERATIONS_ALTERNATIVE) if len(final) else None
+    return evaluate_all(final, rng_seed=rng_seed, reps=reps, claims=claims, final3_df=final3)
+
+
+TABLE_COLUMNS = ["claim", "paper", "ours", "ci95", "verdict", "robustness", "scale"]
+
+
+def table_of(res: list[ClaimResult]) -> pd.DataFrame:
+    """The front page's table: the scale as a short label linking to the claim's chapter."""
+    rows = []
+    for r in res:
+        row = _fmt(r)
+        row["scale"] = f"[{short_scale(r)}](../notebooks/{chapter_of(r.claim_id)}.ipynb)"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def claims_table(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000
+                 ) -> pd.DataFrame:
+    """Columns :data:`TABLE_COLUMNS`, one row per claim and run group."""
+    return table_of(results_for(results_root, rng_seed, reps))
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -341,8 +487,14 @@ def to_markdown(table: pd.DataFrame) -> str:
     for row in table.itertuples(index=False):
         lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
     lines += ["", "Verdict rules (fixed in `prunebook/claims.py` before any result existed; "
-              "ratios of IQMs of normalized final scores, 95% stratified-bootstrap CIs):", ""]
+              "ratios of IQMs of normalized final scores, 95% stratified-bootstrap CIs with the "
+              "MinAtar reference runs resampled inside every replicate):", ""]
     lines += [f"- **{c.id}** ({c.figure}, {c.statement}): {c.rule_text()}." for c in CLAIMS]
+    lines += ["", "Robustness: each verdict recomputed with a run's final score as the mean of "
+              "its last 3 iterations, with the mean instead of the IQM, with the expanded "
+              "percentile interval for few runs (Hesterberg 2015) and with each game left out; "
+              "a verdict that any of them changes is **fragile**. The verdict column is always "
+              "the rule above."]
     return "\n".join(lines) + "\n"
 
 
@@ -350,8 +502,7 @@ def write_claims_markdown(path: str | Path, results_root: str | Path = "results"
                           rng_seed: int = 0, reps: int = 50_000) -> pd.DataFrame:
     """Write the claims table as MyST markdown (the book's front page includes it)."""
     table = claims_table(results_root, rng_seed=rng_seed, reps=reps)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(to_markdown(table))
+    results.atomic_write_bytes(Path(path), to_markdown(table).encode())
     return table
 
 

@@ -5,12 +5,16 @@ Two published tables exist and differ only on VideoPinball's random score (Dopam
 16256.9) and on Defender/Surround (human score only in DQN Zoo). Default: Dopamine's table, the
 natural choice for a Dopamine-based paper (which table the paper used is unconfirmed).
 
-MinAtar has no human scores. We normalise by a reference *from the same sweep*: per game, the mean
-final score of the dense (sparsity 0) width-1 DQN runs, i.e. the paper's comparator (the original,
-unpruned, unscaled network). 1.0 means "as good as dense width-1 DQN", 0.0 means "random policy".
-The reference is treated as a fixed constant (like human scores), so its own run-to-run noise is
-not in the bootstrap intervals. Random-policy scores are measured by :func:`measure_random_scores`
-and stored in ``results/minatar_random_scores.json``.
+MinAtar has no human scores. We normalise by *reference runs*: per game, the mean final score of
+the dense (sparsity 0) width-1 DQN runs, i.e. the paper's comparator (the original, unpruned,
+unscaled network), taken from the same sweep. 1.0 means "as good as dense width-1 DQN", 0.0 means
+"random policy". A sweep with no such runs of its own borrows them from another sweep of the same
+preset only when :data:`REFERENCE_SWEEPS` (or the ``reference_sweeps`` argument) names it; there
+is no silent pooling. The reference runs are data, not a constant: every interval resamples them
+inside each bootstrap replicate (:func:`comparison` builds the :class:`prunebook.bootstrap.
+Normaliser` for that; a side that *is* the reference shares its resample). Human and measured
+random-policy scores are constants. Random-policy scores are measured by
+:func:`measure_random_scores` and stored in ``results/minatar_random_scores.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from prunebook.bootstrap import Normaliser
 
 # (random, human) per game, from Dopamine's labs/atari_100k/normalization_utils.py [dossier §7].
 # Cross-checked against DQN Zoo's dqn_zoo/atari_data.py: identical except the rows noted below.
@@ -93,6 +99,10 @@ ATARI_SCORES: dict[str, dict[str, tuple[float, float]]] = {
 }
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
 MINATAR_REFERENCE = "dense width-1 DQN"
+REFERENCE_CONFIG = ("dqn", 1, 0.0)  # (agent, width, sparsity) of the MinAtar reference runs
+# Sweeps without reference runs of their own -> the sweep (same preset and games) that lends
+# them. rainbow_vmax100 (Rainbow at v_max=100, chapter 2) reruns online_cpu's Rainbow cells only.
+REFERENCE_SWEEPS: dict[str, str] = {"rainbow_vmax100": "online_cpu"}
 RANDOM_SCORES_PATH = Path(__file__).resolve().parents[1] / "results" / "minatar_random_scores.json"
 
 
@@ -120,7 +130,7 @@ def human_normalized(score, game: str, source: str = "dopamine"):
 def minatar_normalized(score, game: str, reference: float, random: float | None = None):
     """``(score - random) / (reference - random)``; random defaults to our measured score."""
     if random is None:
-        random = random_scores()[game]["mean"]
+        random = random_score(game)
     if not reference > random:
         raise ValueError(
             f"{game}: reference {reference:.4g} is not above the random score {random:.4g}; "
@@ -138,6 +148,15 @@ def random_scores(path: str | Path = RANDOM_SCORES_PATH) -> dict[str, dict]:
             f"{path} not found; create it with `python -m prunebook.normalization {path}`"
         )
     return json.loads(path.read_text())["games"]
+
+
+def random_score(game: str, table: dict | None = None) -> float:
+    """The measured random-policy mean score of a MinAtar game (KeyError saying how to make it)."""
+    table = random_scores() if table is None else table
+    if game not in table:
+        raise KeyError(f"no random-policy score for {game} in {RANDOM_SCORES_PATH.name}; "
+                       "measure it with `python -m prunebook.normalization` (never guessed)")
+    return float(table[game]["mean"])
 
 
 def measure_random_scores(
@@ -225,42 +244,55 @@ def _is_atari(suite: str) -> bool:
     return str(suite).lower().startswith("atari")
 
 
-def minatar_references(df: pd.DataFrame) -> dict[tuple, tuple[float, str]]:
-    """Reference per (sweep, preset, game): mean final score of dense width-1 DQN runs.
+def reference_sweep(sweep: str, reference_sweeps: dict[str, str] | None = None) -> str:
+    """The sweep whose reference runs normalise ``sweep``'s MinAtar runs (itself by default)."""
+    table = REFERENCE_SWEEPS if reference_sweeps is None else reference_sweeps
+    return table.get(sweep, sweep)
 
-    Taken from the same sweep when it has such runs, otherwise pooled over all sweeps of the same
-    preset (same training budget). Values are ``(reference, where it came from)``.
-    """
+
+def reference_rows(df: pd.DataFrame, sweep: str, preset: str,
+                   reference_sweeps: dict[str, str] | None = None) -> tuple[pd.DataFrame, str]:
+    """The reference runs (rows of ``df``) for MinAtar runs of ``(sweep, preset)``, and where
+    they come from in words. Only runs of the same preset count (same training budget)."""
+    source = reference_sweep(sweep, reference_sweeps)
+    agent, width, sparsity = REFERENCE_CONFIG
+    mask = ((df["suite"] == "minatar") & (df["agent"] == agent) & (df["width"] == width)
+            & np.isclose(df["sparsity"].astype(float), sparsity) & (df["sweep"] == source)
+            & (df["preset"] == preset))
+    origin = f"sweep {source}" if source == sweep else f"sweep {source} (lent to {sweep})"
+    return df[mask], origin
+
+
+def minatar_references(df: pd.DataFrame, reference_sweeps: dict[str, str] | None = None
+                       ) -> dict[tuple, tuple[float, str]]:
+    """Point reference per (sweep, preset, game): mean final score of the reference runs
+    (:func:`reference_rows`). Values are ``(reference, where it came from)``."""
     if not len(df):
         return {}
-    mask = ((df["suite"] == "minatar") & (df["agent"] == "dqn")
-            & (df["width"] == 1) & (df["sparsity"] == 0))
-    ref = df[mask]
-    by_sweep = ref.groupby(["sweep", "preset", "game"])["score"].mean()
-    by_preset = ref.groupby(["preset", "game"])["score"].mean()
     out = {}
-    keys = df.loc[df["suite"] == "minatar", ["sweep", "preset", "game"]].drop_duplicates()
-    for sweep, preset, game in keys.itertuples(index=False):
-        if (sweep, preset, game) in by_sweep.index:
-            out[sweep, preset, game] = (float(by_sweep[sweep, preset, game]), f"sweep {sweep}")
-        elif (preset, game) in by_preset.index:
-            out[sweep, preset, game] = (float(by_preset[preset, game]), f"preset {preset}")
+    keys = df.loc[df["suite"] == "minatar", ["sweep", "preset"]].drop_duplicates()
+    for sweep, preset in keys.itertuples(index=False):
+        rows, origin = reference_rows(df, sweep, preset, reference_sweeps)
+        for game, mean in rows.groupby("game")["score"].mean().dropna().items():
+            out[sweep, preset, game] = (float(mean), origin)
     return out
 
 
 def normalize_frame(
     df: pd.DataFrame, source: str = "dopamine", on_missing: str = "nan", random_table=None,
-    reference_df: pd.DataFrame | None = None,
+    reference_df: pd.DataFrame | None = None, reference_sweeps: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Copy of a per-run final-score frame with ``normalized`` and ``normalization`` columns.
 
     Suite "atari*": human-normalized (``source`` table). Suite "minatar": normalised by the
-    dense width-1 DQN reference (:func:`minatar_references`) and the measured random score.
-    When a score cannot be normalised (no reference runs, reference not above random, unknown
-    game or suite), ``on_missing="nan"`` (default) gives NaN and the reason in ``normalization``;
-    ``on_missing="raise"`` raises ValueError instead. ``reference_df``: take the MinAtar
-    references from this per-run final-score frame instead of ``df`` (for learning curves: pass
-    the per-iteration frame with ``score = train_return`` and the final scores here).
+    point mean of the reference runs (:func:`reference_rows`) and the measured random score;
+    intervals must not use these values (they hold the reference fixed): use
+    :func:`comparison`. When a score cannot be normalised (no reference runs, reference not
+    above random, unknown game or suite), ``on_missing="nan"`` (default) gives NaN and the
+    reason in ``normalization``; ``on_missing="raise"`` raises ValueError instead.
+    ``reference_df``: take the MinAtar references from this per-run final-score frame instead of
+    ``df`` (for learning curves: pass the per-iteration frame with ``score = train_return`` and
+    the final scores here, or for a sweep that borrows its reference runs).
     """
     if on_missing not in ("nan", "raise"):
         raise ValueError("on_missing must be 'nan' or 'raise'")
@@ -269,7 +301,8 @@ def normalize_frame(
         raise ValueError(f"normalize_frame: frame lacks columns {sorted(missing)}")
     out = df.copy()
     ref_df = df if reference_df is None else reference_df
-    refs = minatar_references(ref_df) if (df["suite"] == "minatar").any() else {}
+    minatar = (df["suite"] == "minatar").any()
+    refs = minatar_references(ref_df, reference_sweeps) if minatar else {}
     table = random_table
     values, notes = [], []
     for row in out.itertuples(index=False):
@@ -282,27 +315,75 @@ def normalize_frame(
             elif row.suite == "minatar":
                 key = (row.sweep, row.preset, row.game)
                 if key not in refs:
+                    lender = reference_sweep(row.sweep, reference_sweeps)
                     raise ValueError(
                         f"no {MINATAR_REFERENCE} runs for {row.game} with preset "
-                        f"{row.preset!r} to normalise against"
-                    )
+                        f"{row.preset!r} in sweep {lender} to normalise against (a sweep "
+                        "without its own can borrow them: normalization.REFERENCE_SWEEPS)")
                 reference, origin = refs[key]
                 table = table if table is not None else random_scores()
-                random = table[row.game]["mean"]
+                random = random_score(row.game, table)
                 value = float(minatar_normalized(row.score, row.game, reference, random))
                 note = f"minatar: (score - random) / ({MINATAR_REFERENCE} of {origin} - random)"
             else:
                 raise ValueError(f"unknown suite {row.suite!r}")
         except (KeyError, ValueError) as err:
+            reason = err.args[0] if isinstance(err, KeyError) and err.args else err
             if on_missing == "raise":
                 run = getattr(row, "run_id", "?")
-                raise ValueError(f"cannot normalise run {run}: {err}") from err
-            value, note = np.nan, f"not normalised: {err}"
+                raise ValueError(f"cannot normalise run {run}: {reason}") from err
+            value, note = np.nan, f"not normalised: {reason}"
         values.append(value)
         notes.append(note)
     out["normalized"] = values
     out["normalization"] = notes
     return out
+
+
+def _is_reference(rows: pd.DataFrame) -> bool:
+    agent, width, sparsity = REFERENCE_CONFIG
+    return bool(len(rows)) and bool(((rows["agent"] == agent) & (rows["width"] == width)
+                                     & np.isclose(rows["sparsity"].astype(float), sparsity)).all())
+
+
+def comparison(
+    sides: dict, reference_df: pd.DataFrame, games, *, source: str = "dopamine",
+    random_table=None, reference_sweeps: dict[str, str] | None = None,
+    resample_reference: bool = True,
+) -> tuple[dict, Normaliser, str]:
+    """Raw score matrices of the configurations of one comparison and their normaliser.
+
+    ``sides``: key -> per-run final-score rows of one (suite, sweep, preset) group. Returns
+    ``({key: (runs, games) raw scores}, Normaliser, how)`` for
+    :func:`prunebook.bootstrap.normalised_replicates`. Atari: fixed human and random scores.
+    MinAtar: fixed random scores and the reference runs of :func:`reference_rows` (from
+    ``reference_df``), resampled in every replicate; a side that is itself the reference runs
+    (same sweep) shares their resample.
+    """
+    first = next(iter(sides.values()))
+    suite, sweep, preset = (first[c].iloc[0] for c in ("suite", "sweep", "preset"))
+    games = list(games)
+    raw = {k: score_matrix(rows, "score", games) for k, rows in sides.items()}
+    if _is_atari(suite):
+        low, high = np.array([atari_reference(g, source) for g in games], dtype=float).T
+        return raw, Normaliser(low=low, high=high), f"human-normalized ({source})"
+    if suite != "minatar":
+        raise ValueError(f"unknown suite {suite!r}")
+    table = random_scores() if random_table is None else random_table
+    low = np.array([random_score(g, table) for g in games])
+    rows, origin = reference_rows(reference_df, sweep, preset, reference_sweeps)
+    lacking = sorted(set(games) - set(rows.loc[rows["score"].notna(), "game"]))
+    if lacking:
+        raise ValueError(f"no {MINATAR_REFERENCE} runs for {lacking} with preset {preset!r} in "
+                         f"{origin} to normalise against")
+    how = (f"(score - random) / ({MINATAR_REFERENCE} of {origin} - random), reference runs "
+           + ("resampled in every bootstrap replicate" if resample_reference else "held fixed"))
+    if reference_sweep(sweep, reference_sweeps) == sweep:
+        shared = next((k for k, r in sides.items() if _is_reference(r)), None)
+        if shared is not None:
+            return raw, Normaliser(low=low, shared=shared, resample=resample_reference), how
+    ref = score_matrix(rows, "score", games)
+    return raw, Normaliser(low=low, reference=ref, resample=resample_reference), how
 
 
 def score_matrix(df: pd.DataFrame, value: str = "normalized", games=None) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prunebook import claims, normalization
+from prunebook import claims, normalization, results
 
 GAMES = ["Pong", "Breakout", "Asterix", "Qbert", "Boxing", "Enduro"]
 
@@ -151,13 +151,14 @@ def test_evaluate_refuses_mixed_groups_and_evaluate_all_splits_them():
 
 def test_claims_table_and_markdown_with_no_results(tmp_path):
     table = claims.claims_table(tmp_path / "nothing", reps=100)
-    assert list(table.columns) == ["claim", "paper", "ours", "ci95", "scale", "verdict"]
+    assert list(table.columns) == ["claim", "paper", "ours", "ci95", "verdict", "robustness",
+                                   "scale"]
     assert len(table) == len(claims.CLAIMS)
     assert (table["verdict"] == "not yet run").all()
     out = tmp_path / "claims.md"
     claims.write_claims_markdown(out, results_root=tmp_path, reps=100)
     text = out.read_text()
-    assert text.startswith("| claim | paper | ours | ci95 | scale | verdict |")
+    assert text.startswith("| claim | paper | ours | ci95 | verdict | robustness | scale |")
     assert text.count("not yet run") == len(claims.CLAIMS)
     assert "lower bound above 0.9" in text  # the non-inferiority margin is stated
 
@@ -170,16 +171,20 @@ def test_claims_table_reads_results_files(tmp_path):
         config = dict(agent=row.agent, suite=row.suite, game=row.game, width=row.width,
                       final_sparsity=row.sparsity, seed=row.seed, preset=row.preset,
                       num_env_steps=2000)
+        run_id = results.config_run_id(config)
         its = [dict(iteration=i, env_steps=1000 * (i + 1), gradient_updates=10, num_episodes=3,
                     train_return=row.score, eval_return=None, loss=0.0, sparsity=row.sparsity,
                     wall_s=1.0) for i in range(2)]
-        (sweep / f"{row.run_id}.json").write_text(json.dumps(dict(
-            schema=1, run_id=row.run_id, sweep="online_test", config=config, iterations=its,
+        (sweep / f"{run_id}.json").write_text(json.dumps(dict(
+            schema=1, run_id=run_id, sweep="online_test", config=config, iterations=its,
             wall_clock_s=2.0, code_version="test", device="cpu", finished_at="now")))
-    table = claims.claims_table(tmp_path, reps=500)
+    res = {r.claim_id: r for r in claims.results_for(tmp_path, reps=500)}
+    assert res["2-dqn"].verdict == "reproduced", res["2-dqn"]
+    assert "2,000 env steps" in res["2-dqn"].scale and "sweep online_test" in res["2-dqn"].scale
+    table = claims.table_of(list(res.values()))
     row = table[table["claim"] == "2-dqn"].iloc[0]
-    assert row["verdict"] == "reproduced", row.to_dict()
-    assert "2,000 env steps" in row["scale"] and "sweep online_test" in row["scale"]
+    assert row["scale"] == ("[online_test · 3 games · 3 seeds]"
+                            "(../notebooks/02_pruned_scaling.ipynb)")
     assert (table.loc[table["claim"] == "3-90", "verdict"] == "not yet run").all()
 
 

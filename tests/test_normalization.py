@@ -82,18 +82,22 @@ def test_normalize_frame_minatar_and_atari():
         _row(width=3, sparsity=0.95, score=21.0),  # (21 - 1) / (11 - 1) = 2.0
         _row(game="Asterix", width=3, score=5.0),  # no dense width-1 DQN for Asterix
         _row(suite="atari", game="Pong", score=14.6),
-        _row(sweep="s2", agent="rainbow", score=6.0),  # reference pooled from preset "ci"
+        _row(sweep="s2", agent="rainbow", score=6.0),  # borrows s1's reference (named below)
         _row(suite="atari", game="Pong", score=np.nan),
+        _row(sweep="s3", agent="rainbow", score=6.0),  # no reference, none named: no pooling
     ])
-    out = nz.normalize_frame(df, random_table=RANDOM)
+    out = nz.normalize_frame(df, random_table=RANDOM, reference_sweeps={"s2": "s1"})
     assert np.allclose(out["normalized"].iloc[[0, 1]].mean(), 1.0)
     assert out["normalized"].iloc[2] == pytest.approx(2.0)
     assert np.isnan(out["normalized"].iloc[3])
     assert "no dense width-1 DQN runs for Asterix" in out["normalization"].iloc[3]
     assert out["normalized"].iloc[4] == pytest.approx(1.0)
     assert out["normalized"].iloc[5] == pytest.approx(0.5)
-    assert "preset ci" in out["normalization"].iloc[5]
+    assert "sweep s1 (lent to s2)" in out["normalization"].iloc[5]
     assert np.isnan(out["normalized"].iloc[6]) and "NaN" in out["normalization"].iloc[6]
+    assert np.isnan(out["normalized"].iloc[7])
+    assert "REFERENCE_SWEEPS" in out["normalization"].iloc[7]
+    assert nz.REFERENCE_SWEEPS["rainbow_vmax100"] == "online_cpu"
     with pytest.raises(ValueError, match="Asterix"):
         nz.normalize_frame(df, random_table=RANDOM, on_missing="raise")
     with pytest.raises(ValueError, match="lacks columns"):
@@ -126,3 +130,29 @@ def test_curve_array_drops_nan_points():
     assert arr.shape == (2, 2, 3)
     assert np.array_equal(xs, [2000, 3000, 4000])
     assert np.array_equal(arr[1, 0], [2.0, 3.0, 4.0])
+
+
+def test_missing_random_score_says_how_to_measure_it():
+    df = pd.DataFrame([_row(game="Seaquest", score=3.0)])
+    out = nz.normalize_frame(df, random_table={"Breakout": {"mean": 1.0}})
+    assert "no random-policy score for Seaquest" in out["normalization"].iloc[0]
+    with pytest.raises(KeyError, match="never guessed"):
+        nz.random_score("Seaquest", {"Breakout": {"mean": 1.0}})
+
+
+def test_comparison_marks_a_side_that_is_the_reference_as_shared():
+    rows = pd.DataFrame([_row(seed=s, game=g, score=5.0 + s, width=w, sparsity=sp,
+                              agent=a, run_id=f"{a}{g}{w}{sp}{s}")
+                         for g in ("Asterix", "Breakout") for s in range(3)
+                         for a, w, sp in (("dqn", 1, 0.0), ("dqn", 5, 0.95))])
+    ref = rows[rows["width"] == 1]
+    big = rows[rows["width"] == 5]
+    raw, norm, how = nz.comparison({"num": big, "den": ref}, rows, ["Asterix", "Breakout"],
+                                   random_table=RANDOM)
+    assert norm.shared == "den" and norm.reference is None and "resampled" in how
+    assert raw["num"].shape == (3, 2) and np.array_equal(norm.low, [1.0, 1.0])
+    raw, norm, _ = nz.comparison({"num": big}, rows, ["Asterix", "Breakout"],
+                                 random_table=RANDOM)
+    assert norm.shared is None and norm.reference.shape == (3, 2)
+    with pytest.raises(ValueError, match="no dense width-1 DQN runs"):
+        nz.comparison({"num": big}, big, ["Asterix"], random_table=RANDOM)

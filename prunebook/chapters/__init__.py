@@ -29,7 +29,8 @@ so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so
 * `verdicts`: claims resolved for the chapter, their verdicts, table and sentences;
 * `tables`: IQM, gain and measured-sparsity tables;
 * `figures`: the figures and the pruning window they shade;
-* `commands`: the shell commands that make the runs, and the paper-scale instructions.
+* `commands`: the shell commands that make the runs, and the paper-scale instructions;
+* `vmax`: chapter 2's check of Rainbow's verdicts at `v_max=100` (sweep `rainbow_vmax100`).
 """
 
 from prunebook.chapters.commands import paper_instructions, run_commands
@@ -46,6 +47,7 @@ from prunebook.chapters.figures import (
     figure_iqm_vs_width,
     figure_learning_curves,
     figure_per_game,
+    figure_robustness,
     pruning_window,
 )
 from prunebook.chapters.selections import (
@@ -68,10 +70,12 @@ from prunebook.chapters.verdicts import (
     discussion,
     evaluate_claim,
     normalisation_warnings,
+    robustness_table,
     sentence,
     verdict_details,
     verdict_table,
 )
+from prunebook.chapters.vmax import vmax_check
 
 __all__ = [
     # selections
@@ -83,12 +87,14 @@ __all__ = [
     "scale_description", "what_we_ran", "setup_table", "config_drift", "show_table",
     # verdicts
     "chapter_claim", "evaluate_claim", "claim_results", "normalisation_warnings",
-    "verdict_table", "verdict_details", "sentence", "discussion",
+    "verdict_table", "verdict_details", "robustness_table", "sentence", "discussion",
     # tables
     "iqm_table", "gain_table", "measured_sparsity",
     # figures
     "FIGURE_REPS", "figure_iqm_vs_width", "figure_per_game", "figure_learning_curves",
-    "pruning_window",
+    "figure_robustness", "pruning_window",
     # commands
     "run_commands", "paper_instructions",
+    # vmax: chapter 2's Rainbow value-range check
+    "vmax_check",
 ]

@@ -110,12 +110,13 @@ class ChapterData:
                                              break_on_hyphens=False) for line in lines)
 
     # ---- frames
-    def final(self, run_ids=None) -> pd.DataFrame:
-        """Per-run final scores (last iteration, as the paper) plus each run's `env_steps`."""
+    def final(self, run_ids=None, last_iterations: int = 1) -> pd.DataFrame:
+        """Per-run final scores (last iteration, as the paper; more for the robustness check)
+        plus each run's `env_steps`."""
         runs = self.runs if run_ids is None else self.runs[self.runs["run_id"].isin(run_ids)]
         if not len(runs):
             return pd.DataFrame(columns=[*results.RUN_COLUMNS, "score", "env_steps"])
-        final = results.final_scores(runs, last_iterations=1)
+        final = results.final_scores(runs, last_iterations=last_iterations)
         return final.join(runs.groupby("run_id")["env_steps"].max(), on="run_id")
 
     def balanced_ids(self) -> list[str]:

@@ -100,3 +100,35 @@ def pruning_window(config: RunConfig) -> tuple[int, int]:
                                     config.prune_end_frac, config.mask_update_every)
     steps = config.min_replay_history, config.update_period
     return (steps[0] + s.start_update * steps[1], steps[0] + s.end_update * steps[1])
+
+
+def figure_robustness(res, title: str = "Each verdict under the robustness alternatives"):
+    """One panel per judged claim (two per row): the rule's ratio and 95% CI, then the same
+    comparison under each alternative; open markers change the verdict. None if no claim
+    has a verdict yet."""
+    from prunebook import claims, plots
+
+    judged = [r for r in res if r.alternatives]
+    if not judged:
+        print("No figure yet: no verdict to check.")
+        return None
+    panels = {}
+    for r in judged:
+        claim = claims.CLAIMS_BY_ID.get(r.claim_id)
+        rule = {"label": "the rule", "point": r.ours, "ci": r.ci,
+                "verdict": r.verdict}
+        if claim is not None and claim.paper_ratio is not None:
+            rule["paper"] = claim.paper_ratio
+        rows = [rule] + [{"label": a.name, "point": a.ours, "ci": a.ci, "verdict": a.verdict,
+                          "fragile": a.verdict != r.verdict} for a in r.alternatives]
+        if claim is not None and claim.margin is not None:
+            for row in rows:
+                row["margin"] = claim.margin
+        panels[f"{r.claim_id}: {r.verdict}" + (" (fragile)" if r.fragile else "")] = rows
+    first = judged[0]
+    scale = (f"{first.sweep}: MinAtar {', '.join(first.games)}; {first.training}; "
+             f"{first.runs_per_game} seeds per configuration and game. Open marker: the "
+             "alternative changes the verdict; diamond: the paper's value.")
+    return plots.plot_interval_rows(panels, scale=scale, title=title,
+                                    columns=min(2, len(panels)), width=4.8,
+                                    xlabel="ratio (log scale)", open_label="changes it")

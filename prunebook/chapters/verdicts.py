@@ -50,9 +50,10 @@ def chapter_claim(claim_id: str, sel: Selection, at_width: int | None = None) ->
                                denominator=fix(claim.denominator))
 
 
-def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 50_000
-                   ) -> ClaimResult:
-    """`claims.evaluate` on a complete comparison, else "not yet run" with what is missing.
+def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 50_000,
+                   robust: bool = True) -> ClaimResult:
+    """`claims.evaluate_robust` on a complete comparison (the verdict and its robustness
+    alternatives), else "not yet run" with what is missing.
 
     The generator is the one `claims.evaluate_all` uses for this claim id, so on a finished
     sweep the numbers equal the front page's claims table (same seed and reps).
@@ -75,7 +76,11 @@ def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 5
         return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note)
     ids = [c.run_id for cell in needed for c in data.cell_runs(cell)]
     final = data.final(ids)
-    result = claims.evaluate(claim, final, claims.claim_rng(claim.id, seed), reps=reps)
+    if robust:
+        final3 = data.final(ids, claims.LAST_ITERATIONS_ALTERNATIVE)
+        result = claims.evaluate_robust(claim, final, final3, seed, reps)
+    else:
+        result = claims.evaluate(claim, final, claims.claim_rng(claim.id, seed), reps=reps)
     if result.verdict == "not yet run":  # every game failed to normalise
         result = dataclasses.replace(result, note=_normalisation_note(final) or result.note)
     return result
@@ -151,8 +156,36 @@ def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
                      "95% CI": _ci(r.ci), "gain": _gain(r.ours), "gain 95% CI": gain_ci,
                      "paper's value in our CI": paper_in,
                      "verdict": {"cannot normalise": "no verdict (cannot normalise)",
-                                 "not selected": "not selected"}.get(_status(r), r.verdict)})
+                                 "not selected": "not selected"}.get(_status(r), r.verdict),
+                     "robustness": _robustness(r)})
     return pd.DataFrame(rows).set_index("claim")
+
+
+def _robustness(r: ClaimResult) -> str:
+    if not r.alternatives:
+        return "—"
+    if r.fragile:
+        return "fragile: " + "; ".join(r.flipped_by)
+    return "robust"
+
+
+def robustness_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
+    """Every verdict next to the same comparison under each robustness alternative."""
+    rows = []
+    for r in res:
+        if not r.alternatives:
+            continue
+        rows.append({"claim": r.claim_id, "alternative": "the rule (last iteration, IQM, "
+                     "percentile)", "ratio": _ratio(r.ours), "95% CI": _ci(r.ci),
+                     "verdict": r.verdict, "changes the verdict": ""})
+        rows += [{"claim": r.claim_id, "alternative": a.name, "ratio": _ratio(a.ours),
+                  "95% CI": _ci(a.ci), "verdict": a.verdict,
+                  "changes the verdict": "yes" if a.verdict != r.verdict else "no"}
+                 for a in r.alternatives]
+    if not rows:
+        return pd.DataFrame(columns=["claim", "alternative", "ratio", "95% CI", "verdict",
+                                     "changes the verdict"]).set_index(["claim", "alternative"])
+    return pd.DataFrame(rows).set_index(["claim", "alternative"])
 
 
 def verdict_details(res: Sequence[ClaimResult]) -> str:
@@ -204,6 +237,12 @@ def sentence(result: ClaimResult, claim: Claim, runs_per_game: int | None = None
     if claim.paper_ratio is not None:
         where = "inside" if result.paper_in_ci else "outside"
         text += f" The paper's x{claim.paper_ratio:g} lies {where} our interval."
+    if result.fragile:
+        text += (" **Fragile:** the verdict changes under " + "; ".join(
+            f"{a.name} ({a.verdict})" for a in result.alternatives
+            if a.verdict != result.verdict) + ".")
+    elif result.alternatives:
+        text += f" The verdict holds under all {len(result.alternatives)} robustness checks."
     if runs_per_game is not None and runs_per_game < 2:
         text += (" With one run per game the interval has no width: this is a pipeline "
                  "check, not evidence.")
