@@ -34,9 +34,9 @@ book: notebooks claims site
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --in-place
 
-# The front page's claims table and the performance page's cost tables, from results/.
+# The front page's claims figure and table and the performance page's cost tables, from results/.
 claims: $(STAMP)
-	$(PY) -m prunebook.claims book/_generated/claims.md
+	$(PY) -m prunebook.frontpage book/_generated
 	for sweep in online_cpu offline_cpu; do \
 		$(BIN)/prunebook status --sweep $$sweep --markdown book/_generated/cost_$$sweep.md \
 			> /dev/null; done

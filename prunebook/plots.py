@@ -6,7 +6,7 @@ runs are far smaller than the paper's. No function calls ``plt.show``; each retu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -165,4 +165,94 @@ def plot_performance_profiles(
                         linewidth=0)
     ax.set(xlabel=xlabel, ylabel="fraction of runs with score > τ", ylim=(0, 1.02))
     ax.legend(fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------------- interval rows
+VERDICT_COLORS = {"reproduced": OKABE_ITO[3], "contradicted": OKABE_ITO[5],
+                  "inconclusive": "0.45", "not yet run": "0.75"}
+
+
+def plot_interval_rows(
+    panels: Mapping[str, Sequence[Mapping]], *, scale: str, title: str | None,
+    xlabel: str = "ratio (log scale; 1 = no difference)", columns: int = 1,
+    row_height: float = 0.32, width: float = 7.0, open_label: str = "fragile",
+) -> plt.Figure:
+    """Forest plot: per panel, one row per interval (point and 95% CI), a line at 1.
+
+    A row is a mapping with ``label``, ``point``, ``ci`` ((lo, hi) or None), ``verdict``;
+    optional ``paper`` (a value drawn as a diamond; None writes ``paper_text``, default
+    "direction only"),
+    ``margin`` (a dashed tick, e.g. a non-inferiority margin) and ``fragile`` (an open
+    marker and ``open_label`` after the label). At most ``columns`` (<= 2) panels per row.
+    """
+    if not 1 <= columns <= 2:
+        raise ValueError("columns must be 1 or 2 (at most two panels per row)")
+    names = list(panels)
+    if not names:
+        raise ValueError("plot_interval_rows: no panels")
+    per_row = [max(len(panels[n]) for n in names[i:i + columns])
+               for i in range(0, len(names), columns)]
+    heights = [row_height * n + 0.25 for n in per_row]  # inches of plotting area
+    gaps, top, bottom = 0.75, 0.85, 1.05  # between panels (title, x label); legend; caption
+    total = sum(heights) + gaps * (len(per_row) - 1) + top + bottom
+    fig = plt.figure(figsize=(width * columns if columns > 1 else width, total))
+    grid = fig.add_gridspec(len(per_row), columns, height_ratios=heights,
+                            hspace=gaps / np.mean(heights), wspace=1.0,
+                            left=0.22 if columns == 1 else 0.2, right=0.84 if columns == 1
+                            else 0.97,
+                            top=1 - top / total, bottom=bottom / total)
+    values = [v for rows in panels.values() for r in rows
+              for v in ([r["point"]] + list(r["ci"] or []) + [r.get("paper")])
+              if v is not None and np.isfinite(v) and v > 0]
+    lo, hi = (min(values + [0.8]) / 1.25, max(values + [1.25]) * 1.25)
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(grid[i // columns, i % columns])
+        rows = list(panels[name])
+        ys = np.arange(len(rows))[::-1]
+        ax.axvline(1.0, color="0.2", linewidth=0.8, zorder=0)
+        for y, row in zip(ys, rows, strict=True):
+            color = VERDICT_COLORS.get(row["verdict"], "0.45")
+            ci = row.get("ci")
+            if ci is not None and np.all(np.isfinite(ci)):
+                ax.plot(ci, [y, y], color=color, linewidth=2.2, solid_capstyle="butt")
+            if row.get("point") is not None and np.isfinite(row["point"]):
+                ax.plot(row["point"], y, "o", color=color, markersize=6,
+                        markerfacecolor="white" if row.get("fragile") else color)
+            if "paper" in row:
+                if row["paper"] is None:
+                    ax.annotate(row.get("paper_text", "direction only"), (1.0, y),
+                                xycoords=("axes fraction", "data"),
+                                xytext=(4, 0), textcoords="offset points", va="center",
+                                fontsize=7, color="0.35", annotation_clip=False)
+                else:
+                    ax.plot(row["paper"], y, "D", color="black", markersize=5,
+                            markerfacecolor="none")
+            if row.get("margin") is not None:
+                ax.plot([row["margin"]] * 2, [y - 0.35, y + 0.35], "--", color="0.3",
+                        linewidth=1)
+        ax.set_yticks(ys, [r["label"] + (f"  ({open_label})" if r.get("fragile") else "")
+                           for r in rows], fontsize=8)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0) if lo <= t <= hi]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", color="0.9", linewidth=0.6, zorder=0)
+    handles = [plt.Line2D([], [], color=c, marker="o", linewidth=2, label=v)
+               for v, c in VERDICT_COLORS.items() if v != "not yet run"]
+    handles += [plt.Line2D([], [], color="0.45", marker="o", markerfacecolor="white",
+                           linestyle="none", label=f"{open_label} (open)"),
+                plt.Line2D([], [], color="black", marker="D", markerfacecolor="none",
+                           linestyle="none", label="paper's value")]
+    fig.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, ncol=5,
+               bbox_to_anchor=(0.01, 1 - 0.38 / total), handlelength=1.5, columnspacing=1.2)
+    if title:
+        fig.suptitle(title, x=0.01, y=1 - 0.08 / total, ha="left", va="top", fontsize=10)
+    fig.text(0.01, 0.12 / total, f"Scale: {scale}", ha="left", va="bottom", fontsize=7,
+             wrap=True)
     return fig
