@@ -67,11 +67,8 @@ def run_group(configs: Sequence[RunConfig], sweep: str, results_root: Path,
             if stats.nonfinite_loss:
                 raise runner.NonFiniteLossError(f"{config.run_id}: non-finite loss")
             walls[i] += elapsed / len(todo)
-            logs[i].append({
-                "iteration": len(logs[i]), "env_steps": int(state.agent_steps),
-                "gradient_updates": int(state.updates), "train_return": stats.train_return,
-                "num_episodes": stats.num_episodes, "eval_return": None, "loss": stats.loss,
-                "sparsity": trainers[i].sparsity(state), "wall_s": round(elapsed / len(todo), 3)})
+            logs[i].append(runner.iteration_record(trainers[i], state, len(logs[i]), stats, None,
+                                                   elapsed / len(todo)))
             ckpt = runner.checkpoint_path(checkpoint_root, sweep, config.run_id)
             if len(logs[i]) < config.num_iterations:
                 runner.save_checkpoint(ckpt, trainers[i].to_arrays(state), {

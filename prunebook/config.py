@@ -16,10 +16,12 @@ AGENTS = MINATAR_AGENTS + ATARI_100K_AGENTS
 OFFLINE_AGENTS = ("cql", "cql_c51")  # configured by prunebook.offline.OfflineConfig
 SUITES = ("minatar", "atari")
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
-PRESETS = ("ci", "cpu", "paper")
+PRESETS = ("ci", "cpu", "std", "paper")
 ALLOCATIONS = ("erk", "uniform")
 LOSSES = ("mse", "huber")
 NETWORKS = ("minatar", "nature", "impala")
+FREEWAY_TIME_LIMIT = 2_500  # MinAtar Freeway: the game ends after 2,500 frames (a rule)
+DOPAMINE_MAX_EPISODE_STEPS = 27_000  # Dopamine's Runner.max_steps_per_episode
 
 
 class ConfigError(ValueError):
@@ -129,10 +131,15 @@ class RunConfig(FrozenConfig):
     num_quantile_samples: int = 32  # K: fractions averaged into Q for acting
     quantile_embedding_dim: int = 64  # cosine features per fraction
     eval_episodes: int = 0  # >0: separate greedy (epsilon_eval) evaluation after each iteration
-    # Atari only (Dopamine's atari_lib): sticky actions (repeat probability 0.25) and a learner
-    # terminal on every lost life; DER and DrQ(eps) turn both around (Atari-100k protocol)
-    sticky_actions: bool = True
+    # Sticky actions: the environment repeats the previous action with the suite's standard
+    # probability (Atari: 0.25, Dopamine / Machado et al. 2018; MinAtar: 0.1, Young & Tian
+    # 2019, through gymnax's StickyActionWrapper). False: the chosen action always runs.
+    sticky_actions: bool = False
+    # Atari only: the learner sees a terminal on every lost life (DER, DrQ(eps))
     terminal_on_life_loss: bool = False
+    # MinAtar only: episode cap in agent steps; 0 = gymnax's default (1,000; Freeway's 2,500 is
+    # the game's own time limit and cannot be changed). The `std` preset uses Dopamine's 27,000.
+    max_episode_steps: int = 0
 
     def __post_init__(self):
         choose = self._choose
@@ -156,15 +163,23 @@ class RunConfig(FrozenConfig):
             choose("game", MINATAR_GAMES)
             if self.network != "minatar":
                 raise ConfigError(f"network={self.network!r}: the minatar suite uses 'minatar'")
-            if not self.sticky_actions or self.terminal_on_life_loss:
-                raise ConfigError("sticky_actions and terminal_on_life_loss are Atari settings; "
-                                  "leave them at True and False for suite='minatar'")
+            if self.terminal_on_life_loss:
+                raise ConfigError("terminal_on_life_loss is an Atari setting; leave it False "
+                                  "for suite='minatar' (MinAtar games have no lives)")
+            if self.game == "Freeway" and self.max_episode_steps not in (0, FREEWAY_TIME_LIMIT):
+                raise ConfigError(f"max_episode_steps={self.max_episode_steps}: Freeway ends "
+                                  f"after {FREEWAY_TIME_LIMIT} steps by its rules; choose 0 or "
+                                  f"{FREEWAY_TIME_LIMIT}")
+        elif self.max_episode_steps:
+            raise ConfigError("max_episode_steps is a MinAtar setting; Atari episodes are capped "
+                              "at 27,000 agent steps by the environment (leave it 0)")
         self._check_ints(("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
                           "update_period", "target_update_period", "batch_size", "n_step",
                           "mask_update_every", "epsilon_decay_steps", "num_atoms",
                           "num_tau_samples", "num_tau_prime_samples", "num_quantile_samples",
                           "quantile_embedding_dim"), minimum=1)
-        self._check_ints(("seed", "min_replay_history", "eval_episodes"), minimum=0)
+        self._check_ints(("seed", "min_replay_history", "eval_episodes", "max_episode_steps"),
+                         minimum=0)
         self._check_bools(("sticky_actions", "terminal_on_life_loss"))
         self._check_pruning()
         self._check_unit_interval(("gamma", "epsilon_train", "epsilon_eval", "priority_beta"))
@@ -253,11 +268,35 @@ def cpu_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
     return RunConfig(**base)
 
 
+STD_NUM_ENV_STEPS = 5_000_000
+
+
+def std_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
+    """MinAtar's standard protocol, as close to Young & Tian (2019) as gymnax allows.
+
+    5M agent steps (MinAtar's budget) in 50 iterations of 100k; sticky actions 0.1 (gymnax's
+    StickyActionWrapper); episodes capped at Dopamine's 27,000 steps instead of gymnax's 1,000
+    (Freeway keeps its own 2,500-step time limit, a rule of the game); difficulty ramping as
+    gymnax's defaults (= MinAtar's: Asterix, Seaquest, SpaceInvaders ramp, Breakout and
+    Freeway have none). Hyper-parameters as `cpu`; GMP from 20% to 80% of the 1,248,750
+    gradient updates, masks every 1,000 updates. Deviations: `book/` chapter 5's setup table.
+    """
+    game = overrides.get("game", RunConfig.game)
+    cap = FREEWAY_TIME_LIMIT if game == "Freeway" else DOPAMINE_MAX_EPISODE_STEPS
+    base = dict(_minatar_common(agent), agent=agent, preset="std",
+                num_env_steps=STD_NUM_ENV_STEPS, iteration_env_steps=100_000,
+                sticky_actions=True, max_episode_steps=cap)
+    base.update(overrides)
+    return RunConfig(**base)
+
+
 def preset_config(preset: str, agent: str = "dqn", **overrides: Any) -> RunConfig:
     if preset == "ci":
         return ci_config(agent, **overrides)
     if preset == "cpu":
         return cpu_config(agent, **overrides)
+    if preset == "std":
+        return std_config(agent, **overrides)
     if preset == "paper":
         from prunebook.paper import paper_config  # Atari, added by the paper-scale issue
 

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from prunebook import runner
 from prunebook.config import RunConfig
 from prunebook.offline import OfflineConfig, logging_config
 
@@ -201,11 +202,8 @@ def log_dqn_dataset(config: RunConfig, out_dir: Path | str,
         for name in STORE_NAMES:
             digest.update(np.ascontiguousarray(arrays[name].astype(STORE_DTYPES[name])).data)
         stats = trainer.stats(state)
-        iterations.append({
-            "iteration": i, "env_steps": steps, "gradient_updates": int(state.updates),
-            "train_return": stats.train_return, "num_episodes": stats.num_episodes,
-            "eval_return": None, "loss": stats.loss, "sparsity": 0.0,
-            "wall_s": round(time.perf_counter() - tick, 3)})
+        iterations.append(runner.iteration_record(trainer, state, i, stats, None,
+                                                  time.perf_counter() - tick))
         if progress:
             progress(i + 1, config.num_iterations)
     meta = {"schema": 1, "layout": "DQN Replay Dataset ($store$_<name>_ckpt.<i>.gz)",

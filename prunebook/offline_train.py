@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prunebook import offline_data, pruning, train
+from prunebook import measures, offline_data, pruning, train
 from prunebook.agents.common import make_act, make_update
 from prunebook.agents.cql import OFFLINE_AGENT_FACTORIES
 from prunebook.envs.minatar import MinAtarEnv
@@ -147,5 +147,20 @@ def make_offline_trainer(config: OfflineConfig, env=None, buffer=None,
     def sparsity(state: OfflineTrainState) -> float:
         return pruning.sparsity_report(jax.device_get(state.params))["total"]
 
+    measure = measures.make_measure(
+        lambda params, obs, key, **kwargs: agent.network.apply(params, obs, **kwargs),
+        num_output_layers=2 if config.dueling else 1)
+
+    @jax.jit
+    def _measure(state: OfflineTrainState, fixed, key: jax.Array):
+        sample_key, measure_key = jax.random.split(key)
+        batch = offline_data.sample_fixed(fixed, sample_key, measures.BATCH_SIZE, config.n_step,
+                                          config.gamma)
+        return measure(state.params, state.target_params, batch, measure_key)
+
+    def measure_state(state: OfflineTrainState, key: jax.Array):
+        return _measure(state, buffer, key)
+
     return train.Trainer(config, agent, env, init, run_iteration, evaluate, stats, sparsity,
-                         train.state_to_arrays, train.state_from_arrays)
+                         train.state_to_arrays, train.state_from_arrays,
+                         measures=measure_state)

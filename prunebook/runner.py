@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from prunebook import results
+from prunebook import measures, results
 from prunebook.config import ConfigError, RunConfig, config_from_dict, preset_config
 
 DEFAULT_CHECKPOINT_ROOT = Path(os.environ.get(
     "PRUNEBOOK_CHECKPOINTS", Path.home() / ".cache" / "prunebook" / "checkpoints"))
+TIMING_KEYS = ("wall_s", "measures_s")  # an iteration's entries that vary from run to run
 SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
@@ -61,17 +62,33 @@ class Grid:
                     self.seeds, self.agents, self.games, self.widths, self.sparsities)]
 
 
+SWEEP_ORDERS = ("longest_first", "grid")
+
+
 @dataclasses.dataclass(frozen=True)
 class Sweep:
+    """A named set of grids. `order` is the queue within each seed: "longest_first" (fewest
+    idle workers at the end) or "grid" (the grids' own order: seed, agent, game, width,
+    sparsity, so the runs one comparison needs finish together)."""
+
     name: str
     grids: Sequence[Grid]
+    order: str = "longest_first"
+
+    def __post_init__(self):
+        if self.order not in SWEEP_ORDERS:
+            raise ConfigError(f"order={self.order!r} is not allowed; choose one of "
+                              f"{list(SWEEP_ORDERS)}")
 
     def configs(self) -> list[RunConfig]:
         """All runs, deduplicated (grids may overlap), seed-major so early seeds finish first."""
         seen: dict[str, RunConfig] = {}
         for config in (c for grid in self.grids for c in grid.configs()):
             seen.setdefault(config.run_id, config)
-        return sorted(seen.values(), key=lambda c: (c.seed, -_cost_weight(c)))
+        runs = list(seen.values())
+        if self.order == "grid":
+            return sorted(runs, key=lambda c: c.seed)  # stable: grid order within a seed
+        return sorted(runs, key=lambda c: (c.seed, -_cost_weight(c)))
 
 
 def _cost_weight(config: RunConfig) -> float:
@@ -221,6 +238,26 @@ def write_finished(record: dict[str, Any], results_root: Path | str,
 
 # --- one run -----------------------------------------------------------------------------------
 
+def iteration_record(trainer, state, index: int, stats, eval_return: float | None,
+                     elapsed_s: float) -> dict[str, Any]:
+    """One iteration's entry of a results record (the local, vmap and Ray executors share it).
+
+    `measures` (the §5 measures, :mod:`prunebook.measures`) is timed apart from `wall_s`, so a
+    run's training cost stays comparable with records made before measures were logged.
+    """
+    entry = {
+        "iteration": index, "env_steps": int(state.agent_steps),
+        "gradient_updates": int(state.updates), "train_return": stats.train_return,
+        "num_episodes": stats.num_episodes, "eval_return": eval_return, "loss": stats.loss,
+        "sparsity": trainer.sparsity(state), "wall_s": round(elapsed_s, 3)}
+    if trainer.measures is not None:
+        start = time.perf_counter()
+        entry["measures"] = measures.to_record(
+            trainer.measures(state, measures.measures_key(trainer.config.seed)))
+        entry["measures_s"] = round(time.perf_counter() - start, 3)
+    return entry
+
+
 def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
             checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT,
             progress: Callable[[dict[str, Any]], None] | None = None,
@@ -271,11 +308,8 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
             eval_return = float(trainer.evaluate(state.params, eval_key))
         elapsed = time.perf_counter() - start
         wall += elapsed
-        iterations.append({
-            "iteration": len(iterations), "env_steps": int(state.agent_steps),
-            "gradient_updates": int(state.updates), "train_return": stats.train_return,
-            "num_episodes": stats.num_episodes, "eval_return": eval_return, "loss": stats.loss,
-            "sparsity": trainer.sparsity(state), "wall_s": round(elapsed, 3)})
+        iterations.append(iteration_record(trainer, state, len(iterations), stats,
+                                           eval_return, elapsed))
         done_here += 1
         due = time.perf_counter() - last_save >= checkpoint_interval_s
         stopping = max_iterations is not None and done_here >= max_iterations

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prunebook import pruning, replay
+from prunebook import measures, pruning, replay
 from prunebook.agents import iqn
 from prunebook.agents.common import (
     Agent,
@@ -27,7 +27,7 @@ from prunebook.agents.common import (
 from prunebook.agents.dqn import make_dqn
 from prunebook.agents.rainbow import make_rainbow, new_priorities
 from prunebook.config import OFFLINE_AGENTS, RunConfig
-from prunebook.envs.minatar import MinAtarEnv
+from prunebook.envs import minatar
 
 AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow, "iqn": iqn.make_iqn}
 
@@ -74,6 +74,8 @@ class Trainer(NamedTuple):
     from_arrays: Any  # (template state, list[np.ndarray]) -> state
     # states stacked on a leading axis -> same; one program for many seeds/sparsities (GPUs)
     run_iteration_batched: Any = None
+    # (state, key) -> the §5 measures (prunebook.measures) on a replay batch drawn with `key`
+    measures: Any = None
 
 
 def _zeros_like_accumulators():
@@ -85,7 +87,7 @@ def _zeros_like_accumulators():
 def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
     if config.suite != "minatar":
         raise ValueError("the jitted loop runs MinAtar; Atari runs use prunebook.atari_loop")
-    env = MinAtarEnv(config.game)
+    env = minatar.from_config(config)
     agent = agent or AGENT_FACTORIES[config.agent](config, env.num_actions)
     if isinstance(agent, Agent) and agent.keyed:
         raise ValueError("DER and DrQ(eps) (keyed agents) run only in the Atari loop "
@@ -93,6 +95,10 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
     if isinstance(agent, iqn.IQNAgent):  # IQN samples taus: its act/update take a key
         act = iqn.make_act(agent, env.num_actions)
         update = iqn.make_update(agent)
+
+        def apply(params, obs, key, **kwargs):
+            return agent.network.apply(params, obs, key, agent.hparams.num_quantile_samples,
+                                       **kwargs)
 
         def init_params(key, obs):
             return iqn.init_params(agent, key, obs[None])
@@ -106,6 +112,10 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
 
         def init_params(key, obs):
             return agent.network.init(key, obs[None])
+
+        def apply(params, obs, key, **kwargs):
+            del key  # deterministic networks
+            return agent.network.apply(params, obs, **kwargs)
     sample = replay.sample_prioritized if agent.prioritized else replay.sample_uniform
 
     def init(seed: int) -> TrainState:
@@ -172,10 +182,19 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
     run_iteration = jax.jit(iteration)
 
     evaluate = make_evaluate(env, act, config.epsilon_eval, max(config.eval_episodes, 1))
+    dueling = getattr(agent.network, "dueling", False)  # IQN's network has no dueling head
+    measure = measures.make_measure(apply, num_output_layers=2 if dueling else 1)
+
+    @jax.jit
+    def measure_state(state: TrainState, key: jax.Array):
+        sample_key, measure_key = jax.random.split(key)
+        batch = replay.sample_uniform(state.replay, sample_key, measures.BATCH_SIZE,
+                                      config.n_step, config.gamma)
+        return measure(state.params, state.target_params, batch, measure_key)
 
     return Trainer(config, agent, env, init, run_iteration, evaluate, iteration_stats,
                    measured_sparsity, state_to_arrays, state_from_arrays,
-                   jax.jit(jax.vmap(iteration)))
+                   jax.jit(jax.vmap(iteration)), measure_state)
 
 
 def make_trainer_for(config: RunConfig) -> Trainer:

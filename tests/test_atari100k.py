@@ -193,8 +193,8 @@ def test_atari_only_agents_are_refused_for_minatar_with_the_allowed_values(capsy
         preset_config("ci", "drq_eps")
     assert cli_main(["status", "--preset", "cpu", "--agents", "drq_eps"]) == 2
     assert "only on Atari" in capsys.readouterr().err
-    with pytest.raises(ConfigError, match="Atari settings"):
-        ci_config("dqn", sticky_actions=False)
+    with pytest.raises(ConfigError, match="Atari setting"):
+        ci_config("dqn", terminal_on_life_loss=True)
 
 
 def test_noisy_agents_act_with_epsilon_zero():
@@ -222,6 +222,6 @@ def test_tiny_atari_run_through_the_runner(agent, tmp_path):
                               max_iterations=1, checkpoint_interval_s=0) is None
         resumed = json.loads(runner.run_one(config, "atari100k", tmp_path / "r2",
                                             tmp_path / "c2").read_text())
-        strip = lambda r: [{k: v for k, v in it.items() if k != "wall_s"}  # noqa: E731
+        strip = lambda r: [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}  # noqa: E731
                            for it in r["iterations"]]
         assert strip(resumed) == strip(record)

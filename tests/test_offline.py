@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prunebook import offline, offline_data, replay, results, runner, train
+from prunebook import measures, offline, offline_data, replay, results, runner, train
 from prunebook.agents.cql import cql_regularizer, make_cql, make_cql_c51
 from prunebook.config import ConfigError, ci_config, config_from_dict
 from prunebook.envs.minatar import MinAtarEnv
@@ -287,6 +287,16 @@ def test_offline_training_never_steps_the_environment(counting_trainer):
     assert env.steps == evaluated  # the runner's eval_return reuses the evaluation
 
 
+def test_offline_runs_log_the_measures_on_their_fixed_sample(counting_trainer):
+    trainer, _ = counting_trainer
+    state = trainer.run_iteration(trainer.init(0))
+    got = measures.to_record(trainer.measures(state, measures.measures_key(0)))
+    assert got == measures.to_record(trainer.measures(state, measures.measures_key(0)))
+    assert set(got) == {"dormant_tau0", "dormant_tau0.1", "srank", "param_norm", "q_mean",
+                        "q_var", "td_target_var"}
+    assert got["param_norm"] == pytest.approx(float(measures.l2_norm(state.params)))
+
+
 def test_offline_run_resumes_like_online_runs(counting_trainer, tmp_path):
     trainer, _ = counting_trainer
     config = trainer.config
@@ -295,7 +305,7 @@ def test_offline_run_resumes_like_online_runs(counting_trainer, tmp_path):
                           max_iterations=1) is None
     assert runner.checkpoint_path(tmp_path / "cb", "off", config.run_id).exists()
     resumed = runner.run_one(config, "off", tmp_path / "b", tmp_path / "cb", trainer=trainer)
-    drop = lambda rec: [{k: v for k, v in it.items() if k != "wall_s"}
+    drop = lambda rec: [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}
                         for it in results.read_run(rec)["iterations"]]
     assert drop(straight) == drop(resumed)
     rows = drop(straight)

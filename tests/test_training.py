@@ -101,7 +101,7 @@ def test_same_seed_is_bit_identical_and_seeds_differ(agent, extra):
 
 
 def _records_equal(a, b):
-    strip = lambda r: [{k: v for k, v in it.items() if k != "wall_s"} for r in [r]
+    strip = lambda r: [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS} for r in [r]
                        for it in r["iterations"]]
     return strip(a) == strip(b)
 

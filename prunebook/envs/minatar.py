@@ -3,6 +3,12 @@
 Wrapped behind the small interface the Atari environment also implements: `num_actions`,
 `observation_shape`, `reset(key)` and `step(key, state, action)`, here pure and jittable so the
 whole training loop can live inside `lax.scan`. Observations are {0, 1} planes stored as uint8.
+
+Two options of original MinAtar that gymnax leaves off by default are wired through here:
+sticky actions (gymnax's `StickyActionWrapper` at MinAtar's probability 0.1; the remembered
+action is reset to "no-op" at every episode start, as MinAtar's `reset` does) and a longer
+episode cap (gymnax stops episodes at 1,000 steps; original MinAtar has no cap). Difficulty
+ramping is gymnax's default, which matches MinAtar's.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from prunebook.config import MINATAR_GAMES
+
+MINATAR_STICKY_ACTION_PROBABILITY = 0.1  # Young & Tian (2019), MinAtar's default
 
 
 class Step(NamedTuple):
@@ -28,18 +36,31 @@ class Step(NamedTuple):
 class MinAtarEnv:
     """A gymnax MinAtar game with auto-reset; all methods are pure and jittable."""
 
-    def __init__(self, game: str):
+    def __init__(self, game: str, sticky_actions: bool = False, max_episode_steps: int = 0):
         if game not in MINATAR_GAMES:
             raise ValueError(f"game={game!r} is not a MinAtar game; choose one of "
                              f"{list(MINATAR_GAMES)}")
+        if max_episode_steps < 0:
+            raise ValueError(f"max_episode_steps must be >= 0, got {max_episode_steps}")
         import gymnax  # imported lazily: gymnax pulls in a lot at import time
+        from gymnax.wrappers import StickyActionWrapper
 
         self.game = game
         self._env, self._params = gymnax.make(f"{game}-MinAtar")
         self.num_actions = int(self._env.num_actions)
+        if max_episode_steps:
+            self._params = self._params.replace(max_steps_in_episode=max_episode_steps)
+        self.sticky_actions = sticky_actions
+        if sticky_actions:
+            self._env = StickyActionWrapper(self._env, MINATAR_STICKY_ACTION_PROBABILITY)
         obs, _ = self._env.reset(jax.random.key(0), self._params)
         self.observation_shape = tuple(obs.shape)
         self.max_episode_steps = int(self._params.max_steps_in_episode)
+
+    @property
+    def sticky_action_probability(self) -> float:
+        """What the wrapped environment applies (read from the wrapper, not from a flag)."""
+        return float(getattr(self._env, "_sticky_action_probability", 0.0))
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
         obs, state = self._env.reset(key, self._params)
@@ -48,6 +69,9 @@ class MinAtarEnv:
     def step(self, key: jax.Array, state: Any, action: jax.Array) -> Step:
         obs, state, reward, terminated, truncated, info = self._env.step(
             key, state, action, self._params)
+        if self.sticky_actions:  # gymnax resets inside `step`; MinAtar forgets the action then
+            state = state.replace(last_action=jnp.where(
+                terminated | truncated, jnp.zeros_like(state.last_action), state.last_action))
         return Step(obs.astype(jnp.uint8), state, reward.astype(jnp.float32),
                     jnp.asarray(terminated, bool), jnp.asarray(truncated, bool) & ~terminated,
                     info["final_observation"].astype(jnp.uint8))
@@ -62,12 +86,7 @@ def observation_shape(game: str) -> tuple[int, ...]:
     return tuple(env.observation_space(params).shape)
 
 
-def make_env(suite: str, game: str, seed: int = 0, **options):
-    """One entry point for both suites (Atari is host-side and seeded at construction)."""
-    if suite == "minatar":
-        return MinAtarEnv(game)
-    if suite == "atari":
-        from prunebook.envs.atari import make_atari
-
-        return make_atari(game, seed, **options)
-    raise ValueError(f"suite={suite!r} is not allowed; choose one of ['minatar', 'atari']")
+def from_config(config) -> MinAtarEnv:
+    """The environment a MinAtar run config describes (the one place its env fields are read)."""
+    return MinAtarEnv(config.game, sticky_actions=config.sticky_actions,
+                      max_episode_steps=config.max_episode_steps)

@@ -1,0 +1,105 @@
+"""The `std` preset's environment settings, checked against what the environment does."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from prunebook.config import (
+    DOPAMINE_MAX_EPISODE_STEPS,
+    FREEWAY_TIME_LIMIT,
+    ConfigError,
+    ci_config,
+    std_config,
+)
+from prunebook.envs import minatar
+from prunebook.sweeps import get_sweep
+
+GAMES = ("Asterix", "Breakout", "Seaquest", "SpaceInvaders")
+
+
+def test_std_preset_is_minatars_standard_protocol():
+    config = std_config("dqn", game="Breakout", width=5, final_sparsity=0.95)
+    assert config.num_env_steps == 5_000_000 and config.sticky_actions
+    assert config.max_episode_steps == DOPAMINE_MAX_EPISODE_STEPS
+    assert std_config("dqn", game="Freeway").max_episode_steps == FREEWAY_TIME_LIMIT
+    assert (config.prune_start_frac, config.prune_end_frac) == (0.2, 0.8)
+    assert config.mask_update_every == 1000
+    cpu = ci_config("dqn").replace(preset="cpu")
+    for field in ("learning_rate", "adam_eps", "update_period", "batch_size", "gamma", "loss"):
+        assert getattr(config, field) == getattr(cpu, field), field
+
+
+def test_freeway_keeps_its_own_time_limit():
+    with pytest.raises(ConfigError, match="Freeway ends after 2500"):
+        ci_config("dqn", game="Freeway", max_episode_steps=27_000)
+
+
+def _stepper(env):
+    @jax.jit
+    def run(key, requested):
+        _, state = env.reset(jax.random.PRNGKey(0))
+
+        def body(state, inputs):
+            step_key, action = inputs
+            step = env.step(step_key, state, action)
+            return step.state, (step.state.last_action, step.terminated | step.truncated)
+
+        keys = jax.random.split(key, requested.shape[0])
+        return jax.lax.scan(body, state, (keys, requested))[1]
+
+    return run
+
+
+def test_a_stuck_action_repeats_at_the_set_rate():
+    env = minatar.MinAtarEnv("Freeway", sticky_actions=True)  # long episodes, 3 actions
+    n = 20_000
+    requested = jax.random.randint(jax.random.PRNGKey(1), (n,), 0, env.num_actions)
+    remembered, done = map(np.asarray, _stepper(env)(jax.random.PRNGKey(2), requested))
+    # the action the wrapper remembers is the one executed, and "no-op" after an episode ends
+    assert np.all(remembered[done] == 0) and done.sum() >= 5
+    previous = np.concatenate([[0], remembered[:-1]])
+    executed, requested, previous = remembered[~done], np.asarray(requested)[~done], previous[~done]
+    stuck = executed != requested
+    assert np.all(executed[stuck] == previous[stuck])  # a replaced action is the previous one
+    n = len(executed)
+    # P(executed != requested) = p * P(previous != requested) = 0.1 * (1 - 1/3) for uniform
+    expected = minatar.MINATAR_STICKY_ACTION_PROBABILITY * (1 - 1 / env.num_actions)
+    assert abs(stuck.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / n)
+
+
+def test_without_sticky_actions_every_action_runs():
+    env = minatar.MinAtarEnv("Freeway")
+    assert env.sticky_action_probability == 0.0
+    requested = jnp.arange(300) % env.num_actions
+    obs, state = env.reset(jax.random.PRNGKey(0))
+    sticky = minatar.MinAtarEnv("Freeway", sticky_actions=True)
+    assert sticky.sticky_action_probability == 0.1
+    assert not hasattr(state, "last_action") and requested.shape == (300,)
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_an_episode_can_run_past_1000_steps_only_with_the_std_cap(game):
+    def still_running_at(env, time):
+        _, state = env.reset(jax.random.PRNGKey(0))
+        inner = state.env_state if hasattr(state, "env_state") else state
+        inner = inner.replace(time=jnp.asarray(time, jnp.asarray(inner.time).dtype))
+        state = state.replace(env_state=inner) if hasattr(state, "env_state") else inner
+        step = env.step(jax.random.PRNGKey(1), state, jnp.int32(0))
+        return not bool(step.truncated)
+
+    default = minatar.from_config(ci_config("dqn", game=game))
+    std = minatar.from_config(std_config("dqn", game=game))
+    assert default.max_episode_steps == 1000 and std.max_episode_steps == 27_000
+    assert not still_running_at(default, 999)  # gymnax cuts the 1,000th step
+    assert still_running_at(std, 999) and still_running_at(std, 20_000)
+    assert not still_running_at(std, 26_999)
+
+
+def test_online_std_sweep_orders_both_widths_of_a_game_together():
+    configs = get_sweep("online_std").configs()
+    assert len(configs) == 48 and {c.preset for c in configs} == {"std"}
+    first = [(c.game, c.width, c.final_sparsity) for c in configs[:4]]
+    assert first == [("Asterix", 1, 0.0), ("Asterix", 1, 0.95), ("Asterix", 5, 0.0),
+                     ("Asterix", 5, 0.95)]
+    assert [c.seed for c in configs] == sorted(c.seed for c in configs)
