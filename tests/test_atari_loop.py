@@ -27,7 +27,8 @@ def _tiny(agent: str, **overrides):
 
 
 def _iterations_without_wall(record):
-    return [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS} for it in record["iterations"]]
+    return [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}
+            for it in record["iterations"]]
 
 
 def test_host_epsilon_is_dopamines_schedule():

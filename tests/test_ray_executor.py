@@ -14,7 +14,8 @@ from prunebook.config import ci_config
 
 def _iterations_without_wall(path):
     record = json.loads(path.read_text())
-    return [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS} for it in record["iterations"]]
+    return [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}
+            for it in record["iterations"]]
 
 
 def test_missing_ray_is_explained(monkeypatch):

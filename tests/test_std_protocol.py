@@ -68,14 +68,21 @@ def test_a_stuck_action_repeats_at_the_set_rate():
     assert abs(stuck.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / n)
 
 
-def test_without_sticky_actions_every_action_runs():
-    env = minatar.MinAtarEnv("Freeway")
+def test_without_sticky_actions_every_action_runs_as_in_gymnax():
+    import gymnax
+
+    env = minatar.MinAtarEnv("Breakout")
     assert env.sticky_action_probability == 0.0
-    requested = jnp.arange(300) % env.num_actions
-    obs, state = env.reset(jax.random.PRNGKey(0))
-    sticky = minatar.MinAtarEnv("Freeway", sticky_actions=True)
-    assert sticky.sticky_action_probability == 0.1
-    assert not hasattr(state, "last_action") and requested.shape == (300,)
+    assert minatar.MinAtarEnv("Breakout", sticky_actions=True).sticky_action_probability == 0.1
+    raw, params = gymnax.make("Breakout-MinAtar")
+    key = jax.random.PRNGKey(3)
+    _, ours = env.reset(key)
+    _, theirs = raw.reset(key, params)
+    for i, action in enumerate([0, 1, 2, 2, 1, 0, 1, 1]):
+        step_key = jax.random.fold_in(key, i)
+        ours = env.step(step_key, ours, jnp.int32(action)).state
+        theirs = raw.step(step_key, theirs, action, params)[1]
+        assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), ours, theirs))
 
 
 @pytest.mark.parametrize("game", GAMES)

@@ -60,7 +60,7 @@ class MinAtarEnv:
     @property
     def sticky_action_probability(self) -> float:
         """What the wrapped environment applies (read from the wrapper, not from a flag)."""
-        return float(getattr(self._env, "_sticky_action_probability", 0.0))
+        return float(getattr(self._env, "_sticky_action_prob", 0.0))
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
         obs, state = self._env.reset(key, self._params)
