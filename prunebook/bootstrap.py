@@ -156,3 +156,44 @@ def ratio(points: Mapping, replicates: Mapping, num: Hashable, den: Hashable
         point = points[num] / points[den]
     bad = ~(den_rep > 0).all(axis=-1, keepdims=True)  # NaN counts as not positive
     return point, np.where(bad, np.nan, rep)
+
+
+def normalised_curve_replicates(
+    curves: Mapping[Hashable, np.ndarray], normaliser: Normaliser, metric: str = "iqm", *,
+    rng: np.random.Generator, reps: int = 2_000,
+) -> tuple[dict, dict]:
+    """Learning curves ``(runs, tasks, points)``: metric per point ``(points,)`` and its
+    replicates ``(reps, points)``. A run is resampled as a whole (one index for all its points,
+    as rliable does). ``normaliser.reference`` holds the reference runs' *final* scores
+    ``(runs, tasks)``, resampled per replicate; with ``shared`` they are the final scores of
+    that curve's runs (same order) and share its indices."""
+    fn = stats.METRICS[metric] if isinstance(metric, str) else metric
+    checked = {k: stats.validate_scores(v, f"curves {k!r}", 3) for k, v in curves.items()}
+    low = np.asarray(normaliser.low, dtype=float)
+    take = {k: resample_indices(rng, reps, v.shape[:2]) for k, v in checked.items()}
+    samples = {k: v[take[k], np.arange(v.shape[1])] for k, v in checked.items()}
+    if normaliser.high is not None:
+        high_point = np.asarray(normaliser.high, dtype=float)
+        high_rep = np.broadcast_to(high_point, (reps, low.shape[-1]))
+    else:
+        if normaliser.reference is None:
+            raise ValueError("curves need the reference runs' final scores (`reference`)")
+        ref = stats.validate_scores(normaliser.reference, "reference")
+        idx = (take[normaliser.shared] if normaliser.shared is not None
+               else resample_indices(rng, reps, ref.shape))
+        high_point = ref.mean(axis=0)
+        high_rep = (ref[idx, np.arange(ref.shape[1])].mean(axis=1) if normaliser.resample
+                    else np.broadcast_to(high_point, (reps, ref.shape[1])))
+    if not (high_point - low > 0).all():
+        raise ValueError("the reference is not above the random score in some task")
+
+    def norm(raw, high):  # raw (..., runs, tasks, points), high (..., tasks)
+        scale = (high - low)[..., None, :, None]
+        ok = scale > 0
+        return np.where(ok, (raw - low[:, None]) / np.where(ok, scale, 1.0), np.nan)
+
+    points = {k: np.asarray(fn(np.moveaxis(norm(v, high_point), -1, 0)))
+              for k, v in checked.items()}
+    replicates = {k: np.asarray(fn(np.moveaxis(norm(s, high_rep), -1, 1)))
+                  for k, s in samples.items()}
+    return points, replicates

@@ -461,6 +461,25 @@ def results_for(results_root: str | Path = "results", rng_seed: int = 0, reps: i
     return evaluate_all(final, rng_seed=rng_seed, reps=reps, claims=claims, final3_df=final3)
 
 
+def sweep_results(results_root: str | Path, sweep: str, claim_ids=None, rng_seed: int = 0,
+                  reps: int = 50_000) -> list[ClaimResult]:
+    """:func:`results_for` on one sweep's runs (and the sweep lending its reference runs, if
+    any): the front page's verdicts and robustness alternatives for a chapter."""
+    root = Path(results_root)
+    wanted = {sweep, normalization.reference_sweep(sweep)}
+    runs = results.load_runs(root)
+    runs = runs[runs["sweep"].isin(wanted)]
+    chosen = [c for c in CLAIMS if claim_ids is None or c.id in claim_ids]
+    if not len(runs):
+        return [_not_run(c, "—", f"no runs in {root / sweep}") for c in chosen]
+    lengths = [c for c in ("env_steps", "gradient_updates") if c in runs.columns]
+    finals = [results.final_scores(runs, last_iterations=n).join(
+        runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
+        for n in (1, LAST_ITERATIONS_ALTERNATIVE)]
+    out = evaluate_all(finals[0], rng_seed, reps, chosen, final3_df=finals[1])
+    return [r for r in out if r.sweep in ("", sweep)]
+
+
 TABLE_COLUMNS = ["claim", "paper", "ours", "ci95", "verdict", "robustness", "scale"]
 
 

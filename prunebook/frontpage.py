@@ -30,8 +30,8 @@ TABLE = "claims.md"
 def _group_title(r: ClaimResult) -> str:
     if not r.games:
         return "not yet run"
-    return (f"{r.sweep}: MinAtar, {len(r.games)} games, {r.training}, "
-            f"{r.runs_per_game} seeds" if r.sweep else "—")
+    return (f"{r.sweep}: {len(r.games)} games, {r.training}, {r.runs_per_game} seeds"
+            if r.sweep else "—")
 
 
 def forest_rows(res: Sequence[ClaimResult]) -> dict[str, list[dict]]:
@@ -54,7 +54,7 @@ def caption(res: Sequence[ClaimResult]) -> str:
     """What the figure's data are: scale and seeds, and how to read it."""
     games = sorted({g for r in res for g in r.games})
     seeds = sorted({r.runs_per_game for r in res if r.runs_per_game})
-    return (f"MinAtar games {', '.join(games)}; {'/'.join(map(str, seeds))} seeds per "
+    return (f"Games {', '.join(games)}; {'/'.join(map(str, seeds))} seeds per "
             "configuration and game. IQM ratio of normalised final scores with its 95% "
             "stratified-bootstrap interval (reference runs resampled inside); open marker: a "
             "robustness alternative changes the verdict; diamond: the paper's value; dashed: "

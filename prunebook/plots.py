@@ -6,13 +6,14 @@ runs are far smaller than the paper's. No function calls ``plt.show``; each retu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from prunebook import normalization, stats
+from prunebook import bootstrap, normalization, stats
 
 # Okabe & Ito (2008); black first so that "dense" is black in the usual series order.
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
@@ -59,12 +60,14 @@ def _series_key(df: pd.DataFrame, series) -> pd.Series:
 def plot_iqm_vs_width(
     final_df: pd.DataFrame, *, scale: str, rng: np.random.Generator, reps: int = 2_000,
     value: str = "normalized", panel: str = "agent", series: str = "sparsity",
-    title: str | None = "IQM of final scores vs width",
+    title: str | None = "IQM of final scores vs width", reference_df: pd.DataFrame | None = None,
 ) -> plt.Figure:
     """Fig 1 style: IQM with 95% stratified-bootstrap error bars vs width, one line per series.
 
     One panel per ``panel`` value; within a panel only games present in every (series, width)
-    cell are used, so all points aggregate the same game set.
+    cell are used, so all points aggregate the same game set. With ``reference_df`` (per-run
+    final scores holding the MinAtar reference runs) the intervals come from the raw ``score``
+    with the reference resampled inside (:func:`prunebook.normalization.comparison`).
     """
     panels = sorted(final_df[panel].unique())
     fig, axes = _figure(len(panels), scale, title)
@@ -75,9 +78,15 @@ def plot_iqm_vs_width(
         for i, key in enumerate(sorted(sub[series].unique())):
             rows = sub[sub[series] == key]
             widths = sorted(rows["width"].unique())
-            mats = {w: normalization.score_matrix(rows[rows["width"] == w], value, games)
-                    for w in widths}
-            point, ci = stats.interval_estimates(mats, "iqm", rng=rng, reps=reps)
+            if reference_df is None:
+                mats = {w: normalization.score_matrix(rows[rows["width"] == w], value, games)
+                        for w in widths}
+                point, ci = stats.interval_estimates(mats, "iqm", rng=rng, reps=reps)
+            else:
+                raw, norm, _ = normalization.comparison(
+                    {w: rows[rows["width"] == w] for w in widths}, reference_df, games)
+                point, samples = bootstrap.normalised_replicates(raw, norm, rng=rng, reps=reps)
+                ci = {w: bootstrap.interval(samples[w]) for w in widths}
             y = np.array([point[w] for w in widths])
             err = np.array([[y[j] - ci[w][0], ci[w][1] - y[j]] for j, w in enumerate(widths)]).T
             ax.errorbar(widths, y, yerr=err, color=_color(i), marker=MARKERS[i % len(MARKERS)],
@@ -93,11 +102,14 @@ def plot_learning_curves(
     runs_df: pd.DataFrame, *, scale: str, rng: np.random.Generator, reps: int = 500,
     value: str = "normalized", x: str = "env_steps", panel: str = "agent",
     series=("width", "sparsity"), title: str | None = "IQM learning curves",
+    reference_df: pd.DataFrame | None = None,
 ) -> plt.Figure:
     """Fig 3 style: IQM per iteration with 95% CI bands, one line per series, panel per agent.
 
     ``runs_df`` has one row per (run, iteration) and a ``value`` column (normalise per-iteration
     returns with ``normalize_frame(df.assign(score=df.train_return), reference_df=final)``).
+    With ``reference_df`` (the runs' per-run final scores, holding the MinAtar reference runs),
+    the bands come from the raw ``score`` with the reference resampled inside each replicate.
     """
     panels = sorted(runs_df[panel].unique())
     fig, axes = _figure(len(panels), scale, title)
@@ -109,13 +121,30 @@ def plot_learning_curves(
             arr, xs = normalization.curve_array(sub[keys == key], value, games, x)
             if arr.shape[-1] == 0:
                 continue
-            point, ci = stats.learning_curve_estimates({key: arr}, rng=rng, reps=reps)
+            if reference_df is None:
+                point, ci = stats.learning_curve_estimates({key: arr}, rng=rng, reps=reps)
+            else:
+                point, ci = _curve_estimates(sub[keys == key], key, games, x, reference_df,
+                                             rng, reps)
             ax.plot(xs, point[key], color=_color(i), label=series_label(key))
             ax.fill_between(xs, ci[key][0], ci[key][1], color=_color(i), alpha=0.2, linewidth=0)
         ax.set(title=f"{name} ({len(games)} games)", xlabel=x.replace("_", " "),
                ylabel=f"IQM {value} score")
         ax.legend(fontsize=8)
     return fig
+
+
+def _curve_estimates(rows, key, games, x, reference_df, rng, reps):
+    """IQM curve of one series and its band, reference resampled inside (raw ``score``)."""
+    raw, xs = normalization.curve_array(rows, "score", games, x)
+    final = reference_df[reference_df["run_id"].isin(set(rows["run_id"]))
+                         & reference_df["sweep"].isin(set(rows["sweep"]))]
+    _, norm, _ = normalization.comparison({key: final}, reference_df, games)
+    if norm.shared is not None:  # the series is the reference: its own final scores
+        norm = dataclasses.replace(norm, reference=normalization.score_matrix(
+            final, "score", games))
+    point, samples = bootstrap.normalised_curve_replicates({key: raw}, norm, rng=rng, reps=reps)
+    return point, {key: bootstrap.interval(samples[key].T)}
 
 
 def plot_per_game(

@@ -130,3 +130,24 @@ def test_coverage_at_our_three_runs_per_side():
     assert cov["new percentile"] > cov["old percentile"] + 0.08
     assert 0.86 <= cov["new percentile"] <= 0.95
     assert 0.93 <= cov["new expanded"] <= 0.99
+
+
+def test_curves_with_a_fixed_high_are_the_old_learning_curve_estimates():
+    curves = np.random.default_rng(4).uniform(1, 5, (3, 4, 6))
+    norm = bootstrap.Normaliser(low=np.zeros(4), high=np.ones(4))
+    p, r = bootstrap.normalised_curve_replicates({"a": curves}, norm,
+                                                 rng=np.random.default_rng(1), reps=300)
+    old_p, old_ci = stats.learning_curve_estimates({"a": curves}, rng=np.random.default_rng(1),
+                                                   reps=300)
+    assert np.allclose(p["a"], old_p["a"])
+    assert np.allclose(bootstrap.interval(r["a"].T), old_ci["a"])
+
+
+def test_a_shared_curve_reference_uses_the_curves_own_runs():
+    # the curve's last point is its final score and the reference: it is exactly 1 throughout
+    rng = np.random.default_rng(5)
+    curves = rng.uniform(2, 6, (3, 2, 4))
+    norm = bootstrap.Normaliser(low=np.zeros(2), shared="a", reference=curves[..., -1])
+    _, r = bootstrap.normalised_curve_replicates({"a": curves}, norm, "mean",
+                                                 rng=np.random.default_rng(0), reps=200)
+    assert np.allclose(r["a"][:, -1], 1.0) and r["a"][:, 0].std() > 0.01

@@ -18,9 +18,9 @@ RES = [_res("2-dqn", "online_cpu", 1.1, (1.02, 1.3), "reproduced", fragile=True)
 
 def test_rows_group_by_sweep_and_carry_paper_values_and_fragility():
     panels = frontpage.forest_rows(RES)
-    assert list(panels) == ["online_cpu: MinAtar, 2 games, 500,000 env steps, 3 seeds",
-                            "offline_cpu: MinAtar, 2 games, 500,000 env steps, 3 seeds"]
-    dqn, c99 = panels["online_cpu: MinAtar, 2 games, 500,000 env steps, 3 seeds"]
+    assert list(panels) == ["online_cpu: 2 games, 500,000 env steps, 3 seeds",
+                            "offline_cpu: 2 games, 500,000 env steps, 3 seeds"]
+    dqn, c99 = panels["online_cpu: 2 games, 500,000 env steps, 3 seeds"]
     assert dqn["paper"] == 1.6 and dqn["fragile"] and dqn["label"] == "2-dqn"
     assert c99["paper"] is None and c99["margin"] == claims.NON_INFERIORITY_MARGIN
     assert c99["paper_text"] == "direction only (≥ 0.9)" and not c99["fragile"]

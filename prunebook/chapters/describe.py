@@ -166,8 +166,9 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
         "normalisation": ("(score - random) / (dense x1 DQN - random), per game; 1 = the "
                           "original network", "human-normalised: (score - random) / "
                           "(human - random)"),
-        "statistics": ("IQM over runs x games, 95% stratified-bootstrap CIs",
-                       "the same (rliable)"),
+        "statistics": ("IQM over runs x games, 95% stratified-bootstrap CIs with the reference "
+                       "runs resampled inside every replicate; robustness checks beside each "
+                       "verdict", "IQM, 95% stratified-bootstrap CIs (rliable)"),
     }
     if stored:
         rows["run files"] = (f"{len(stored)} finished; code version(s) "

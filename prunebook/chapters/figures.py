@@ -37,7 +37,8 @@ def figure_iqm_vs_width(data: ChapterData, seed: int = 0, reps: int = FIGURE_REP
     final = final[final["agent"].isin(data.selection.agents)]
     return plots.plot_iqm_vs_width(final, scale=scale_description(final),
                                    rng=np.random.default_rng([seed, 1]), reps=reps,
-                                   title=title + _preliminary(data))
+                                   title=title + _preliminary(data),
+                                   reference_df=data.balanced_final())
 
 
 def figure_per_game(data: ChapterData, agent: str | None = None, x: str = "width",
@@ -81,7 +82,7 @@ def figure_learning_curves(data: ChapterData, width: int, seed: int = 0, reps: i
     final = data.balanced_final()
     fig = plots.plot_learning_curves(curves, scale=scale_description(final[
         final["width"] == width]), rng=np.random.default_rng([seed, 3]), reps=reps,
-        series="sparsity", title=title + _preliminary(data))
+        series="sparsity", title=title + _preliminary(data), reference_df=final)
     config = RunConfig.from_dict(next(iter(data.configs.values())))
     start, end = pruning_window(config)
     for ax in fig.axes:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from prunebook import normalization, stats
+from prunebook import bootstrap, normalization
 from prunebook.chapters.data import ChapterData
 from prunebook.chapters.selections import CONFIG_COLUMNS
 from prunebook.chapters.verdicts import (
@@ -27,7 +27,8 @@ from prunebook.claims import Claim, Side
 
 
 def iqm_table(data: ChapterData, cells, seed: int = 0, reps: int = 50_000) -> pd.DataFrame:
-    """IQM of normalised final scores and its 95% CI per configuration (balanced runs)."""
+    """IQM of normalised final scores and its 95% CI per configuration (balanced runs), the
+    reference runs resampled inside every replicate (dense x1 DQN's own row shares them)."""
     final = data.balanced_final()
     rows = []
     for i, cell in enumerate(cells):
@@ -42,11 +43,13 @@ def iqm_table(data: ChapterData, cells, seed: int = 0, reps: int = 50_000) -> pd
         if not len(sub):
             rows.append(row | {"IQM": "—", "95% CI": "—", "runs per game": 0, "games": 0})
             continue
-        mat = normalization.score_matrix(sub)
+        games = sorted(sub["game"].unique())
+        raw, norm, _ = normalization.comparison({0: sub}, final, games)
         rng = np.random.default_rng([seed, i])
-        point, ci = stats.interval_estimates({0: mat}, "iqm", rng=rng, reps=reps)
-        rows.append(row | {"IQM": f"{float(point[0]):.2f}", "95% CI": _ci(ci[0]),
-                           "runs per game": mat.shape[0], "games": mat.shape[1]})
+        point, samples = bootstrap.normalised_replicates(raw, norm, rng=rng, reps=reps)
+        rows.append(row | {"IQM": f"{float(point[0]):.2f}",
+                           "95% CI": _ci(bootstrap.interval(samples[0])),
+                           "runs per game": raw[0].shape[0], "games": raw[0].shape[1]})
     return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
 
 

@@ -34,10 +34,14 @@ def _row(r: claims.ClaimResult) -> str:
     return f"×{r.ours:.2f} {ci}, {r.verdict}"
 
 
-def vmax_check(results_root: str | Path = "results", seed: int = 0, reps: int = 50_000
-               ) -> tuple[str, pd.DataFrame | None]:
+def vmax_check(results_root: str | Path = "results", seed: int = 0, reps: int = 50_000,
+               preset: str = "cpu") -> tuple[str, pd.DataFrame | None]:
     """(Markdown, table): whether the Rainbow claims point the same way at v_max=100 as at 10,
-    on the games and seeds the v_max=100 sweep has; ("not run yet" text, None) without it."""
+    on the games and seeds the v_max=100 sweep has; ("not run yet" text, None) without it.
+    The check is about the `cpu` preset's runs; at another preset it says so and stops."""
+    if preset != "cpu":
+        return (f"The v_max check compares runs of the `cpu` preset; at preset `{preset}` it "
+                "is not run."), None
     root = resolve_results_root(results_root)
     if not any((root / SWEEP).glob("*.json")):
         return (f"**Not run yet.** `results/{SWEEP}/` holds no runs: this check (Rainbow x1 and "
