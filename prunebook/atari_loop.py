@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from prunebook import pruning
+from prunebook import measures, pruning
 from prunebook.agents import iqn
 from prunebook.agents.atari100k import make_atari100k
 from prunebook.agents.common import make_act, make_update
@@ -60,7 +60,7 @@ from prunebook.config import ConfigError, RunConfig
 from prunebook.envs.atari import STACK_SIZE, AtariEnv, make_atari
 from prunebook.image_replay import ImageReplay, PrioritizedImageReplay
 from prunebook.replay import Batch
-from prunebook.train import IterationStats, Trainer
+from prunebook.train import IterationStats, Trainer, make_measure_for
 
 AGENT_FACTORIES = {"dqn": make_dqn, "rainbow": make_rainbow, "iqn": iqn.make_iqn,
                    "der": make_atari100k, "drq_eps": make_atari100k}
@@ -322,8 +322,17 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
     def sparsity(state: AtariState) -> float:
         return pruning.sparsity_report(jax.device_get(state.params))["total"]
 
+    measure = jax.jit(make_measure_for(agent))
+
+    def measure_state(state: AtariState, key: jax.Array):
+        """Uniformly sampled transitions (also under prioritized replay), from a generator of
+        its own so the training draws stay as they were."""
+        rng = np.random.default_rng(np.asarray(key).tolist())
+        batch = _to_batch(ImageReplay.sample(state.replay, measures.BATCH_SIZE, rng))
+        return measure(state.params, state.target_params, batch, key)
+
     return Trainer(config, agent, spec, init, run_iteration, evaluate, stats, sparsity,
-                   state_to_arrays, state_from_arrays)
+                   state_to_arrays, state_from_arrays, measures=measure_state)
 
 
 # --- checkpoint payload ------------------------------------------------------------------------

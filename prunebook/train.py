@@ -96,10 +96,6 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
         act = iqn.make_act(agent, env.num_actions)
         update = iqn.make_update(agent)
 
-        def apply(params, obs, key, **kwargs):
-            return agent.network.apply(params, obs, key, agent.hparams.num_quantile_samples,
-                                       **kwargs)
-
         def init_params(key, obs):
             return iqn.init_params(agent, key, obs[None])
     else:
@@ -112,10 +108,6 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
 
         def init_params(key, obs):
             return agent.network.init(key, obs[None])
-
-        def apply(params, obs, key, **kwargs):
-            del key  # deterministic networks
-            return agent.network.apply(params, obs, **kwargs)
     sample = replay.sample_prioritized if agent.prioritized else replay.sample_uniform
 
     def init(seed: int) -> TrainState:
@@ -182,8 +174,7 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
     run_iteration = jax.jit(iteration)
 
     evaluate = make_evaluate(env, act, config.epsilon_eval, max(config.eval_episodes, 1))
-    dueling = getattr(agent.network, "dueling", False)  # IQN's network has no dueling head
-    measure = measures.make_measure(apply, num_output_layers=2 if dueling else 1)
+    measure = make_measure_for(agent)
 
     @jax.jit
     def measure_state(state: TrainState, key: jax.Array):
@@ -195,6 +186,21 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
     return Trainer(config, agent, env, init, run_iteration, evaluate, iteration_stats,
                    measured_sparsity, state_to_arrays, state_from_arrays,
                    jax.jit(jax.vmap(iteration)), measure_state)
+
+
+def make_measure_for(agent):
+    """The §5 measures (`prunebook.measures.make_measure`) for any agent's network: IQN's Q is
+    the mean over its K sampled quantile fractions; a dueling head has two output layers."""
+    if isinstance(agent, iqn.IQNAgent):
+        def apply(params, obs, key, **kwargs):
+            return agent.network.apply(params, obs, key, agent.hparams.num_quantile_samples,
+                                       **kwargs)
+    else:
+        def apply(params, obs, key, **kwargs):
+            del key  # deterministic networks (DER's noisy layers: noise off, their means)
+            return agent.network.apply(params, obs, **kwargs)
+    dueling = getattr(agent.network, "dueling", False)  # IQN's network has no dueling head
+    return measures.make_measure(apply, num_output_layers=2 if dueling else 1)
 
 
 def make_trainer_for(config: RunConfig) -> Trainer:

@@ -217,6 +217,9 @@ def test_tiny_atari_run_through_the_runner(agent, tmp_path):
     assert [it["gradient_updates"] for it in its] == [0, 50]
     assert np.isfinite(its[1]["loss"]) and its[1]["loss"] > 0
     assert its[1]["sparsity"] == pytest.approx(0.95, abs=0.01)
+    hidden = set(its[1]["measures"]["dormant_tau0"]) - {"overall"}
+    dense = "QHead_0/NoisyDense_0" if agent == "der" else "QHead_0/Dense_0"
+    assert hidden == {"Conv_0", "Conv_1", "Conv_2", dense}  # both dueling outputs left out
     if agent == "der":  # resume after iteration 1 == uninterrupted (noise keys are state)
         assert runner.run_one(config, "atari100k", tmp_path / "r2", tmp_path / "c2",
                               max_iterations=1, checkpoint_interval_s=0) is None

@@ -53,6 +53,9 @@ def test_tiny_run_writes_results_and_resume_equals_uninterrupted(agent, tmp_path
     assert its[0]["loss"] is None and np.isfinite(its[1]["loss"])
     assert its[1]["sparsity"] == pytest.approx(0.95, abs=0.01)  # GMP reached its target
     assert sum(it["num_episodes"] for it in its) >= 1  # random Breakout ends within 400 steps
+    layers = set(its[1]["measures"]["dormant_tau0.1"])  # the §5 measures; output layer left out
+    assert "QHead_0/Dense_0" in layers and "QHead_0/Dense_1" not in layers
+    assert its[1]["measures"]["param_norm"] > 0 and its[1]["measures"]["srank"] >= 1
     frame = results.load_runs(tmp_path / "full")
     assert len(frame) == 2 and set(frame.suite) == {"atari"}
 
