@@ -140,6 +140,9 @@ class RunConfig(FrozenConfig):
     # MinAtar only: episode cap in agent steps; 0 = gymnax's default (1,000; Freeway's 2,500 is
     # the game's own time limit and cannot be changed). The `std` preset uses Dopamine's 27,000.
     max_episode_steps: int = 0
+    # MinAtar only: all 6 actions in every game (original MinAtar) instead of gymnax's default
+    # minimal set per game (Breakout 3, Freeway 3, Asterix 5, SpaceInvaders 4, Seaquest 6)
+    full_action_set: bool = False
 
     def __post_init__(self):
         choose = self._choose
@@ -170,9 +173,10 @@ class RunConfig(FrozenConfig):
                 raise ConfigError(f"max_episode_steps={self.max_episode_steps}: Freeway ends "
                                   f"after {FREEWAY_TIME_LIMIT} steps by its rules; choose 0 or "
                                   f"{FREEWAY_TIME_LIMIT}")
-        elif self.max_episode_steps:
-            raise ConfigError("max_episode_steps is a MinAtar setting; Atari episodes are capped "
-                              "at 27,000 agent steps by the environment (leave it 0)")
+        elif self.max_episode_steps or self.full_action_set:
+            raise ConfigError("max_episode_steps and full_action_set are MinAtar settings; "
+                              "Atari episodes are capped at 27,000 agent steps by the "
+                              "environment and use the minimal action set (leave them 0, False)")
         self._check_ints(("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
                           "update_period", "target_update_period", "batch_size", "n_step",
                           "mask_update_every", "epsilon_decay_steps", "num_atoms",
@@ -180,7 +184,7 @@ class RunConfig(FrozenConfig):
                           "quantile_embedding_dim"), minimum=1)
         self._check_ints(("seed", "min_replay_history", "eval_episodes", "max_episode_steps"),
                          minimum=0)
-        self._check_bools(("sticky_actions", "terminal_on_life_loss"))
+        self._check_bools(("sticky_actions", "terminal_on_life_loss", "full_action_set"))
         self._check_pruning()
         self._check_unit_interval(("gamma", "epsilon_train", "epsilon_eval", "priority_beta"))
         if self.learning_rate <= 0 or self.adam_eps <= 0 or self.v_max <= 0 or self.kappa <= 0:
@@ -275,17 +279,18 @@ def std_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
     """MinAtar's standard protocol, as close to Young & Tian (2019) as gymnax allows.
 
     5M agent steps (MinAtar's budget) in 50 iterations of 100k; sticky actions 0.1 (gymnax's
-    StickyActionWrapper); episodes capped at Dopamine's 27,000 steps instead of gymnax's 1,000
-    (Freeway keeps its own 2,500-step time limit, a rule of the game); difficulty ramping as
-    gymnax's defaults (= MinAtar's: Asterix, Seaquest, SpaceInvaders ramp, Breakout and
-    Freeway have none). Hyper-parameters as `cpu`; GMP from 20% to 80% of the 1,248,750
-    gradient updates, masks every 1,000 updates. Deviations: `book/` chapter 5's setup table.
+    StickyActionWrapper); all 6 actions in every game (MinAtar's `num_actions()`); episodes
+    capped at Dopamine's 27,000 steps instead of gymnax's 1,000 (Freeway keeps its own
+    2,500-step time limit, a rule of the game); difficulty ramping as gymnax's defaults (=
+    MinAtar's: Asterix, Seaquest and SpaceInvaders ramp, Breakout and Freeway have none).
+    Hyper-parameters as `cpu` (Dopamine's MinAtar values); GMP from 20% to 80% of the
+    1,248,750 gradient updates, masks every 1,000 updates. Deviations: chapter 5's table.
     """
     game = overrides.get("game", RunConfig.game)
     cap = FREEWAY_TIME_LIMIT if game == "Freeway" else DOPAMINE_MAX_EPISODE_STEPS
     base = dict(_minatar_common(agent), agent=agent, preset="std",
                 num_env_steps=STD_NUM_ENV_STEPS, iteration_env_steps=100_000,
-                sticky_actions=True, max_episode_steps=cap)
+                sticky_actions=True, full_action_set=True, max_episode_steps=cap)
     base.update(overrides)
     return RunConfig(**base)
 

@@ -15,8 +15,9 @@ GYMNAX_DEFAULT_STEPS = {"Freeway": 2500}  # every other MinAtar game: 1,000
 
 
 @functools.cache
-def _env(game: str, sticky: bool, cap: int) -> minatar.MinAtarEnv:
-    return minatar.MinAtarEnv(game, sticky_actions=sticky, max_episode_steps=cap)
+def _env(game: str, sticky: bool, cap: int, full: bool) -> minatar.MinAtarEnv:
+    return minatar.MinAtarEnv(game, sticky_actions=sticky, max_episode_steps=cap,
+                              full_action_set=full)
 
 
 def _online_minatar_records():
@@ -32,12 +33,14 @@ def test_every_committed_minatar_records_environment_fields_are_what_ran():
     checked = 0
     for path, record in _online_minatar_records():
         config = config_from_dict(record["config"])
-        env = _env(config.game, config.sticky_actions, config.max_episode_steps)
+        env = _env(config.game, config.sticky_actions, config.max_episode_steps,
+                   config.full_action_set)
         want_p = minatar.MINATAR_STICKY_ACTION_PROBABILITY if config.sticky_actions else 0.0
         assert env.sticky_action_probability == want_p, path.name
         want_cap = config.max_episode_steps or GYMNAX_DEFAULT_STEPS.get(config.game, 1000)
         assert env.max_episode_steps == want_cap, path.name
         assert not migrations.claims_unapplied_sticky_actions(record), path.name
+        assert (env.num_actions == 6) == (config.full_action_set or config.game == "Seaquest")
         checked += 1
     assert checked >= 168  # online_cpu at least
 

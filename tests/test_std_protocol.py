@@ -21,6 +21,7 @@ GAMES = ("Asterix", "Breakout", "Seaquest", "SpaceInvaders")
 def test_std_preset_is_minatars_standard_protocol():
     config = std_config("dqn", game="Breakout", width=5, final_sparsity=0.95)
     assert config.num_env_steps == 5_000_000 and config.sticky_actions
+    assert config.full_action_set
     assert config.max_episode_steps == DOPAMINE_MAX_EPISODE_STEPS
     assert std_config("dqn", game="Freeway").max_episode_steps == FREEWAY_TIME_LIMIT
     assert (config.prune_start_frac, config.prune_end_frac) == (0.2, 0.8)
@@ -55,14 +56,12 @@ def test_a_stuck_action_repeats_at_the_set_rate():
     env = minatar.MinAtarEnv("Freeway", sticky_actions=True)  # long episodes, 3 actions
     n = 20_000
     requested = jax.random.randint(jax.random.PRNGKey(1), (n,), 0, env.num_actions)
-    remembered, done = map(np.asarray, _stepper(env)(jax.random.PRNGKey(2), requested))
-    # the action the wrapper remembers is the one executed, and "no-op" after an episode ends
-    assert np.all(remembered[done] == 0) and done.sum() >= 5
-    previous = np.concatenate([[0], remembered[:-1]])
-    executed, requested, previous = remembered[~done], np.asarray(requested)[~done], previous[~done]
+    executed, done = map(np.asarray, _stepper(env)(jax.random.PRNGKey(2), requested))
+    assert done.sum() >= 5  # several episode ends: the remembered action carries over them
+    previous = np.concatenate([[0], executed[:-1]])
+    requested = np.asarray(requested)
     stuck = executed != requested
     assert np.all(executed[stuck] == previous[stuck])  # a replaced action is the previous one
-    n = len(executed)
     # P(executed != requested) = p * P(previous != requested) = 0.1 * (1 - 1/3) for uniform
     expected = minatar.MINATAR_STICKY_ACTION_PROBABILITY * (1 - 1 / env.num_actions)
     assert abs(stuck.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / n)
@@ -101,6 +100,13 @@ def test_an_episode_can_run_past_1000_steps_only_with_the_std_cap(game):
     assert not still_running_at(default, 999)  # gymnax cuts the 1,000th step
     assert still_running_at(std, 999) and still_running_at(std, 20_000)
     assert not still_running_at(std, 26_999)
+
+
+@pytest.mark.parametrize("game, minimal", [("Asterix", 5), ("Breakout", 3), ("Freeway", 3),
+                                           ("Seaquest", 6), ("SpaceInvaders", 4)])
+def test_std_runs_see_all_six_actions_of_original_minatar(game, minimal):
+    assert minatar.from_config(std_config("dqn", game=game)).num_actions == 6
+    assert minatar.from_config(ci_config("dqn", game=game)).num_actions == minimal
 
 
 def test_online_std_sweep_orders_both_widths_of_a_game_together():

@@ -4,11 +4,12 @@ Wrapped behind the small interface the Atari environment also implements: `num_a
 `observation_shape`, `reset(key)` and `step(key, state, action)`, here pure and jittable so the
 whole training loop can live inside `lax.scan`. Observations are {0, 1} planes stored as uint8.
 
-Two options of original MinAtar that gymnax leaves off by default are wired through here:
-sticky actions (gymnax's `StickyActionWrapper` at MinAtar's probability 0.1; the remembered
-action is reset to "no-op" at every episode start, as MinAtar's `reset` does) and a longer
-episode cap (gymnax stops episodes at 1,000 steps; original MinAtar has no cap). Difficulty
-ramping is gymnax's default, which matches MinAtar's.
+Three settings of original MinAtar (Young & Tian 2019, `minatar.Environment`) that gymnax
+leaves off by default are wired through here: sticky actions (gymnax's `StickyActionWrapper`
+at MinAtar's probability 0.1; as in MinAtar, the remembered action carries over an episode
+end), the full set of 6 actions (gymnax defaults to each game's minimal set; MinAtar's
+`num_actions()` is 6 for every game) and a longer episode cap (gymnax stops episodes at 1,000
+steps; MinAtar has none). Difficulty ramping is gymnax's default, which matches MinAtar's.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Step(NamedTuple):
 class MinAtarEnv:
     """A gymnax MinAtar game with auto-reset; all methods are pure and jittable."""
 
-    def __init__(self, game: str, sticky_actions: bool = False, max_episode_steps: int = 0):
+    def __init__(self, game: str, sticky_actions: bool = False, max_episode_steps: int = 0,
+                 full_action_set: bool = False):
         if game not in MINATAR_GAMES:
             raise ValueError(f"game={game!r} is not a MinAtar game; choose one of "
                              f"{list(MINATAR_GAMES)}")
@@ -46,7 +48,9 @@ class MinAtarEnv:
         from gymnax.wrappers import StickyActionWrapper
 
         self.game = game
-        self._env, self._params = gymnax.make(f"{game}-MinAtar")
+        self._env, self._params = gymnax.make(f"{game}-MinAtar",
+                                              use_minimal_action_set=not full_action_set)
+        self.full_action_set = full_action_set
         self.num_actions = int(self._env.num_actions)
         if max_episode_steps:
             self._params = self._params.replace(max_steps_in_episode=max_episode_steps)
@@ -69,9 +73,6 @@ class MinAtarEnv:
     def step(self, key: jax.Array, state: Any, action: jax.Array) -> Step:
         obs, state, reward, terminated, truncated, info = self._env.step(
             key, state, action, self._params)
-        if self.sticky_actions:  # gymnax resets inside `step`; MinAtar forgets the action then
-            state = state.replace(last_action=jnp.where(
-                terminated | truncated, jnp.zeros_like(state.last_action), state.last_action))
         return Step(obs.astype(jnp.uint8), state, reward.astype(jnp.float32),
                     jnp.asarray(terminated, bool), jnp.asarray(truncated, bool) & ~terminated,
                     info["final_observation"].astype(jnp.uint8))
@@ -89,4 +90,5 @@ def observation_shape(game: str) -> tuple[int, ...]:
 def from_config(config) -> MinAtarEnv:
     """The environment a MinAtar run config describes (the one place its env fields are read)."""
     return MinAtarEnv(config.game, sticky_actions=config.sticky_actions,
-                      max_episode_steps=config.max_episode_steps)
+                      max_episode_steps=config.max_episode_steps,
+                      full_action_set=config.full_action_set)
