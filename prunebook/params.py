@@ -222,6 +222,19 @@ SPECS: dict[str, dict[str, Param]] = {
     "02_pruned_scaling": _online_chapter(widths=_compared_widths(), agents=agents()),
     "03_sparsity_levels": _online_chapter(
         width=width(), sparsities=sparsities("final sparsities to compare (0 = dense)")),
+    "05_standard_budget": {
+        "preset": Param(str, "std: read results/online_std/ (MinAtar's standard budget); ci: "
+                        "train a tiny version live", choices=("ci", "std")),
+        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
+        "games": Param(str, "games to analyse (None: the preset's)", choices=GAMES, many=True,
+                       optional=True),
+        "widths": _compared_widths(),
+        "early_env_steps": steps("agent steps at which the claims are read a second time",
+                                 low=1),
+        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts and IQM tables", low=1),
+        "figure_reps": Param(int, "bootstrap replicates of figure error bars and bands", low=1),
+        "results_root": Param(str, "results folder (relative: to the repository)"),
+    },
     "04_offline_cql": {
         "preset": Param(str, "cpu: read results/offline_cpu/ (committed); ci: train a tiny "
                         "offline sweep live (the paper's Atari offline setting is not offered)",

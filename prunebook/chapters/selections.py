@@ -18,7 +18,8 @@ from prunebook.runner import Grid, Sweep
 REFERENCE = ("dqn", 1, 0.0)
 """(agent, width, sparsity) of the MinAtar normalisation reference: dense width-1 DQN."""
 
-SWEEP_NAMES = {"ci": "online_ci", "cpu": "online_cpu", "paper": "online_paper"}
+SWEEP_NAMES = {"ci": "online_ci", "cpu": "online_cpu", "std": "online_std",
+               "paper": "online_paper"}
 PAPER_SEEDS = (0, 1, 2, 3, 4)  # "each experiment was run with 5 independent seeds" [dossier §2.1]
 CI_SEEDS = (0,)
 CI_GAMES = ("Breakout",)
@@ -36,8 +37,8 @@ def preset_sweep(preset: str) -> Sweep | None:
     """The named sweep a preset's chapters read (None at "ci": those runs are trained live)."""
     from prunebook import sweeps
 
-    if preset == "cpu":
-        return sweeps.get_sweep("online_cpu")
+    if preset in ("cpu", "std"):
+        return sweeps.get_sweep(SWEEP_NAMES[preset])
     if preset == "paper":
         return sweeps.online_sweep("paper", games=_paper_games(), seeds=PAPER_SEEDS,
                                    widths=(1, 3, 5), name=SWEEP_NAMES["paper"])
@@ -52,10 +53,12 @@ def preset_defaults(preset: str) -> dict[str, tuple]:
         return {"games": CI_GAMES, "seeds": CI_SEEDS, "widths": CI_WIDTHS}
     if preset == "cpu":
         return {"games": sweeps.BOOK_GAMES, "seeds": sweeps.BOOK_SEEDS, "widths": (1, 3, 5)}
+    if preset == "std":
+        return {"games": sweeps.STD_GAMES, "seeds": sweeps.BOOK_SEEDS, "widths": (1, 5)}
     if preset == "paper":
         return {"games": _paper_games(), "seeds": PAPER_SEEDS, "widths": (1, 3, 5)}
     raise ParameterError(f"parameter 'preset' = {preset!r} is not allowed; expected one of "
-                         "'ci', 'cpu', 'paper'")
+                         "'ci', 'cpu', 'std', 'paper'")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""Chapter 5's helpers: the measures frame, reading claims part-way, and the summaries."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prunebook import chapters, results
+from prunebook.chapters import standard
+from prunebook.config import ci_config
+
+
+def _record(config, measures_per_iteration, returns, sweep="s"):
+    iterations = [{"iteration": i, "env_steps": (i + 1) * 1000, "gradient_updates": 10 * i,
+                   "train_return": r, "num_episodes": 3, "eval_return": None, "loss": 0.1,
+                   "sparsity": 0.0, "wall_s": 1.0, **({"measures": m} if m else {})}
+                  for i, (m, r) in enumerate(zip(measures_per_iteration, returns, strict=True))]
+    return {"run_id": config.run_id, "sweep": sweep, "config": config.to_dict(),
+            "iterations": iterations}
+
+
+def _measured(dormant, srank):
+    return {"dormant_tau0.1": {"Conv_0": dormant, "overall": dormant}, "srank": srank,
+            "param_norm": 2.0}
+
+
+def test_measures_frame_flattens_nested_measures_and_skips_old_records(tmp_path):
+    new = ci_config("dqn", game="Breakout", seed=0)
+    old = ci_config("dqn", game="Breakout", seed=1)
+    results.write_run(results.run_path(tmp_path, "s", new.run_id),
+                      _record(new, [_measured(0.5, 7), _measured(0.25, 9)], [1.0, 2.0]))
+    results.write_run(results.run_path(tmp_path, "s", old.run_id),
+                      _record(old, [None, None], [1.0, 2.0]))
+    frame = standard.measures_frame(tmp_path, "s")
+    assert set(frame.run_id) == {new.run_id}
+    got = frame.set_index(["env_steps", "measure"])["value"]
+    assert got[(1000, "dormant_tau0.1/overall")] == 0.5
+    assert got[(2000, "srank")] == 9 and got[(2000, "param_norm")] == 2.0
+    assert len(frame) == 2 * 4
+
+
+def test_measures_table_gives_start_and_end_medians():
+    rows = []
+    for run, (start, end) in enumerate([(0.1, 0.3), (0.2, 0.5), (0.3, 0.7)]):
+        for steps, value in ((1000, start), (2000, end)):
+            rows.append(dict(run_id=f"r{run}", game="Breakout", width=1, sparsity=0.0, seed=run,
+                             env_steps=steps, measure="srank", value=value))
+    table = standard.measures_table(pd.DataFrame(rows))
+    assert table.loc["srank of penultimate features (δ = 0.01)", "×1 dense"] == "0.2 → 0.5"
+
+
+def test_the_correlation_ranks_runs_within_each_game():
+    class Data:  # the one method measure_score_correlation needs
+        def final(self, ids):
+            return pd.DataFrame({"run_id": ids, "score": [float(i[-1]) for i in ids]})
+
+    rows = []
+    for game, sign in (("Breakout", 1), ("Asterix", -1)):
+        for i in range(5):  # score = i; the measure rises with it in Breakout, falls in Asterix
+            rows.append(dict(run_id=f"{game}{i}", game=game, width=1, sparsity=0.0, seed=i,
+                             env_steps=1000, measure="srank", value=sign * i * 10.0))
+    table = standard.measure_score_correlation(pd.DataFrame(rows), Data()).set_index("measure")
+    row = table.loc["srank of penultimate features (δ = 0.01)"]
+    assert row["mean Spearman ρ"] == pytest.approx(0.0)  # +1 and -1 averaged
+    assert row["games"] == 2 and row["runs per game"] == 5
+    assert np.isnan(table.loc["parameter norm", "mean Spearman ρ"])  # not logged here
+
+
+def test_at_env_steps_cuts_every_run_after_that_step(tmp_path):
+    configs = [ci_config("dqn", game="Breakout", width=w, final_sparsity=s)
+               for w in (1, 2) for s in (0.0, 0.95)]
+    for c in configs:
+        results.write_run(results.run_path(tmp_path, "online_ci", c.run_id),
+                          _record(c, [None] * 4, [1.0, 2.0, 3.0, 4.0 * c.width], "online_ci"))
+    sel = chapters.selection("ci", ["dqn"], None, [0.0, 0.95])
+    data = chapters.load(sel, tmp_path)
+    early = standard.at_env_steps(data, 2_000)
+    assert set(early.final()["score"]) == {2.0}
+    assert set(data.final()["score"]) == {4.0, 8.0}
+    assert early.present == data.present
+
+
+def test_protocol_table_names_every_deviation():
+    table = standard.protocol_table()
+    assert {"sticky actions", "action set", "episode length", "difficulty ramping"} <= set(
+        table.index)
+    deviations = table[table["ours (preset std)"].str.contains("deviation")].index
+    assert "optimiser, update period" in deviations and "sticky actions" not in deviations
