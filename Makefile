@@ -37,7 +37,7 @@ notebooks: $(STAMP)
 # The front page's claims figure and table and the performance page's cost tables, from results/.
 claims: $(STAMP)
 	$(PY) -m prunebook.frontpage book/_generated
-	for sweep in online_cpu offline_cpu; do \
+	for sweep in $$($(PY) -c "from prunebook.sweeps import BOOK_SWEEPS; print(*BOOK_SWEEPS)"); do \
 		$(BIN)/prunebook status --sweep $$sweep --markdown book/_generated/cost_$$sweep.md \
 			> /dev/null; done
 

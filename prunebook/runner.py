@@ -576,8 +576,12 @@ def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
                      f"{r.done_seconds / 3600:.2f} | {r.left} | {left} |")
     done = sum(r.done for r in rows)
     left = sum(r.left for r in rows)
+    unmeasured = sum(r.left for r in rows if r.left_seconds is None)
+    total_left = "—" if not left else f"≈ {known_left_hours(rows):.1f} h"
+    if unmeasured:
+        total_left += f" + {unmeasured} runs not measured yet"
     lines.append(f"| **all** | | **{done}** | | **{done_hours(rows):.2f}** | **{left}** | "
-                 + (f"≈ {known_left_hours(rows):.1f} h" if left else "—") + " |")
+                 f"{total_left} |")
     return "\n".join(lines) + "\n"
 
 

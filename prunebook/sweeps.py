@@ -56,6 +56,10 @@ SWEEPS = {
 }
 
 
+BOOK_SWEEPS = ("online_cpu", "offline_cpu", "online_std", "rainbow_vmax100")
+"""The sweeps the book shows (each has a cost table on the Performance page)."""
+
+
 def _offline(preset, **kwargs):
     from prunebook.offline import offline_sweep
 

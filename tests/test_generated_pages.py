@@ -21,7 +21,7 @@ def test_claims_table_and_figure_match_results():
         "run `make claims`")
 
 
-@pytest.mark.parametrize("name", ["online_cpu", "offline_cpu"])
+@pytest.mark.parametrize("name", sweeps.BOOK_SWEEPS)
 def test_cost_table_matches_results(name):
     sweep = sweeps.get_sweep(name)
     expected = runner.cost_markdown(runner.cost_estimate(sweep, ROOT / "results"), name)
