@@ -234,6 +234,7 @@ def paper_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
         epsilon_eval=0.001,  # §5.2 gin epsilon_eval
         epsilon_decay_steps=250_000,  # Table 2; gin epsilon_decay_period
         eval_episodes=0,  # §5.3: Dopamine's continuous_train scores training episodes
+        sticky_actions=True,  # Table 2 "sticky actions True"; probability 0.25 (§5.3)
     )
     values.update(_agent_values(agent))
     if agent == "iqn" and "iqn" not in AGENTS:

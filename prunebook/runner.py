@@ -352,14 +352,28 @@ def _worker_main(core, tasks, events, sweep, results_root, checkpoint_root):
         use_compilation_cache()
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
+    progress = parent_watching_progress(os.getppid(), events)
     while True:
         config_dict = tasks.get()
         if config_dict is None:
             return
         config = config_from_dict(config_dict)
-        status = _claimed_run(config, sweep, results_root, checkpoint_root,
-                              lambda event: events.put(("progress", event)))
+        status = _claimed_run(config, sweep, results_root, checkpoint_root, progress)
         events.put(("finished", {"run_id": config.run_id, "status": status}))
+
+
+def parent_watching_progress(parent_pid: int, events):
+    """A worker's progress callback (called after every iteration) that also stops the worker
+    once the sweep's main process is gone: a killed sweep must not leave workers training
+    (and holding their runs' locks) unseen. The run resumes from its last checkpoint."""
+
+    def progress(event):
+        if os.getppid() != parent_pid:
+            raise SystemExit(f"{event['run_id']}: the sweep's main process {parent_pid} is "
+                             "gone; stopping (rerun the sweep to resume from the checkpoint)")
+        events.put(("progress", event))
+
+    return progress
 
 
 class LocalExecutor:

@@ -37,7 +37,8 @@ def test_preset_matches_the_table_field_by_field(agent):
               "iqn": {"num_atoms", "v_max", "priority_beta", "loss"},
               "der": {"loss", *IQN_FIELDS},  # C51
               "drq_eps": {"num_atoms", "v_max", "priority_beta", *IQN_FIELDS}}[agent]
-    assert set(fields) - set(_expected(agent)) <= {"game", "seed"} | unused
+    minatar_only = {"max_episode_steps", "full_action_set"}  # RunConfig's MinAtar settings
+    assert set(fields) - set(_expected(agent)) <= {"game", "seed"} | unused | minatar_only
 
 
 @pytest.mark.parametrize("agent", ["dqn", "rainbow", "iqn", "der", "drq_eps"])

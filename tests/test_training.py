@@ -260,3 +260,15 @@ def test_vmapped_group_matches_separate_runs(tmp_path):
     # warm-up transitions are random actions: identical; after updates, float-close
     np.testing.assert_allclose(together.train_return.to_numpy(), alone.train_return.to_numpy(),
                                rtol=1e-5)
+
+
+def test_a_worker_stops_when_the_sweeps_main_process_is_gone():
+    import queue
+
+    events = queue.Queue()
+    runner.parent_watching_progress(os.getppid(), events)({"run_id": "r"})
+    assert events.get_nowait() == ("progress", {"run_id": "r"})
+    orphaned = runner.parent_watching_progress(os.getppid() + 10**6, events)
+    with pytest.raises(SystemExit, match="main process"):
+        orphaned({"run_id": "r"})
+    assert events.empty()
