@@ -275,8 +275,9 @@ def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
     base = ", ".join(f"{c} {df[c].iloc[0]}" for c in GROUP) if len(df) else "no runs"
     if plan is not None and len(df):
         waiting = _incomplete(claim, df, plan)
-        if waiting:
-            return _not_run(claim, base, waiting)
+        if waiting:  # named by its sweep, so the front page can say which budget waits
+            return dataclasses.replace(_not_run(claim, base, waiting),
+                                       sweep=str(df["sweep"].iloc[0]))
     wn, wd = _resolve_width(df, claim.numerator), _resolve_width(df, claim.denominator)
     if wn is None or wd is None:
         return _not_run(claim, base, "no runs for one side of the comparison")
@@ -394,7 +395,7 @@ def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
                 rows.append(res)
             elif res.note.startswith("waiting"):
                 waiting.append(res)
-        results += rows or waiting[:1] or [_not_run(claim, "—", "no matching runs in results/")]
+        results += (rows + waiting) or [_not_run(claim, "—", "no matching runs in results/")]
     return results
 
 
@@ -402,8 +403,14 @@ CHAPTERS = {"1": "01_scaling_degradation", "2": "02_pruned_scaling",
             "3": "03_sparsity_levels", "4": "04_offline_cql"}
 
 
-def chapter_of(claim_id: str) -> str:
-    """The notebook that gives a claim's details (1-*-pruned lives with claim 2)."""
+SWEEP_CHAPTERS = {"online_std": "05_standard_budget", "rainbow_vmax100": "02_pruned_scaling"}
+"""Sweeps with a chapter of their own: their rows link there, whatever the claim."""
+
+
+def chapter_of(claim_id: str, sweep: str = "") -> str:
+    """The notebook that gives a claim's details on `sweep` (1-*-pruned lives with claim 2)."""
+    if sweep in SWEEP_CHAPTERS:
+        return SWEEP_CHAPTERS[sweep]
     return CHAPTERS["2" if claim_id.endswith("-pruned") else claim_id.split("-")[0]]
 
 
@@ -420,7 +427,7 @@ def robustness_text(res: ClaimResult) -> str:
 def short_scale(res: ClaimResult) -> str:
     """A short label of what a verdict is about: sweep, games, runs per game."""
     if not res.games:
-        return "—"
+        return f"{res.sweep} · in progress" if res.sweep else "—"
     return (f"{res.sweep} · {len(res.games)} games · "
             f"{res.runs_per_game} seed{'s' * (res.runs_per_game != 1)}")
 
@@ -488,7 +495,8 @@ def table_of(res: list[ClaimResult]) -> pd.DataFrame:
     rows = []
     for r in res:
         row = _fmt(r)
-        row["scale"] = f"[{short_scale(r)}](../notebooks/{chapter_of(r.claim_id)}.ipynb)"
+        chapter = chapter_of(r.claim_id, r.sweep)
+        row["scale"] = f"[{short_scale(r)}](../notebooks/{chapter}.ipynb)"
         rows.append(row)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 

@@ -226,3 +226,10 @@ def test_runs_of_the_same_name_in_two_sweeps_are_not_pooled(tmp_path):
     final = claims._load_final(tmp_path).set_index("sweep")
     assert final.loc["offline_x", "score"] == 10.0 and final.loc["online_x", "score"] == 50.0
     assert list(final.loc[["offline_x", "online_x"], "env_steps"]) == [2000, 3000]
+
+
+def test_each_row_links_to_the_chapter_of_its_claim_and_sweep():
+    assert claims.chapter_of("1-dqn") == "01_scaling_degradation"
+    assert claims.chapter_of("1-dqn-pruned", "online_cpu") == "02_pruned_scaling"
+    assert claims.chapter_of("1-dqn", "online_std") == "05_standard_budget"
+    assert claims.chapter_of("1-rainbow", "rainbow_vmax100") == "02_pruned_scaling"
