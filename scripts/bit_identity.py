@@ -1,0 +1,81 @@
+"""Record, or check, what the training code computes at preset "ci", bit for bit.
+
+A refactoring must not change results. Before it: ``python scripts/bit_identity.py record
+OUT.json``; after it: ``python scripts/bit_identity.py check OUT.json`` (exit status 1 and the
+first differing runs when anything changed). Covered: DQN, Rainbow and IQN online, dense and
+95% GMP, with and without the `std` environment settings (sticky actions, six actions, long
+episodes), and offline CQL and CQL+C51 dense and pruned on a logged ci dataset. Compared: every
+results-record field except the timings (`wall_s`, `measures_s`, `wall_clock_s`), the finish
+time, the code version and the device; the §5 measures are included.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from prunebook import offline, runner
+from prunebook.config import ci_config
+
+VOLATILE = {"wall_clock_s", "finished_at", "code_version", "device"}
+
+
+def _stable(record: dict) -> dict:
+    out = {k: v for k, v in record.items() if k not in VOLATILE}
+    out["iterations"] = [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}
+                         for it in record["iterations"]]
+    return out
+
+
+def online_configs():
+    std_env = dict(sticky_actions=True, full_action_set=True, max_episode_steps=27_000)
+    for agent in ("dqn", "rainbow", "iqn"):
+        for sparsity in (0.0, 0.95):
+            yield ci_config(agent, game="Breakout", final_sparsity=sparsity)
+    for sparsity in (0.0, 0.95):
+        yield ci_config("dqn", game="SpaceInvaders", final_sparsity=sparsity, **std_env)
+
+
+def offline_configs():
+    for agent in ("cql", "cql_c51"):
+        for sparsity in (0.0, 0.95):
+            yield offline.offline_ci_config(agent, game="Breakout", final_sparsity=sparsity)
+
+
+def compute() -> dict[str, dict]:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for config in online_configs():
+            path = runner.run_one(config, "bits", root / "r", root / "c")
+            out[f"online/{config.run_id}/{config.sticky_actions}"] = _stable(
+                json.loads(path.read_text()))
+        results_root = offline.run_live(list(offline_configs()), root / "off")
+        for path in sorted(results_root.glob("*/*.json")):
+            out[f"offline/{path.stem}"] = _stable(json.loads(path.read_text()))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ("record", "check"):
+        print("usage: python scripts/bit_identity.py record|check FILE.json", file=sys.stderr)
+        return 2
+    mode, file = argv
+    now = compute()
+    if mode == "record":
+        Path(file).write_text(json.dumps(now, sort_keys=True, indent=1))
+        print(f"recorded {len(now)} runs in {file}")
+        return 0
+    before = json.loads(Path(file).read_text())
+    changed = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+    if changed:
+        print(f"{len(changed)} of {len(before)} runs differ, e.g. {changed[:3]}")
+        return 1
+    print(f"all {len(before)} runs bit-identical")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
