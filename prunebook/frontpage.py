@@ -29,7 +29,7 @@ TABLE = "claims.md"
 
 def _group_title(r: ClaimResult) -> str:
     if not r.games:
-        return "not yet run"
+        return f"{r.sweep}: in progress, no verdict yet" if r.sweep else "not yet run"
     return (f"{r.sweep}: {len(r.games)} games, {r.training}, {r.runs_per_game} seeds"
             if r.sweep else "—")
 
