@@ -147,9 +147,7 @@ def make_offline_trainer(config: OfflineConfig, env=None, buffer=None,
     def sparsity(state: OfflineTrainState) -> float:
         return pruning.sparsity_report(jax.device_get(state.params))["total"]
 
-    measure = measures.make_measure(
-        lambda params, obs, key, **kwargs: agent.network.apply(params, obs, **kwargs),
-        num_output_layers=2 if config.dueling else 1)
+    measure = train.make_measure_for(agent)
 
     @jax.jit
     def _measure(state: OfflineTrainState, fixed, key: jax.Array):
