@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from prunebook import runner
+from prunebook import runner, sweeps
 from prunebook.config import (
     AGENTS,
     ATARI_100K_AGENTS,
@@ -90,7 +90,9 @@ def main(argv=None) -> int:
     if args.command == "status":
         state = runner.sweep_status(sweep, Path(args.results), Path(args.checkpoints))
         print(f"sweep {sweep.name}: {len(configs)} runs")
-        costs = runner.cost_estimate(sweep, Path(args.results))  # one read of the results
+        prior = sweeps.COST_PRIORS.get(sweep.name)
+        costs = runner.cost_estimate(  # one read of the results
+            sweep, Path(args.results), prior=sweeps.get_sweep(prior) if prior else None)
         hours = runner.done_hours(costs)
         for key in ("done", "running", "partial", "left"):
             cost = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""

@@ -513,13 +513,20 @@ class GroupCost:
     left_seconds: float | None  # None: no finished run of this group to measure a rate on
     fastest_s: float | None = None  # the quickest and slowest finished run
     slowest_s: float | None = None
+    rate_from: str = ""  # "": this sweep's own runs; else the sweep whose rate was borrowed
+    done_units: int = 0  # progress units (agent steps, or updates offline) of the finished runs
 
 
-def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[GroupCost]:
+def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
+                  prior: Sweep | None = None) -> list[GroupCost]:
     """Per (agent, width): seconds per progress unit measured on finished runs (their
     `wall_clock_s`), applied to the units of the runs not finished yet. Runs already partway are
     counted whole, so the estimate is an upper bound for them. A bad results file (see
-    :func:`sweep_status`) counts as not finished."""
+    :func:`sweep_status`) counts as not finished. A group with no finished run yet borrows the
+    rate of the same (agent, width) in `prior` (e.g. `online_std` from `online_cpu`: seconds per
+    agent step), marked in `rate_from`, until its own first run finishes."""
+    borrowed = ({(r.agent, r.width): r for r in cost_estimate(prior, results_root)}
+                if prior is not None else {})
     groups: dict[tuple[str, int], dict[str, float]] = {}
     for config in sweep.configs():
         g = groups.setdefault((config.agent, config.width),
@@ -537,10 +544,14 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results") -> list[Gr
             g["left_units"] += _run_steps(config)
     rows = []
     for (agent, width), g in groups.items():
-        rate = g["done_s"] / g["done_units"] if g["done_units"] else None
+        rate, rate_from = (g["done_s"] / g["done_units"] if g["done_units"] else None), ""
+        other = borrowed.get((agent, width))
+        if rate is None and other is not None and other.done:
+            rate, rate_from = other.done_seconds / other.done_units, prior.name
         left_s = 0.0 if not g["left"] else (None if rate is None else rate * g["left_units"])
         rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s,
-                              min(g["each"], default=None), max(g["each"], default=None)))
+                              min(g["each"], default=None), max(g["each"], default=None),
+                              rate_from, int(g["done_units"])))
     return sorted(rows, key=lambda r: (r.agent, r.width))
 
 
@@ -561,6 +572,8 @@ def format_cost_estimate(rows: Sequence[GroupCost], workers: int) -> str:
     for r in rows:
         per_run = f"{r.done_seconds / r.done:7.0f}" if r.done else f"{'-':>7s}"
         left_h = f"{r.left_seconds / 3600:11.2f}" if r.left_seconds is not None else f"{'?':>11s}"
+        if r.rate_from:
+            left_h += f"  (at {r.rate_from}'s rate per step)"
         lines.append(f"  {r.agent:10s} {r.width:5d} {r.done:5d} {per_run} {r.left:5d} {left_h}")
     known = known_left_hours(rows)
     unknown = sum(r.left for r in rows if r.left_seconds is None)
@@ -586,6 +599,8 @@ def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
             left = "no finished run to measure"
         else:
             left = f"≈ {r.left_seconds / 3600:.2f} h"
+            if r.rate_from:
+                left += f" (at `{r.rate_from}`'s rate per step)"
         lines.append(f"| {r.agent} | ×{r.width} | {r.done} | {spread} | "
                      f"{r.done_seconds / 3600:.2f} | {r.left} | {left} |")
     done = sum(r.done for r in rows)

@@ -15,6 +15,7 @@ normalisation reference.
 
 from __future__ import annotations
 
+from prunebook import runner
 from prunebook.config import ConfigError
 from prunebook.runner import Grid, Sweep
 
@@ -58,6 +59,19 @@ SWEEPS = {
 
 BOOK_SWEEPS = ("online_cpu", "offline_cpu", "online_std", "rainbow_vmax100")
 """The sweeps the book shows (each has a cost table on the Performance page)."""
+
+
+COST_PRIORS = {"online_std": "online_cpu", "rainbow_vmax100": "online_cpu"}
+"""Whose measured rate (seconds per agent step) estimates a sweep's groups before its own
+first run of that group finishes."""
+
+
+def cost_rows(name: str, results_root="results") -> list:
+    """`runner.cost_estimate` of a named sweep, with its cost prior (what `prunebook status`
+    prints and `make claims` writes to the Performance page)."""
+    prior = COST_PRIORS.get(name)
+    return runner.cost_estimate(get_sweep(name), results_root,
+                                prior=get_sweep(prior) if prior else None)
 
 
 def _offline(preset, **kwargs):

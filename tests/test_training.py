@@ -243,6 +243,15 @@ def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_pa
 
     empty = runner.cost_estimate(runner.Sweep("none", (grid,)), tmp_path)
     assert all(r.left_seconds is None and r.left == 4 for r in empty)
+
+    # a longer sweep with nothing finished borrows the rate per agent step of `costs`
+    longer = runner.Sweep("long", (runner.Grid(("dqn",), ("Breakout",), (1, 2), (0.0,), (0,),
+                                               "ci", (("num_env_steps", 20_000),)),))
+    borrowed = {(r.agent, r.width): r for r in runner.cost_estimate(longer, tmp_path, sweep)}
+    assert borrowed["dqn", 1].left_seconds == pytest.approx(2000.0)  # 10x the steps at 200 s
+    assert borrowed["dqn", 2].rate_from == "costs" and borrowed["dqn", 2].done == 0
+    assert "(at `costs`'s rate per step)" in runner.cost_markdown(list(borrowed.values()),
+                                                                  "long")
     assert "plus 8 runs of groups with no finished run" in runner.format_cost_estimate(empty, 2)
 
 
@@ -272,3 +281,4 @@ def test_a_worker_stops_when_the_sweeps_main_process_is_gone():
     with pytest.raises(SystemExit, match="main process"):
         orphaned({"run_id": "r"})
     assert events.empty()
+
