@@ -230,11 +230,13 @@ def _incomplete(claim: Claim, df: pd.DataFrame, plan: pd.DataFrame) -> str:
     if not claim.numerator.agent.startswith("cql"):
         sides.append(Side("dqn", 1, 0.0))  # MinAtar normalisation reference
     waiting = []
-    for side in dict.fromkeys(sides):  # unique, in order
+    for i, side in enumerate(dict.fromkeys(sides)):  # unique, in order
         rows = plan[(plan.agent == side.agent) & np.isclose(plan.sparsity, side.sparsity)]
-        if not len(rows):
-            continue
-        width = int(rows.width.max()) if side.width == WIDEST else side.width
+        width = int(rows.width.max()) if len(rows) and side.width == WIDEST else side.width
+        if not len(rows) or not (rows.width == width).any():
+            if i < 2:  # a compared side this sweep never runs: not its comparison, no wait
+                return ""
+            continue  # the reference, borrowed from another sweep (REFERENCE_SWEEPS)
         missing, planned = _missing(plan, df, side, width)
         if missing:
             waiting.append(f"{side.label(width)}: {planned - missing} of {planned} runs")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -233,3 +234,17 @@ def test_each_row_links_to_the_chapter_of_its_claim_and_sweep():
     assert claims.chapter_of("1-dqn-pruned", "online_cpu") == "02_pruned_scaling"
     assert claims.chapter_of("1-dqn", "online_std") == "05_standard_budget"
     assert claims.chapter_of("1-rainbow", "rainbow_vmax100") == "02_pruned_scaling"
+
+
+def test_a_sweep_waits_only_for_comparisons_it_plans():
+    root = Path(__file__).resolve().parents[1] / "results"
+    runs = results.load_runs(root, sweep="online_std")  # committed: at least one run
+    assert len(runs)
+    final = results.final_scores(runs)
+    plan = claims.planned_runs("online_std")
+    rng = np.random.default_rng(0)
+    waits = {cid: claims.evaluate(claims.CLAIMS_BY_ID[cid], final, rng, reps=10, plan=plan).note
+             for cid in ("1-dqn", "1-rainbow", "3-90")}
+    assert waits["1-dqn"].startswith("waiting")  # planned, not complete yet
+    assert not waits["1-rainbow"].startswith("waiting")  # online_std runs no Rainbow
+    assert not waits["3-90"].startswith("waiting")  # nor DQN at width 3
