@@ -36,8 +36,8 @@ notebooks: $(STAMP)
 
 # The front page's claims figure and table and the performance page's cost tables, from results/.
 claims: $(STAMP)
-	$(PY) -m prunebook.frontpage book/_generated
-	for sweep in $$($(PY) -c "from prunebook.sweeps import BOOK_SWEEPS; print(*BOOK_SWEEPS)"); do \
+	$(PY) -m prunebook.book.frontpage book/_generated
+	for sweep in $$($(PY) -c "from prunebook.sweeps.registry import BOOK_SWEEPS; print(*BOOK_SWEEPS)"); do \
 		$(BIN)/prunebook status --sweep $$sweep --markdown book/_generated/cost_$$sweep.md \
 			> /dev/null; done
 

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from prunebook.envs.atari import make_atari
-from prunebook.image_replay import ImageReplay, PrioritizedImageReplay
+from prunebook.replay.frames import ImageReplay, PrioritizedImageReplay
 
 
 def env_speed(game: str, num_steps: int, **options) -> float:

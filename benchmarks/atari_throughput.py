@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/atari_throughput.py [--updates 300] [--warmup 1000]
 [--nets nature:1 impala:1 impala:3 impala:5] [--game Pong]``. Not a test: timings depend on the
 machine and its load (the load average is printed). Each network is timed in two phases of
-the real loop (`prunebook.atari_loop`, paper preset, 95% GMP):
+the real loop (`prunebook.loops.atari`, paper preset, 95% GMP):
 
 * warm-up: ``--warmup`` agent steps of act + env + replay add, no updates;
 * training: ``4 x --updates`` agent steps with one update per 4 steps (replay ratio 0.25),
@@ -22,8 +22,9 @@ import time
 
 import jax
 
-from prunebook import atari_loop, results
-from prunebook.paper import paper_config
+from prunebook.config import paper_config
+from prunebook.loops import atari as atari_loop
+from prunebook.sweeps import store
 
 PAPER_AGENT_STEPS = 10_000_000
 P100_HOURS_PER_RUN = 48.0  # dossier §1: "each took approximately 2 days" (Tesla P100)
@@ -84,7 +85,7 @@ def main() -> None:
                                                       "impala:5"])
     parser.add_argument("--game", default="Pong")
     args = parser.parse_args()
-    device = results.device_description()
+    device = store.device_description()
     print(f"device: {device}; jax backend: {jax.default_backend()}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{args.game}, DQN, 95% GMP, batch 32, update every 4 steps; {args.updates} timed "

@@ -36,16 +36,16 @@ def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False):
     import jax
     import optax
 
-    from prunebook import train
     from prunebook.agents.common import Agent
+    from prunebook.loops import minatar as minatar_loop
 
     config = _config(width, sparsity, steps, agent)
-    trainer = train.make_trainer(config)
+    trainer = minatar_loop.make_trainer(config)
     if plain_adam:
         adam = optax.adam(config.learning_rate, eps=config.adam_eps)
-        trainer = train.make_trainer(config, Agent(trainer.agent.network, adam,
-                                                   trainer.agent.per_sample_loss,
-                                                   trainer.agent.prioritized))
+        trainer = minatar_loop.make_trainer(config, Agent(trainer.agent.network, adam,
+                                                          trainer.agent.per_sample_loss,
+                                                          trainer.agent.prioritized))
     state = jax.block_until_ready(trainer.run_iteration(trainer.init(0)))  # compile + warm-up
     best = float("inf")
     for _ in range(repeats):

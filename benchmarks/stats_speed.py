@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from prunebook import stats
+from prunebook.analysis import stats
 
 
 def main() -> None:

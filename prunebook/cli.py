@@ -11,32 +11,32 @@ import os
 import sys
 from pathlib import Path
 
-from prunebook import runner, sweeps
-from prunebook.config import (
-    AGENTS,
-    ATARI_100K_AGENTS,
-    MINATAR_GAMES,
-    OFFLINE_AGENTS,
-    PRESETS,
-    ConfigError,
-)
+from prunebook.config import ConfigError
+from prunebook.spec import AGENTS, ATARI_100K_AGENTS, MINATAR_GAMES, OFFLINE_AGENTS, PRESETS
+from prunebook.sweeps import cost, local, registry
+from prunebook.sweeps.checkpoints import DEFAULT_CHECKPOINT_ROOT
+from prunebook.sweeps.grid import Grid, Sweep
+from prunebook.sweeps.local import LocalExecutor, SerialExecutor
+from prunebook.sweeps.logger import prepare_sweep
+from prunebook.sweeps.ray_cluster import RayExecutor
+from prunebook.sweeps.registry import COST_PRIORS, get_sweep
+from prunebook.sweeps.store import atomic_write_bytes
+from prunebook.sweeps.vmap import VmapExecutor
 
 
-def _sweep_from_args(args) -> runner.Sweep:
-    from prunebook.sweeps import get_sweep
-
+def _sweep_from_args(args) -> Sweep:
     if args.sweep:
         return get_sweep(args.sweep)
     overrides = {}
     if args.env_steps is not None:
         overrides["num_env_steps"] = args.env_steps
-    grid = runner.Grid(args.agents, args.games, args.widths, args.sparsities, args.seeds,
-                       args.preset, tuple(sorted(overrides.items())))
-    return runner.Sweep(args.name or f"adhoc_{args.preset}", (grid,))
+    grid = Grid(args.agents, args.games, args.widths, args.sparsities, args.seeds,
+                args.preset, tuple(sorted(overrides.items())))
+    return Sweep(args.name or f"adhoc_{args.preset}", (grid,))
 
 
 def _add_grid_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sweep", help="a named sweep from prunebook.sweeps (e.g. online_cpu)")
+    p.add_argument("--sweep", help="a named sweep from prunebook.sweeps.registry (e.g. online_cpu)")
     p.add_argument("--name", help="sweep name for an ad-hoc grid (results/<name>/)")
     p.add_argument("--preset", default="ci", help=f"one of {list(PRESETS)}")
     p.add_argument("--agents", nargs="+", default=["dqn"],
@@ -50,7 +50,7 @@ def _add_grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--env-steps", type=int, default=None, help="override num_env_steps")
     p.add_argument("--results", default="results", help="results root (committed)")
-    p.add_argument("--checkpoints", default=str(runner.DEFAULT_CHECKPOINT_ROOT),
+    p.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_ROOT),
                    help="checkpoint root (outside the work tree)")
 
 
@@ -88,15 +88,15 @@ def main(argv=None) -> int:
         return 2
 
     if args.command == "status":
-        state = runner.sweep_status(sweep, Path(args.results), Path(args.checkpoints))
+        state = cost.sweep_status(sweep, Path(args.results), Path(args.checkpoints))
         print(f"sweep {sweep.name}: {len(configs)} runs")
-        prior = sweeps.COST_PRIORS.get(sweep.name)
-        costs = runner.cost_estimate(  # one read of the results
-            sweep, Path(args.results), prior=sweeps.get_sweep(prior) if prior else None)
-        hours = runner.done_hours(costs)
+        prior = COST_PRIORS.get(sweep.name)
+        costs = cost.cost_estimate(  # one read of the results
+            sweep, Path(args.results), prior=registry.get_sweep(prior) if prior else None)
+        hours = cost.done_hours(costs)
         for key in ("done", "running", "partial", "left"):
-            cost = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
-            print(f"  {key:8s} {len(state[key]):4d}{cost}")
+            note = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
+            print(f"  {key:8s} {len(state[key]):4d}{note}")
             if key in ("running", "partial"):
                 for run_id in state[key]:
                     print(f"           {run_id}")
@@ -106,44 +106,36 @@ def main(argv=None) -> int:
                 print(f"           {line}")
         workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
         print("cost per (agent, width), measured on finished runs (training iterations):")
-        print(runner.format_cost_estimate(costs, workers))
+        print(cost.format_cost_estimate(costs, workers))
         if args.markdown:
-            from prunebook.results import atomic_write_bytes
-
             atomic_write_bytes(Path(args.markdown),
-                               runner.cost_markdown(costs, sweep.name).encode())
+                               cost.cost_markdown(costs, sweep.name).encode())
         return 0
 
     if args.workers is not None and args.workers <= 0:
         print(f"prunebook: error: --workers must be positive, got {args.workers}", file=sys.stderr)
         return 2
     if args.serial or args.executor == "serial":
-        executor = runner.SerialExecutor()
+        executor = SerialExecutor()
     elif args.executor == "vmap":
-        from prunebook.batched import VmapExecutor
-
         executor = VmapExecutor()
     elif args.executor == "ray":
         try:
-            from prunebook.executors_ray import RayExecutor
-
             executor = RayExecutor(args.address, args.cpus_per_run, args.gpus_per_run,
                                    args.max_retries, memory_per_run_gb=args.memory_per_run_gb)
-            executor._init_ray()
+            executor.init_ray()
         except ImportError as error:
             print(f"prunebook: error: {error}", file=sys.stderr)
             return 2
     else:
-        executor = runner.LocalExecutor(args.workers)
+        executor = LocalExecutor(args.workers)
     if any(c.agent in OFFLINE_AGENTS for c in configs):
         # offline runs need their logged DQN datasets; the logging runs are recorded in the
         # sweep's results (they are the normalisation reference), so log them first, once
-        from prunebook.offline import prepare_sweep
-
         prepare_sweep(sweep, Path(args.results))
     try:
-        outcome = runner.run_sweep(sweep, Path(args.results), Path(args.checkpoints), executor,
-                                   show_progress=not args.no_progress)
+        outcome = local.run_sweep(sweep, Path(args.results), Path(args.checkpoints), executor,
+                                  show_progress=not args.no_progress)
     except ConfigError as error:
         print(f"prunebook: error: {error}", file=sys.stderr)
         return 2

@@ -29,7 +29,7 @@ import numpy as np
 from flax import traverse_util
 
 from prunebook import networks
-from prunebook.replay import Batch
+from prunebook.replay.jittable import Batch
 
 DORMANT_TAUS = (0.0, 0.1)
 SRANK_DELTA = 0.01

@@ -117,32 +117,31 @@ def _prepare(x: jax.Array, input_scale: float) -> jax.Array:
     return x.astype(jnp.float32) * input_scale
 
 
-class NatureCNN(nn.Module):
-    """Mnih et al. (2015): conv 32-64-64 (8/4, 4/2, 3/1, VALID) -> Dense 512."""
+# --- encoders: each trunk written once. Called inside a module's compact `__call__`, their
+# layers belong to that module (Flax names them Conv_0, ImpalaStack_0, ...), so a Q-network
+# and IQN's encoder modules share the code with the parameter names each always had.
 
-    num_actions: int
-    width: int = 1
-    scale_dense: bool = False
-    dense_units: int = 512
-    num_atoms: int = 0
-    v_max: float = 10.0
-    dueling: bool = False
-    noisy: bool = False
-    input_scale: float = 1.0 / 255.0
+def nature_encoder(x: jax.Array, width: int, kernel_init) -> jax.Array:
+    """Mnih et al. (2015): conv 32-64-64 (8/4, 4/2, 3/1, VALID) x width, flattened."""
+    for channels, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
+        x = nn.Conv(channels * width, (kernel, kernel), (stride, stride), padding="VALID",
+                    kernel_init=kernel_init)(x)
+        x = nn.relu(x)
+    return x.reshape(x.shape[0], -1)
 
-    @nn.compact
-    def __call__(self, x: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
-        _check_width(self.width)
-        init = nn.initializers.xavier_uniform()
-        x = _prepare(x, self.input_scale)
-        for channels, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
-            x = nn.Conv(channels * self.width, (kernel, kernel), (stride, stride),
-                        padding="VALID", kernel_init=init)(x)
-            x = nn.relu(x)
-        x = x.reshape(x.shape[0], -1)
-        hidden = self.dense_units * (self.width if self.scale_dense else 1)
-        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init,
-                     self.noisy)(x, noise_key)
+
+def impala_encoder(x: jax.Array, width: int, stack_sizes: Sequence[int],
+                   num_blocks: int) -> jax.Array:
+    """Espeholt et al. (2018) as Dopamine's `ImpalaEncoder` (15 layers at 2 blocks), flattened."""
+    for size in stack_sizes:
+        x = ImpalaStack(size * width, num_blocks)(x)
+    return nn.relu(x).reshape(x.shape[0], -1)
+
+
+def minatar_encoder(x: jax.Array, width: int, channels: int, kernel_init) -> jax.Array:
+    """Young & Tian (2019): conv `channels` x width, 3x3 VALID, flattened."""
+    x = PatchConv(channels * width, (3, 3), kernel_init, name="Conv_0")(x)
+    return nn.relu(x).reshape(x.shape[0], -1)
 
 
 class ResidualBlock(nn.Module):
@@ -168,33 +167,6 @@ class ImpalaStack(nn.Module):
         for _ in range(self.num_blocks):
             x = ResidualBlock(self.channels)(x)
         return x
-
-
-class ImpalaCNN(nn.Module):
-    """Espeholt et al. (2018) encoder as in Dopamine's `ImpalaEncoder` (15 layers at 2 blocks)."""
-
-    num_actions: int
-    width: int = 1
-    stack_sizes: Sequence[int] = (16, 32, 32)
-    num_blocks: int = 2
-    dense_units: int = 512
-    scale_dense: bool = False
-    num_atoms: int = 0
-    v_max: float = 10.0
-    dueling: bool = False
-    noisy: bool = False
-    input_scale: float = 1.0 / 255.0
-
-    @nn.compact
-    def __call__(self, x: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
-        _check_width(self.width)
-        x = _prepare(x, self.input_scale)
-        for size in self.stack_sizes:
-            x = ImpalaStack(size * self.width, self.num_blocks)(x)
-        x = nn.relu(x).reshape(x.shape[0], -1)
-        hidden = self.dense_units * (self.width if self.scale_dense else 1)
-        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling,
-                     nn.initializers.xavier_uniform(), self.noisy)(x, noise_key)
 
 
 class PatchConv(nn.Module):
@@ -223,34 +195,68 @@ class PatchConv(nn.Module):
         return y.reshape(batch, out_h, out_w, self.features) + bias[None, None, None, :]
 
 
-class MinAtarCNN(nn.Module):
+# --- Q-networks: an encoder and a `QHead` ------------------------------------------------------
+
+class QNetwork(nn.Module):
+    """What every Q-network shares: the head's settings and the width scaling of its hidden
+    layer. Subclasses choose the encoder, its defaults and the input scaling."""
+
+    num_actions: int
+    width: int = 1
+    scale_dense: bool = False
+    num_atoms: int = 0
+    v_max: float = 10.0
+    dueling: bool = False
+    noisy: bool = False
+
+    def encode(self, x: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    @nn.compact
+    def __call__(self, x: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
+        _check_width(self.width)
+        features = self.encode(_prepare(x, self.input_scale))
+        hidden = self.dense_units * (self.width if self.scale_dense else 1)
+        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling,
+                     nn.initializers.xavier_uniform(), self.noisy)(features, noise_key)
+
+
+class NatureCNN(QNetwork):
+    """Mnih et al. (2015): conv 32-64-64 (8/4, 4/2, 3/1, VALID) -> Dense 512."""
+
+    dense_units: int = 512
+    input_scale: float = 1.0 / 255.0
+
+    def encode(self, x: jax.Array) -> jax.Array:
+        return nature_encoder(x, self.width, nn.initializers.xavier_uniform())
+
+
+class ImpalaCNN(QNetwork):
+    """Espeholt et al. (2018) encoder as in Dopamine's `ImpalaEncoder` (15 layers at 2 blocks)."""
+
+    stack_sizes: Sequence[int] = (16, 32, 32)
+    num_blocks: int = 2
+    dense_units: int = 512
+    input_scale: float = 1.0 / 255.0
+
+    def encode(self, x: jax.Array) -> jax.Array:
+        return impala_encoder(x, self.width, self.stack_sizes, self.num_blocks)
+
+
+class MinAtarCNN(QNetwork):
     """Young & Tian (2019) MinAtar network: conv 16 3x3 VALID -> Dense 128.
 
     `width` multiplies the conv channels as the paper scaled Impala's; `scale_dense` also
     multiplies the 128-unit layer. Observations are {0, 1} planes, so no input scaling.
     """
 
-    num_actions: int
-    width: int = 1
-    scale_dense: bool = False
     conv_channels: int = 16
     dense_units: int = 128
-    num_atoms: int = 0
-    v_max: float = 10.0
-    dueling: bool = False
-    noisy: bool = False
     input_scale: float = 1.0
 
-    @nn.compact
-    def __call__(self, x: jax.Array, noise_key: jax.Array | None = None) -> QNetworkOutput:
-        _check_width(self.width)
-        init = nn.initializers.xavier_uniform()
-        x = _prepare(x, self.input_scale)
-        x = nn.relu(PatchConv(self.conv_channels * self.width, (3, 3), init, name="Conv_0")(x))
-        x = x.reshape(x.shape[0], -1)
-        hidden = self.dense_units * (self.width if self.scale_dense else 1)
-        return QHead(self.num_actions, hidden, self.num_atoms, self.v_max, self.dueling, init,
-                     self.noisy)(x, noise_key)
+    def encode(self, x: jax.Array) -> jax.Array:
+        return minatar_encoder(x, self.width, self.conv_channels,
+                               nn.initializers.xavier_uniform())
 
 
 NETWORKS = {"nature": NatureCNN, "impala": ImpalaCNN, "minatar": MinAtarCNN}

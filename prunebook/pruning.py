@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-ALLOCATIONS = ("erk", "uniform")
+from prunebook.spec import ALLOCATIONS
 
 
 @dataclasses.dataclass(frozen=True)

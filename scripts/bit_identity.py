@@ -4,8 +4,9 @@ A refactoring must not change results. Before it: ``python scripts/bit_identity.
 OUT.json``; after it: ``python scripts/bit_identity.py check OUT.json`` (exit status 1 and the
 first differing runs when anything changed). Covered: DQN, Rainbow and IQN online, dense and
 95% GMP, with and without the `std` environment settings (sticky actions, six actions, long
-episodes), and offline CQL and CQL+C51 dense and pruned on a logged ci dataset. Compared: every
-results-record field except the timings (`wall_s`, `measures_s`, `wall_clock_s`), the finish
+episodes), the five Atari agents (DQN, Rainbow, IQN, DER, DrQ(eps)) at a 400-step budget,
+dense and pruned, and offline CQL and CQL+C51 dense and pruned on a logged ci dataset. Compared:
+every results-record field except the timings (`wall_s`, `measures_s`, `wall_clock_s`), the finish
 time, the code version and the device; the §5 measures are included.
 """
 
@@ -16,15 +17,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from prunebook import offline, runner
-from prunebook.config import ci_config
+from prunebook.book.chapters import offline
+from prunebook.config import ci_config, offline_ci_config, paper_config
+from prunebook.loops.trainer import TIMING_KEYS
+from prunebook.spec import PAPER_AGENTS
+from prunebook.sweeps import runner
 
 VOLATILE = {"wall_clock_s", "finished_at", "code_version", "device"}
 
 
 def _stable(record: dict) -> dict:
     out = {k: v for k, v in record.items() if k not in VOLATILE}
-    out["iterations"] = [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}
+    out["iterations"] = [{k: v for k, v in it.items() if k not in TIMING_KEYS}
                          for it in record["iterations"]]
     return out
 
@@ -38,10 +42,20 @@ def online_configs():
         yield ci_config("dqn", game="SpaceInvaders", final_sparsity=sparsity, **std_env)
 
 
+def atari_configs():
+    """400 agent steps in 2 iterations, a few dozen updates: every Atari code path, in seconds."""
+    tiny = dict(network="nature", num_env_steps=400, iteration_env_steps=200,
+                min_replay_history=300, replay_capacity=1_000, target_update_period=40,
+                epsilon_decay_steps=100, mask_update_every=5)
+    for agent in PAPER_AGENTS:
+        for sparsity in (0.0, 0.95):
+            yield paper_config(agent, final_sparsity=sparsity, **tiny)
+
+
 def offline_configs():
     for agent in ("cql", "cql_c51"):
         for sparsity in (0.0, 0.95):
-            yield offline.offline_ci_config(agent, game="Breakout", final_sparsity=sparsity)
+            yield offline_ci_config(agent, game="Breakout", final_sparsity=sparsity)
 
 
 def compute() -> dict[str, dict]:
@@ -52,6 +66,9 @@ def compute() -> dict[str, dict]:
             path = runner.run_one(config, "bits", root / "r", root / "c")
             out[f"online/{config.run_id}/{config.sticky_actions}"] = _stable(
                 json.loads(path.read_text()))
+        for config in atari_configs():
+            path = runner.run_one(config, "bits", root / "r", root / "c")
+            out[f"atari/{config.run_id}"] = _stable(json.loads(path.read_text()))
         results_root = offline.run_live(list(offline_configs()), root / "off")
         for path in sorted(results_root.glob("*/*.json")):
             out[f"offline/{path.stem}"] = _stable(json.loads(path.read_text()))

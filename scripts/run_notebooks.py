@@ -7,7 +7,7 @@
 
 Every notebook runs with the `python3` kernel of this interpreter's environment, with
 `notebooks/` as its working directory. A parameter the notebook does not declare is an error
-here (papermill itself only warns); the notebook's own `prunebook.params.check` then validates
+here (papermill itself only warns); the notebook's own `prunebook.book.params.check` then validates
 types and ranges. `--in-place` writes a notebook back only if it ran without error, and strips
 papermill's run metadata (timings, parameters) so the committed file only changes where its
 outputs do; a failed run is kept as `_build/failed/<name>.ipynb`.

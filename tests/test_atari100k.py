@@ -13,13 +13,15 @@ import numpy as np
 import optax
 import pytest
 
-from prunebook import atari_loop, augment, networks, results, runner
-from prunebook.agents import atari100k, rainbow
+from prunebook import networks
+from prunebook.agents import atari100k, augment, rainbow
 from prunebook.agents.common import make_update
 from prunebook.cli import main as cli_main
-from prunebook.config import ConfigError, ci_config, cpu_config, preset_config
-from prunebook.paper import paper_config
-from prunebook.replay import Batch
+from prunebook.config import ConfigError, ci_config, cpu_config, paper_config, preset_config
+from prunebook.loops import atari as atari_loop
+from prunebook.loops.trainer import TIMING_KEYS
+from prunebook.replay.jittable import Batch
+from prunebook.sweeps import runner, store
 
 NUM_ACTIONS = 4
 
@@ -211,7 +213,7 @@ def test_tiny_atari_run_through_the_runner(agent, tmp_path):
     state = trainer.init(0)
     assert state.env.sticky_actions is False and state.env.terminal_on_life_loss is True
     out = runner.run_one(config, "atari100k", tmp_path / "r", tmp_path / "c", trainer=trainer)
-    record = results.read_run(out)
+    record = store.read_run(out)
     its = record["iterations"]
     assert record["config"]["agent"] == agent and record["config"]["sticky_actions"] is False
     assert [it["gradient_updates"] for it in its] == [0, 50]
@@ -225,6 +227,6 @@ def test_tiny_atari_run_through_the_runner(agent, tmp_path):
                               max_iterations=1, checkpoint_interval_s=0) is None
         resumed = json.loads(runner.run_one(config, "atari100k", tmp_path / "r2",
                                             tmp_path / "c2").read_text())
-        strip = lambda r: [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}  # noqa: E731
+        strip = lambda r: [{k: v for k, v in it.items() if k not in TIMING_KEYS}  # noqa: E731
                            for it in r["iterations"]]
         assert strip(resumed) == strip(record)

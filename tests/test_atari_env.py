@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from prunebook.envs import atari
-from prunebook.envs.atari import (
-    ATARI_100K_GAMES,
-    PAPER_15_GAMES,
-    AtariEnv,
-    StepResult,
-    make_atari,
-)
+from prunebook.envs.atari import AtariEnv, StepResult, make_atari
+from prunebook.spec import ATARI_100K_GAMES, PAPER_15_GAMES
 
 
 def _resize(screen):

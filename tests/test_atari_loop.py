@@ -11,10 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prunebook import atari_loop, networks, results, runner
+from prunebook import networks
 from prunebook.agents import iqn
 from prunebook.agents.common import linearly_decaying_epsilon
-from prunebook.paper import iqn_base_config, paper_config
+from prunebook.config import RunConfig, paper_config
+from prunebook.loops import atari as atari_loop
+from prunebook.loops.trainer import TIMING_KEYS
+from prunebook.sweeps import checkpoints, runner, store
 
 
 def _tiny(agent: str, **overrides):
@@ -27,7 +30,7 @@ def _tiny(agent: str, **overrides):
 
 
 def _iterations_without_wall(record):
-    return [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}
+    return [{k: v for k, v in it.items() if k not in TIMING_KEYS}
             for it in record["iterations"]]
 
 
@@ -45,7 +48,7 @@ def test_host_epsilon_is_dopamines_schedule():
 def test_tiny_run_writes_results_and_resume_equals_uninterrupted(agent, tmp_path):
     config = _tiny(agent)
     full = runner.run_one(config, "atari", tmp_path / "full", tmp_path / "ck_full")
-    record = results.read_run(full)
+    record = store.read_run(full)
     its = record["iterations"]
     assert record["config"] == config.to_dict() and record["config"]["suite"] == "atari"
     assert [it["env_steps"] for it in its] == [200, 400]
@@ -56,13 +59,13 @@ def test_tiny_run_writes_results_and_resume_equals_uninterrupted(agent, tmp_path
     layers = set(its[1]["measures"]["dormant_tau0.1"])  # the §5 measures; output layer left out
     assert "QHead_0/Dense_0" in layers and "QHead_0/Dense_1" not in layers
     assert its[1]["measures"]["param_norm"] > 0 and its[1]["measures"]["srank"] >= 1
-    frame = results.load_runs(tmp_path / "full")
+    frame = store.load_runs(tmp_path / "full")
     assert len(frame) == 2 and set(frame.suite) == {"atari"}
 
     # Interrupted after iteration 1 (checkpoint on disk), then resumed in a fresh trainer.
     assert runner.run_one(config, "atari", tmp_path / "res", tmp_path / "ck", max_iterations=1,
                           checkpoint_interval_s=0) is None
-    assert runner.checkpoint_path(tmp_path / "ck", "atari", config.run_id).exists()
+    assert checkpoints.checkpoint_path(tmp_path / "ck", "atari", config.run_id).exists()
     resumed = runner.run_one(config, "atari", tmp_path / "res", tmp_path / "ck")
     assert _iterations_without_wall(json.loads(resumed.read_text())) == \
         _iterations_without_wall(record)
@@ -75,8 +78,8 @@ def test_checkpoint_round_trip_restores_replay_rng_and_emulator(tmp_path):
     for _ in range(config.num_iterations):
         state = trainer.run_iteration(state)
     path = tmp_path / "state.npz"
-    runner.save_checkpoint(path, trainer.to_arrays(state), {"note": "test"})
-    arrays, _ = runner.load_checkpoint(path)
+    checkpoints.save_checkpoint(path, trainer.to_arrays(state), {"note": "test"})
+    arrays, _ = checkpoints.load_checkpoint(path)
     restored = trainer.from_arrays(trainer.init(0), arrays)
 
     for a, b in zip(jax.tree.leaves((state.params, state.target_params, state.opt_state)),
@@ -137,7 +140,7 @@ def test_quantile_huber_loss_by_hand():
 
 
 def test_iqn_defaults_are_dopamines():
-    hp = iqn.IQN_DEFAULTS
+    hp = iqn.IQNHyperParams.from_config(RunConfig(agent="iqn"))
     assert (hp.kappa, hp.num_tau_samples, hp.num_tau_prime_samples, hp.num_quantile_samples,
             hp.quantile_embedding_dim) == (1.0, 64, 64, 32, 64)
 
@@ -171,12 +174,12 @@ def test_iqn_network_shapes():
 
 
 def test_iqn_tiny_atari_run_through_the_runner(tmp_path):
-    config = iqn_base_config(network="nature", num_env_steps=400, iteration_env_steps=200,
-                             min_replay_history=360, replay_capacity=1_000, batch_size=8,
-                             target_update_period=40, epsilon_decay_steps=100)
+    config = paper_config("iqn", network="nature", num_env_steps=400, iteration_env_steps=200,
+                          min_replay_history=360, replay_capacity=1_000, batch_size=8,
+                          target_update_period=40, epsilon_decay_steps=100)
     trainer = atari_loop.make_atari_trainer(config, agent=iqn.make_iqn(config, 4))
     out = runner.run_one(config, "atari_iqn", tmp_path / "r", tmp_path / "c", trainer=trainer)
-    its = results.read_run(out)["iterations"]
+    its = store.read_run(out)["iterations"]
     assert [it["gradient_updates"] for it in its] == [0, 10]
     assert np.isfinite(its[1]["loss"]) and its[1]["loss"] > 0
     assert its[1]["sparsity"] == pytest.approx(0.95, abs=0.01)

@@ -1,11 +1,11 @@
-"""DrQ augmentation (`prunebook.augment`) against hand-made examples and Dopamine's ranges."""
+"""DrQ augmentation (`prunebook.agents.augment`) against hand-made cases and Dopamine's ranges."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prunebook import augment
+from prunebook.agents import augment
 
 # A 3x3 single-channel image and its 'edge' padding by 1, written out by hand:
 #   1 1 2 3 3

@@ -1,16 +1,17 @@
-"""The normaliser inside the bootstrap (prunebook.bootstrap): identities with the old
+"""The normaliser inside the bootstrap (prunebook.analysis.bootstrap): identities with the old
 fixed-reference code, hand-checkable cases, and a coverage simulation against a known ratio."""
 
 import numpy as np
 import pytest
 
-from prunebook import bootstrap, stats
+from prunebook.analysis import bootstrap, stats
+from prunebook.analysis.bootstrap import Normaliser
 
 
 def test_fixed_high_is_the_old_iqm_ratio_draw_for_draw():
     rng = np.random.default_rng(0)
     x, y = rng.normal(2, 0.3, (3, 4)), rng.normal(1, 0.3, (3, 4))
-    norm = bootstrap.Normaliser(low=np.zeros(4), high=np.ones(4))
+    norm = Normaliser(low=np.zeros(4), high=np.ones(4))
     points, reps = bootstrap.normalised_replicates({"x": x, "y": y}, norm, rng=np.random.
                                                    default_rng(5), reps=3000)
     point, rep = bootstrap.ratio(points, reps, "x", "y")
@@ -24,11 +25,11 @@ def test_a_shared_reference_is_one_resample():
     # normalised mean is exactly 1 (independent resamples would scatter around 1)
     rng = np.random.default_rng(1)
     x, y = rng.uniform(2, 9, (3, 5)), rng.uniform(2, 9, (3, 5))
-    norm = bootstrap.Normaliser(low=np.ones(5), shared="y")
+    norm = Normaliser(low=np.ones(5), shared="y")
     _, reps = bootstrap.normalised_replicates({"x": x, "y": y}, norm, "mean",
                                               rng=np.random.default_rng(0), reps=500)
     assert np.allclose(reps["y"], 1.0)
-    fixed = bootstrap.Normaliser(low=np.ones(5), shared="y", resample=False)
+    fixed = Normaliser(low=np.ones(5), shared="y", resample=False)
     _, old = bootstrap.normalised_replicates({"x": x, "y": y}, fixed, "mean",
                                              rng=np.random.default_rng(0), reps=500)
     assert old["y"].std() > 0.01
@@ -39,7 +40,7 @@ def test_one_reference_run_per_task_changes_nothing():
     x, y, ref = rng.uniform(2, 5, (3, 4)), rng.uniform(2, 5, (3, 4)), rng.uniform(4, 6, (1, 4))
     out = []
     for resample in (True, False):
-        norm = bootstrap.Normaliser(low=np.zeros(4), reference=ref, resample=resample)
+        norm = Normaliser(low=np.zeros(4), reference=ref, resample=resample)
         p, r = bootstrap.normalised_replicates({"x": x, "y": y}, norm,
                                                rng=np.random.default_rng(3), reps=400)
         out.append(bootstrap.ratio(p, r, "x", "y")[1])
@@ -49,7 +50,7 @@ def test_one_reference_run_per_task_changes_nothing():
 def test_hand_computed_reference_resamples():
     # one task, x = [6], reference runs [2, 4] over random 0: the reference mean of a
     # replicate is 2, 3 or 4, so normalised x is 3, 2 or 1.5 and nothing else
-    norm = bootstrap.Normaliser(low=np.zeros(1), reference=np.array([[2.0], [4.0]]))
+    norm = Normaliser(low=np.zeros(1), reference=np.array([[2.0], [4.0]]))
     points, reps = bootstrap.normalised_replicates({"x": np.array([[6.0]])}, norm, "mean",
                                                    rng=np.random.default_rng(0), reps=2000)
     assert float(points["x"]) == pytest.approx(2.0)
@@ -60,16 +61,16 @@ def test_hand_computed_reference_resamples():
 def test_undefined_normalisation_is_an_error_or_nan():
     with pytest.raises(ValueError, match="not above the random score"):
         bootstrap.normalised_replicates(
-            {"x": np.ones((2, 1))}, bootstrap.Normaliser(low=np.ones(1), reference=np.ones((2, 1))),
+            {"x": np.ones((2, 1))}, Normaliser(low=np.ones(1), reference=np.ones((2, 1))),
             rng=np.random.default_rng(0), reps=10)
     # reference runs 0.5 and 3 over random 1: some replicates have mean 0.5 <= random
-    norm = bootstrap.Normaliser(low=np.ones(1), reference=np.array([[0.5], [3.0], [3.0]]))
+    norm = Normaliser(low=np.ones(1), reference=np.array([[0.5], [3.0], [3.0]]))
     p, r = bootstrap.normalised_replicates({"x": np.full((2, 1), 4.0), "y": np.full((2, 1), 2.0)},
                                            norm, "mean", rng=np.random.default_rng(0), reps=500)
     _, rep = bootstrap.ratio(p, r, "x", "y")
     assert np.isnan(bootstrap.interval(rep)).all()
     with pytest.raises(ValueError, match="either a fixed"):
-        bootstrap.Normaliser(low=np.zeros(1))
+        Normaliser(low=np.zeros(1))
 
 
 def test_expanded_tails_closed_form():
@@ -103,7 +104,7 @@ def _coverage(runs: int, repetitions: int = 1000, reps: int = 1000, seed: int = 
     ref = GAMES_SCALE * (1 + REF_NOISE * rng.standard_normal((repetitions, 3, 4)))
     out = {}
     for name, resample in (("new", True), ("old", False)):
-        norm = bootstrap.Normaliser(low=np.zeros(4), reference=ref, resample=resample)
+        norm = Normaliser(low=np.zeros(4), reference=ref, resample=resample)
         p, r = bootstrap.normalised_replicates({"x": x, "y": y}, norm,
                                                rng=np.random.default_rng(seed + 1), reps=reps)
         _, rep = bootstrap.ratio(p, r, "x", "y")
@@ -134,7 +135,7 @@ def test_coverage_at_our_three_runs_per_side():
 
 def test_curves_with_a_fixed_high_are_the_old_learning_curve_estimates():
     curves = np.random.default_rng(4).uniform(1, 5, (3, 4, 6))
-    norm = bootstrap.Normaliser(low=np.zeros(4), high=np.ones(4))
+    norm = Normaliser(low=np.zeros(4), high=np.ones(4))
     p, r = bootstrap.normalised_curve_replicates({"a": curves}, norm,
                                                  rng=np.random.default_rng(1), reps=300)
     old_p, old_ci = stats.learning_curve_estimates({"a": curves}, rng=np.random.default_rng(1),
@@ -147,7 +148,7 @@ def test_a_shared_curve_reference_uses_the_curves_own_runs():
     # the curve's last point is its final score and the reference: it is exactly 1 throughout
     rng = np.random.default_rng(5)
     curves = rng.uniform(2, 6, (3, 2, 4))
-    norm = bootstrap.Normaliser(low=np.zeros(2), shared="a", reference=curves[..., -1])
+    norm = Normaliser(low=np.zeros(2), shared="a", reference=curves[..., -1])
     _, r = bootstrap.normalised_curve_replicates({"a": curves}, norm, "mean",
                                                  rng=np.random.default_rng(0), reps=200)
     assert np.allclose(r["a"][:, -1], 1.0) and r["a"][:, 0].std() > 0.01

@@ -1,7 +1,7 @@
 """Chapters 1-3: coverage of partial sweeps, complete-only verdicts, the notebooks' parameter
 checks through papermill, and the notebooks on a synthetic results folder.
 
-`write_fake_results` writes results files in the real schema (`prunebook.results.write_run`)
+`write_fake_results` writes results files in the real schema (`prunebook.sweeps.store.write_run`)
 with scores from a made-up model in which the paper's claims hold; the notebooks are run on it
 with `results_root` pointing at a temporary folder, so no training is needed.
 """
@@ -14,9 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prunebook import chapters, claims, params, results, sweeps
+from prunebook.analysis import claims, claims_table
+from prunebook.analysis.claims import CLAIMS_BY_ID, ClaimResult
+from prunebook.book import chapters
+from prunebook.book.params import SPECS, ParameterError
 from prunebook.config import CPU_NUM_ENV_STEPS
-from prunebook.params import ParameterError
+from prunebook.spec import REFERENCE_CONFIG
+from prunebook.sweeps import registry, store
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {name: ROOT / "notebooks" / f"{name}.ipynb" for name in
@@ -38,7 +42,7 @@ def fake_factor(agent: str, width: int, sparsity: float) -> float:
 
 
 def write_fake_results(root: Path, configs, seed: int = 0, noise: float = 0.1) -> list[Path]:
-    """One results file per config, in the schema `prunebook.results` reads."""
+    """One results file per config, in the schema `prunebook.sweeps.store` reads."""
     paths = []
     for config in configs:
         rng = np.random.default_rng([seed, config.seed, sum(map(ord, config.run_id))])
@@ -54,8 +58,8 @@ def write_fake_results(root: Path, configs, seed: int = 0, noise: float = 0.1) -
                 "train_return": value, "num_episodes": 10, "eval_return": None, "loss": 0.1,
                 "sparsity": config.final_sparsity * min(1.0, i / (0.8 * config.num_iterations)),
                 "wall_s": 1.0})
-        path = results.run_path(root, "online_" + config.preset, config.run_id)
-        results.write_run(path, {"run_id": config.run_id, "sweep": "online_" + config.preset,
+        path = store.run_path(root, "online_" + config.preset, config.run_id)
+        store.write_run(path, {"run_id": config.run_id, "sweep": "online_" + config.preset,
                                  "config": config.to_dict(), "iterations": iterations,
                                  "wall_clock_s": 1.0, "code_version": "fake",
                                  "device": "none (synthetic)",
@@ -67,7 +71,7 @@ def write_fake_results(root: Path, configs, seed: int = 0, noise: float = 0.1) -
 @pytest.fixture(scope="module")
 def full_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("results")
-    write_fake_results(root, sweeps.get_sweep("online_cpu").configs())
+    write_fake_results(root, registry.get_sweep("online_cpu").configs())
     return root
 
 
@@ -78,11 +82,11 @@ def sel02(**kw):
 # --------------------------------------------------------------------------- selections
 def test_selection_adds_the_reference_and_matches_the_sweep():
     sel = chapters.selection("cpu", ["rainbow"], [3, 5], [0.0])
-    assert chapters.REFERENCE in sel.cells
+    assert REFERENCE_CONFIG in sel.cells
     ids = {c.run_id for c in sel.configs()}
     assert "dqn-Breakout-w1-s0-seed2" in ids and "rainbow-Asterix-w5-s0-seed0" in ids
     assert len(ids) == (2 + 1) * 4 * 3
-    assert ids <= {c.run_id for c in sweeps.get_sweep("online_cpu").configs()}
+    assert ids <= {c.run_id for c in registry.get_sweep("online_cpu").configs()}
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -154,9 +158,9 @@ def test_widest_means_the_chapters_widest_not_the_widest_present(tmp_path):
     data = chapters.load(sel, tmp_path)
     r = chapters.claim_results(data, ["2-dqn"])[0]
     assert r.verdict == "not yet run" and "x5" in r.note
-    # whereas prunebook.claims alone would compare at width 3
+    # whereas prunebook.analysis.claims alone would compare at width 3
     final = data.final()
-    alone = claims.evaluate(claims.CLAIMS_BY_ID["2-dqn"], final, np.random.default_rng(0),
+    alone = claims.evaluate(CLAIMS_BY_ID["2-dqn"], final, np.random.default_rng(0),
                             reps=200)
     assert "w3" in alone.scale
 
@@ -167,8 +171,8 @@ def test_full_sweep_matches_the_front_page_claims_table(full_root):
     ours = {r.claim_id: r for r in chapters.claim_results(data, ["2-dqn", "1-dqn-pruned"],
                                                         reps=2_000)}
     front = {r.claim_id: r for r in claims.evaluate_all(
-        claims._load_final(full_root), reps=2_000,
-        claims=[claims.CLAIMS_BY_ID["2-dqn"], claims.CLAIMS_BY_ID["1-dqn-pruned"]])}
+        claims_table._load_final(full_root), reps=2_000,
+        claims=[CLAIMS_BY_ID["2-dqn"], CLAIMS_BY_ID["1-dqn-pruned"]])}
     for cid in ours:
         assert ours[cid].verdict == front[cid].verdict == "reproduced"
         assert ours[cid].ours == pytest.approx(front[cid].ours)
@@ -204,10 +208,10 @@ def test_tables_and_sentences(full_root):
     ("reproduced", "support the paper"), ("contradicted", "contradict the paper"),
     ("inconclusive", "cannot decide"), ("not yet run", "not yet run")])
 def test_sentence_for_every_verdict(verdict, words):
-    claim = claims.CLAIMS_BY_ID["3-99"]
+    claim = CLAIMS_BY_ID["3-99"]
     ci = {"reproduced": (0.95, 1.1), "contradicted": (0.5, 0.8),
           "inconclusive": (0.8, 1.1)}.get(verdict)
-    result = claims.ClaimResult("3-99", verdict, None if ci is None else 1.0, ci, claim.paper,
+    result = ClaimResult("3-99", verdict, None if ci is None else 1.0, ci, claim.paper,
                                 "s", None, "waiting" if ci is None else "")
     assert words in chapters.sentence(result, claim)
 
@@ -243,13 +247,13 @@ def test_measured_sparsity_and_iqm_table(full_root):
 # --------------------------------------------------------------------------- params specs
 @pytest.mark.parametrize("name", list(NOTEBOOKS))
 def test_spec_has_the_chapter_knobs(name):
-    spec = params.SPECS[name]
+    spec = SPECS[name]
     for knob in ("preset", "seed", "games", "results_root", "bootstrap_reps"):
         assert knob in spec
 
 
 def test_list_parameters_accept_papermill_strings():
-    spec = params.SPECS["02_pruned_scaling"]
+    spec = SPECS["02_pruned_scaling"]
     assert spec["games"].validate("games", '["Breakout"]') == ["Breakout"]
     with pytest.raises(ParameterError, match="'widths'"):
         spec["widths"].validate("widths", "[0]")
@@ -312,7 +316,7 @@ def test_notebook_on_a_synthetic_full_sweep(name, tmp_path, full_root):
 
 
 def test_notebook_on_a_synthetic_partial_sweep(tmp_path):
-    configs = sweeps.get_sweep("online_cpu").configs()
+    configs = registry.get_sweep("online_cpu").configs()
     write_fake_results(tmp_path / "r", [c for c in configs if c.seed == 0 or c.width < 5])
     text = _text(_execute("02_pruned_scaling", tmp_path,
                           {"results_root": str(tmp_path / "r"), "bootstrap_reps": 2_000}))

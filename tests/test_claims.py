@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prunebook import claims, normalization, results
+from prunebook.analysis import atari_scores, claims, claims_table
+from prunebook.analysis.claims import CLAIMS, CLAIMS_BY_ID, NON_INFERIORITY_MARGIN
+from prunebook.sweeps import store
 
 GAMES = ["Pong", "Breakout", "Asterix", "Qbert", "Boxing", "Enduro"]
 
@@ -20,7 +22,7 @@ def frame(cells, agent="dqn", seeds=5, noise=0.05, seed=0, sweep="online", prese
     rows = []
     for (width, sparsity), level in cells.items():
         for game in games:
-            random, human = normalization.atari_reference(game)
+            random, human = atari_scores.atari_reference(game)
             for s in range(seeds):
                 hn = level * (1.0 + noise * rng.standard_normal())
                 rows.append(dict(run_id=f"{agent}-{game}-w{width}-s{sparsity}-seed{s}",
@@ -31,7 +33,7 @@ def frame(cells, agent="dqn", seeds=5, noise=0.05, seed=0, sweep="online", prese
 
 
 def run(claim_id, df, reps=4000):
-    return claims.evaluate(claims.CLAIMS_BY_ID[claim_id], df, np.random.default_rng(0), reps=reps)
+    return claims.evaluate(CLAIMS_BY_ID[claim_id], df, np.random.default_rng(0), reps=reps)
 
 
 def test_verdict_truth_table():
@@ -51,14 +53,14 @@ def test_verdict_truth_table():
 
 
 def test_claim_catalogue():
-    ids = {c.id for c in claims.CLAIMS}
+    ids = {c.id for c in CLAIMS}
     assert {"1-dqn", "1-rainbow", "2-dqn", "2-rainbow", "3-90", "3-95", "3-99", "4-cql-w1",
             "4-cql-w3", "4-cql-c51-w1", "4-cql-c51-w3"} <= ids
-    by = claims.CLAIMS_BY_ID
+    by = CLAIMS_BY_ID
     assert by["2-dqn"].paper_ratio == 1.6 and by["2-rainbow"].paper_ratio == 1.5
     assert by["3-90"].paper_ratio == by["3-95"].paper_ratio == 1.33
-    assert by["3-99"].rule == "non_inferior" and by["3-99"].margin == claims.NON_INFERIORITY_MARGIN
-    for c in claims.CLAIMS:
+    assert by["3-99"].rule == "non_inferior" and by["3-99"].margin == NON_INFERIORITY_MARGIN
+    for c in CLAIMS:
         text = " ".join(str(v) for v in dataclasses.asdict(c).values())
         assert "173" not in text  # the offline claim has no number in the paper
         if c.id.startswith("4-"):
@@ -151,16 +153,16 @@ def test_evaluate_refuses_mixed_groups_and_evaluate_all_splits_them():
 
 
 def test_claims_table_and_markdown_with_no_results(tmp_path):
-    table = claims.claims_table(tmp_path / "nothing", reps=100)
+    table = claims_table.claims_table(tmp_path / "nothing", reps=100)
     assert list(table.columns) == ["claim", "paper", "ours", "ci95", "verdict", "robustness",
                                    "scale"]
-    assert len(table) == len(claims.CLAIMS)
+    assert len(table) == len(CLAIMS)
     assert (table["verdict"] == "not yet run").all()
     out = tmp_path / "claims.md"
-    claims.write_claims_markdown(out, results_root=tmp_path, reps=100)
+    claims_table.write_claims_markdown(out, results_root=tmp_path, reps=100)
     text = out.read_text()
     assert text.startswith("| claim | paper | ours | ci95 | verdict | robustness | scale |")
-    assert text.count("not yet run") == len(claims.CLAIMS)
+    assert text.count("not yet run") == len(CLAIMS)
     assert "lower bound above 0.9" in text  # the non-inferiority margin is stated
 
 
@@ -172,17 +174,17 @@ def test_claims_table_reads_results_files(tmp_path):
         config = dict(agent=row.agent, suite=row.suite, game=row.game, width=row.width,
                       final_sparsity=row.sparsity, seed=row.seed, preset=row.preset,
                       num_env_steps=2000)
-        run_id = results.config_run_id(config)
+        run_id = store.config_run_id(config)
         its = [dict(iteration=i, env_steps=1000 * (i + 1), gradient_updates=10, num_episodes=3,
                     train_return=row.score, eval_return=None, loss=0.0, sparsity=row.sparsity,
                     wall_s=1.0) for i in range(2)]
         (sweep / f"{run_id}.json").write_text(json.dumps(dict(
             schema=1, run_id=run_id, sweep="online_test", config=config, iterations=its,
             wall_clock_s=2.0, code_version="test", device="cpu", finished_at="now")))
-    res = {r.claim_id: r for r in claims.results_for(tmp_path, reps=500)}
+    res = {r.claim_id: r for r in claims_table.results_for(tmp_path, reps=500)}
     assert res["2-dqn"].verdict == "reproduced", res["2-dqn"]
     assert "2,000 env steps" in res["2-dqn"].scale and "sweep online_test" in res["2-dqn"].scale
-    table = claims.table_of(list(res.values()))
+    table = claims_table.table_of(list(res.values()))
     row = table[table["claim"] == "2-dqn"].iloc[0]
     assert row["scale"] == ("[online_test · 3 games · 3 seeds]"
                             "(../notebooks/02_pruned_scaling.ipynb)")
@@ -193,7 +195,7 @@ def test_partial_sweep_withholds_the_verdict():
     """A planned comparison with missing runs is "not yet run", saying what it waits for."""
     import pandas as pd
 
-    from prunebook.claims import CLAIMS_BY_ID, evaluate
+    from prunebook.analysis.claims import CLAIMS_BY_ID, evaluate
 
     plan = pd.DataFrame([("dqn", "Breakout", w, 0.0, s) for w in (1, 5) for s in (0, 1)],
                         columns=["agent", "game", "width", "sparsity", "seed"])
@@ -211,39 +213,38 @@ def test_partial_sweep_withholds_the_verdict():
 
 def test_runs_of_the_same_name_in_two_sweeps_are_not_pooled(tmp_path):
     # chapter 4's logging DQN runs share their run ids with chapter 1's dense x1 DQN runs
-    from prunebook import results
 
     def write(sweep, returns):
         iterations = [dict(iteration=i, env_steps=1000 * (i + 1), gradient_updates=0,
                            train_return=r, eval_return=None) for i, r in enumerate(returns)]
         config = dict(agent="dqn", suite="minatar", game="Breakout", width=1,
                       final_sparsity=0.0, seed=0, preset="cpu")
-        results.write_run(results.run_path(tmp_path, sweep, "dqn-Breakout-w1-s0-seed0"),
-                          dict(run_id="dqn-Breakout-w1-s0-seed0", sweep=sweep, config=config,
+        store.write_run(store.run_path(tmp_path, sweep, "dqn-Breakout-w1-s0-seed0"),
+                        dict(run_id="dqn-Breakout-w1-s0-seed0", sweep=sweep, config=config,
                                iterations=iterations))
 
     write("offline_x", [1.0, 10.0])
     write("online_x", [2.0, 30.0, 50.0])
-    final = claims._load_final(tmp_path).set_index("sweep")
+    final = claims_table._load_final(tmp_path).set_index("sweep")
     assert final.loc["offline_x", "score"] == 10.0 and final.loc["online_x", "score"] == 50.0
     assert list(final.loc[["offline_x", "online_x"], "env_steps"]) == [2000, 3000]
 
 
 def test_each_row_links_to_the_chapter_of_its_claim_and_sweep():
-    assert claims.chapter_of("1-dqn") == "01_scaling_degradation"
-    assert claims.chapter_of("1-dqn-pruned", "online_cpu") == "02_pruned_scaling"
-    assert claims.chapter_of("1-dqn", "online_std") == "05_standard_budget"
-    assert claims.chapter_of("1-rainbow", "rainbow_vmax100") == "02_pruned_scaling"
+    assert claims_table.chapter_of("1-dqn") == "01_scaling_degradation"
+    assert claims_table.chapter_of("1-dqn-pruned", "online_cpu") == "02_pruned_scaling"
+    assert claims_table.chapter_of("1-dqn", "online_std") == "05_standard_budget"
+    assert claims_table.chapter_of("1-rainbow", "rainbow_vmax100") == "02_pruned_scaling"
 
 
 def test_a_sweep_waits_only_for_comparisons_it_plans():
     root = Path(__file__).resolve().parents[1] / "results"
-    runs = results.load_runs(root, sweep="online_std")  # committed: at least one run
+    runs = store.load_runs(root, sweep="online_std")  # committed: at least one run
     assert len(runs)
-    final = results.final_scores(runs)
+    final = store.final_scores(runs)
     plan = claims.planned_runs("online_std")
     rng = np.random.default_rng(0)
-    waits = {cid: claims.evaluate(claims.CLAIMS_BY_ID[cid], final, rng, reps=10, plan=plan).note
+    waits = {cid: claims.evaluate(CLAIMS_BY_ID[cid], final, rng, reps=10, plan=plan).note
              for cid in ("1-dqn", "1-rainbow", "3-90")}
     assert waits["1-dqn"].startswith("waiting")  # planned, not complete yet
     assert not waits["1-rainbow"].startswith("waiting")  # online_std runs no Rainbow

@@ -1,8 +1,9 @@
 """The front page's claims figure: one forest row per claim, grouped by the runs judged,
 the paper's value or "direction only", fragile verdicts marked, deterministic SVG."""
 
-from prunebook import claims, frontpage, plots
-from prunebook.claims import Alternative, ClaimResult
+from prunebook.analysis import plots
+from prunebook.analysis.claims import NON_INFERIORITY_MARGIN, Alternative, ClaimResult
+from prunebook.book import frontpage
 
 
 def _res(cid, sweep, ours, ci, verdict, fragile=False):
@@ -22,7 +23,7 @@ def test_rows_group_by_sweep_and_carry_paper_values_and_fragility():
                             "offline_cpu: 2 games, 500,000 env steps, 3 seeds"]
     dqn, c99 = panels["online_cpu: 2 games, 500,000 env steps, 3 seeds"]
     assert dqn["paper"] == 1.6 and dqn["fragile"] and dqn["label"] == "2-dqn"
-    assert c99["paper"] is None and c99["margin"] == claims.NON_INFERIORITY_MARGIN
+    assert c99["paper"] is None and c99["margin"] == NON_INFERIORITY_MARGIN
     assert c99["paper_text"] == "direction only (≥ 0.9)" and not c99["fragile"]
     assert "3 seeds per configuration and game" in frontpage.caption(RES)
 

@@ -8,8 +8,13 @@ import json
 
 import pytest
 
-from prunebook import chapters, claims, cli, results, runner
+from prunebook import cli
+from prunebook.analysis import claims_table
+from prunebook.book import chapters
 from prunebook.config import ci_config
+from prunebook.sweeps import checkpoints, cost, local, store
+from prunebook.sweeps.grid import Grid, Sweep
+from prunebook.sweeps.store import ResultsFileError
 
 SWEEP = "t"
 
@@ -22,8 +27,8 @@ def _record(config, sweep=SWEEP, **extra):
 
 
 def _write(root, config, record=None):
-    path = results.run_path(root, SWEEP, config.run_id)
-    results.write_run(path, record or _record(config))
+    path = store.run_path(root, SWEEP, config.run_id)
+    store.write_run(path, record or _record(config))
     return path
 
 
@@ -63,23 +68,23 @@ CASES = _cases(CONFIG)
 def test_every_reader_names_the_file_and_the_problem(tmp_path, name, breaks, problem):
     path = _write(tmp_path, CONFIG)
     breaks(path)
-    for read in (lambda: results.read_run(path), lambda: results.load_runs(tmp_path),
-                 lambda: claims.claims_table(tmp_path, reps=10)):
-        with pytest.raises(results.ResultsFileError) as info:
+    for read in (lambda: store.read_run(path), lambda: store.load_runs(tmp_path),
+                 lambda: claims_table.claims_table(tmp_path, reps=10)):
+        with pytest.raises(ResultsFileError) as info:
             read()
         assert str(path) in str(info.value) and problem in str(info.value), name
-    good, bad = results.scan(tmp_path)
+    good, bad = store.scan(tmp_path)
     assert good == [] and problem in bad[path]
 
 
 def test_a_chapter_refuses_a_bad_file(tmp_path):
     sel = chapters.selection("cpu", ["dqn"], [1], [0.0])
     config = sel.configs()[0]
-    path = results.run_path(tmp_path, "online_cpu", config.run_id)
-    results.write_run(path, _record(config, sweep="online_cpu"))
+    path = store.run_path(tmp_path, "online_cpu", config.run_id)
+    store.write_run(path, _record(config, sweep="online_cpu"))
     assert chapters.load(sel, tmp_path).present == {config.run_id}
     path.write_text("{")
-    with pytest.raises(results.ResultsFileError, match=config.run_id):
+    with pytest.raises(ResultsFileError, match=config.run_id):
         chapters.load(sel, tmp_path)
 
 
@@ -89,14 +94,14 @@ def test_extra_fields_are_ignored(tmp_path):
     for it in record["iterations"]:
         it["measures"] = {"dormant_fraction": 0.1, "srank": 12}
     path = _write(tmp_path, CONFIG, record)
-    frame = results.load_runs(tmp_path)
+    frame = store.load_runs(tmp_path)
     assert len(frame) == 2 and list(frame["train_return"]) == [5.0, 6.0]
-    assert results.read_run(path)["iterations"][0]["measures"]["srank"] == 12
+    assert store.read_run(path)["iterations"][0]["measures"]["srank"] == 12
 
 
 def test_config_run_id_is_the_config_classes_formula():
     for config in (ci_config("dqn"), ci_config("rainbow", width=3, final_sparsity=0.95, seed=2)):
-        assert results.config_run_id(config.to_dict()) == config.run_id
+        assert store.config_run_id(config.to_dict()) == config.run_id
 
 
 class _Recorder:
@@ -112,50 +117,50 @@ class _Recorder:
 
 
 def _sweep(configs):
-    return runner.Sweep(SWEEP, (runner.Grid(("dqn",), ("Breakout",), (1,), (0.0,),
-                                            tuple(c.seed for c in configs), "ci"),))
+    return Sweep(SWEEP, (Grid(("dqn",), ("Breakout",), (1,), (0.0,),
+                              tuple(c.seed for c in configs), "ci"),))
 
 
 def test_runner_restores_a_valid_cached_copy_of_a_bad_file(tmp_path, capsys):
     results_root, ck = tmp_path / "r", tmp_path / "ck"
     good = _record(CONFIG)
-    results.write_run(runner.finished_copy_path(ck, SWEEP, CONFIG.run_id), good)
+    store.write_run(checkpoints.finished_copy_path(ck, SWEEP, CONFIG.run_id), good)
     path = _write(results_root, CONFIG)
     path.write_text(path.read_text()[:30])  # truncated
     recorder = _Recorder()
-    runner.run_sweep(_sweep([CONFIG]), results_root, ck, recorder, show_progress=False)
+    local.run_sweep(_sweep([CONFIG]), results_root, ck, recorder, show_progress=False)
     out = capsys.readouterr().out
     assert recorder.trained == []
     assert str(path) in out and "unreadable" in out and "restored its cached copy" in out
-    assert results.read_run(path) == results.read_run(
-        runner.finished_copy_path(ck, SWEEP, CONFIG.run_id))
+    assert store.read_run(path) == store.read_run(
+        checkpoints.finished_copy_path(ck, SWEEP, CONFIG.run_id))
 
 
 @pytest.mark.parametrize("cache", ["absent", "corrupt", "another config"])
 def test_runner_reruns_a_bad_file_without_a_valid_cached_copy(tmp_path, capsys, cache):
     results_root, ck = tmp_path / "r", tmp_path / "ck"
-    copy = runner.finished_copy_path(ck, SWEEP, CONFIG.run_id)
+    copy = checkpoints.finished_copy_path(ck, SWEEP, CONFIG.run_id)
     if cache == "corrupt":
         copy.parent.mkdir(parents=True)
         copy.write_text("{")
     elif cache == "another config":
-        results.write_run(copy, {**_record(CONFIG), "config": {**CONFIG.to_dict(),
+        store.write_run(copy, {**_record(CONFIG), "config": {**CONFIG.to_dict(),
                                                                "learning_rate": 1.0}})
     path = _write(results_root, CONFIG)
     _edit(path, lambda r: r["config"].pop("game"))
     recorder = _Recorder()
-    runner.run_sweep(_sweep([CONFIG]), results_root, ck, recorder, show_progress=False)
+    local.run_sweep(_sweep([CONFIG]), results_root, ck, recorder, show_progress=False)
     out = capsys.readouterr().out
     assert recorder.trained == [CONFIG.run_id]
     assert str(path) in out and "missing field(s) ['game']" in out and "training it again" in out
-    assert not runner.restore_finished(CONFIG, SWEEP, results_root, ck)
+    assert not checkpoints.restore_finished(CONFIG, SWEEP, results_root, ck)
 
 
 def test_runner_reruns_a_file_of_another_preset(tmp_path, capsys):
     results_root = tmp_path / "r"
     _write(results_root, CONFIG, _record(CONFIG) | {"config": {**CONFIG.to_dict(),
                                                                "preset": "cpu"}})
-    state, why = runner.finished_state(CONFIG, SWEEP, results_root, tmp_path / "ck")
+    state, why = checkpoints.finished_state(CONFIG, SWEEP, results_root, tmp_path / "ck")
     assert state == "train" and "preset='cpu'" in why
 
 
@@ -165,12 +170,12 @@ def test_status_lists_bad_files_and_does_not_count_them(tmp_path, capsys):
     results_root, ck = tmp_path / "r", tmp_path / "ck"
     for c in configs:
         _write(results_root, c)
-    bad = results.run_path(results_root, SWEEP, configs[1].run_id)
+    bad = store.run_path(results_root, SWEEP, configs[1].run_id)
     bad.write_text("not json")
-    state = runner.sweep_status(sweep, results_root, ck)
+    state = cost.sweep_status(sweep, results_root, ck)
     assert state["done"] == [configs[0].run_id] and state["left"] == [configs[1].run_id]
     assert len(state["bad"]) == 1 and str(bad) in state["bad"][0]
-    costs = runner.cost_estimate(sweep, results_root)
+    costs = cost.cost_estimate(sweep, results_root)
     assert sum(r.done for r in costs) == 1
     cli.main(["status", "--preset", "ci", "--name", SWEEP, "--seeds", "0", "1",
               "--sparsities", "0", "--results", str(results_root), "--checkpoints", str(ck)])

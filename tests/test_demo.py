@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from prunebook import demo
+from prunebook.book import schedule
+from prunebook.book.schedule import RUN_UPDATES
 
 
 def test_figure2_schedules_match_the_paper():
-    schedules = demo.figure2_schedules(0.95)
+    schedules = schedule.figure2_schedules(0.95)
     s40, s100 = schedules["40M frames schedule"], schedules["100M frames schedule"]
     assert (s40.start_update, s40.end_update, s40.update_every) == (500_000, 2_000_000, 1000)
     assert (s100.start_update, s100.end_update) == (1_250_000, 5_000_000)
-    assert demo.RUN_UPDATES == {"40M frames": 2_500_000, "100M frames": 6_250_000}
-    table = demo.schedule_key_values(s40, 2_500_000)
+    assert RUN_UPDATES == {"40M frames": 2_500_000, "100M frames": 6_250_000}
+    table = schedule.schedule_key_values(s40, 2_500_000)
     assert table.loc["start of pruning", "frames (M)"] == 8.0
     assert table.loc["end of pruning", "frames (M)"] == 32.0
     assert table.loc["end of pruning", "sparsity"] == pytest.approx(0.95)
@@ -22,8 +23,8 @@ def test_figure2_schedules_match_the_paper():
 
 
 def test_schedule_curve_is_a_monotone_staircase():
-    schedule = demo.figure2_schedules(0.9)["40M frames schedule"]
-    updates, sparsity = demo.schedule_curve(schedule, 2_500_000)
+    gmp = schedule.figure2_schedules(0.9)["40M frames schedule"]
+    updates, sparsity = schedule.schedule_curve(gmp, 2_500_000)
     assert updates[0] == 0 and updates[-1] == 2_500_000
     assert (sparsity[1:] >= sparsity[:-1]).all()
     assert sparsity[updates < 500_000].max() == 0.0
@@ -37,7 +38,7 @@ def test_schedule_curve_is_a_monotone_staircase():
     (5, 0.2019, 0.9264, 0.9455, 0.9639, 0.9488),
 ])
 def test_impala_erk_table_matches_jaxpruner(width, first, block, stack2, last_block, dense):
-    table = demo.allocation_table(demo.impala_param_shapes(width), [0.95])["s=0.95"]
+    table = schedule.allocation_table(schedule.impala_param_shapes(width), [0.95])["s=0.95"]
     assert table["ImpalaStack_0/Conv_0"] == pytest.approx(first, abs=1e-4)
     assert table["ImpalaStack_0/ResidualBlock_0/Conv_0"] == pytest.approx(block, abs=1e-4)
     assert table["ImpalaStack_1/Conv_0"] == pytest.approx(stack2, abs=1e-4)
@@ -47,14 +48,14 @@ def test_impala_erk_table_matches_jaxpruner(width, first, block, stack2, last_bl
 
 
 def test_kept_weights_is_one_minus_s_of_all_kernels():
-    table = demo.allocation_table(demo.impala_param_shapes(1), [0.95])
-    kept = demo.kept_weights(table)
+    table = schedule.allocation_table(schedule.impala_param_shapes(1), [0.95])
+    kept = schedule.kept_weights(table)
     assert kept["all kernels"] == 2_089_024
     assert kept["kept at s=0.95"] == pytest.approx(0.05 * 2_089_024, abs=20)
 
 
 def test_tiny_gmp_run_follows_the_schedule_in_every_layer():
-    run = demo.train_tiny_gmp(0.9, num_updates=60, seed=1, num_records=60)
+    run = schedule.train_tiny_gmp(0.9, num_updates=60, seed=1, num_records=60)
     assert run.measured.index[-1] == 60 and len(run.loss) == 60
     assert max(run.max_gap_weights().values()) < 1.0
     assert run.final_report["total"] == pytest.approx(0.9, abs=1e-3)
@@ -62,4 +63,4 @@ def test_tiny_gmp_run_follows_the_schedule_in_every_layer():
 
 
 def test_layer_name():
-    assert demo.layer_name("['params']['QHead_0']['Dense_0']['kernel']") == "QHead_0/Dense_0"
+    assert schedule.layer_name("['params']['QHead_0']['Dense_0']['kernel']") == "QHead_0/Dense_0"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from prunebook.image_replay import ImageReplay, PrioritizedImageReplay, SumTree
+from prunebook.replay.frames import ImageReplay, PrioritizedImageReplay, SumTree
 
 
 def frame(value):

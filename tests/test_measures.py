@@ -7,10 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prunebook import measures, networks, runner
+from prunebook import measures, networks
 from prunebook.config import ci_config
-from prunebook.replay import Batch
-from prunebook.train import make_trainer
+from prunebook.loops.minatar import make_trainer
+from prunebook.replay.jittable import Batch
+from prunebook.sweeps import runner
 
 
 def test_dormant_fractions_match_hand_computed_scores():

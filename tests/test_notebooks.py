@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from prunebook import params
-from prunebook.notebook import COLAB_SETUP
+from prunebook.book.colab import COLAB_SETUP
+from prunebook.book.params import SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -32,12 +32,12 @@ def test_notebook_contract(path):
     assert nb.metadata.kernelspec.name == "python3"
     cells = code_cells(path)
     # 1. the Colab set-up, verbatim
-    assert cells[0].source == COLAB_SETUP, "first code cell must be prunebook.notebook.COLAB_SETUP"
+    assert cells[0].source == COLAB_SETUP, "first code cell must be colab.COLAB_SETUP"
     # 2. one parameters cell, declaring exactly the notebook's spec
     tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is cells[1], "second code cell must be tagged parameters"
-    assert path.stem in params.SPECS, f"add a spec for {path.stem} to prunebook.params.SPECS"
-    spec = params.SPECS[path.stem]
+    assert path.stem in SPECS, f"add a spec for {path.stem} to prunebook.book.params.SPECS"
+    spec = SPECS[path.stem]
     declared = re.findall(r"^([A-Za-z]\w*)\s*=", cells[1].source, flags=re.M)
     assert declared == list(spec), "parameters cell and spec must list the same names in order"
     for name in ("preset", "seed"):

@@ -1,10 +1,13 @@
 """Offline RL: the DQN Replay Dataset layout, the uniform 5% sample, n-step targets of the fixed
 replay, the CQL regulariser, and that offline runs never step the environment and resume."""
 
+from __future__ import annotations
+
 import gzip
 import io
 import json
 import subprocess
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -12,12 +15,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prunebook import measures, offline, offline_data, replay, results, runner, train
+from prunebook import datasets, measures, spec
 from prunebook.agents.cql import cql_regularizer, make_cql, make_cql_c51
-from prunebook.config import ConfigError, ci_config, config_from_dict
+from prunebook.analysis import claims_table
+from prunebook.analysis.claims import ClaimResult
+from prunebook.book import chapters
+from prunebook.book.chapters import offline
+from prunebook.book.chapters.offline import NOT_YET_RUN, OfflineAnalysis, OfflineData
+from prunebook.config import (
+    ConfigError,
+    OfflineConfig,
+    ci_config,
+    config_from_dict,
+    offline_ci_config,
+    offline_cpu_config,
+)
+from prunebook.datasets import STORE_DTYPES, STORE_NAMES, LoggedData
 from prunebook.envs.minatar import MinAtarEnv
-from prunebook.offline import OfflineConfig, offline_ci_config
-from prunebook.offline_train import OfflineTrainState, eval_key, make_offline_trainer
+from prunebook.loops import minatar as minatar_loop
+from prunebook.loops.offline import OfflineTrainState, eval_key, make_offline_trainer
+from prunebook.loops.trainer import TIMING_KEYS
+from prunebook.replay import fixed, jittable
+from prunebook.sweeps import checkpoints, logger, registry, runner, store
 
 OBS = (10, 10, 4)  # Breakout-MinAtar
 
@@ -28,7 +47,7 @@ def synthetic_data(sizes=(60, 41), obs_shape=OBS, seed=0, terminal_every=7):
     n = sum(sizes)
     terminal = np.zeros(n, bool)
     terminal[rng.choice(n, size=n // terminal_every, replace=False)] = True
-    return offline_data.LoggedData(
+    return LoggedData(
         observation=rng.integers(0, 2, (n, *obs_shape), dtype=np.uint8),
         action=rng.integers(0, 3, n).astype(np.int32),
         reward=rng.integers(0, 2, n).astype(np.float32),
@@ -42,21 +61,21 @@ def test_layout_round_trip_and_dopamine_files(tmp_path):
     data = synthetic_data()
     for i in (0, 1):
         rows = data.segment == i
-        offline_data.write_replay_checkpoint(tmp_path, i, {
+        datasets.write_replay_checkpoint(tmp_path, i, {
             "observation": data.observation[rows], "action": data.action[rows],
             "reward": data.reward[rows], "terminal": data.terminal[rows]})
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(f"$store$_{n}_ckpt.{i}.gz" for n in offline_data.STORE_NAMES
+    assert names == sorted(f"$store$_{n}_ckpt.{i}.gz" for n in STORE_NAMES
                            for i in (0, 1))
-    for name, dtype in offline_data.STORE_DTYPES.items():
+    for name, dtype in STORE_DTYPES.items():
         raw = (tmp_path / f"$store$_{name}_ckpt.1.gz").read_bytes()
         assert raw[:2] == b"\x1f\x8b"  # gzip
         array = np.load(io.BytesIO(gzip.decompress(raw)), allow_pickle=False)  # plain np.save
         assert array.dtype == dtype and len(array) == 41
-    loaded = offline_data.load_dqn_replay(tmp_path)
+    loaded = datasets.load_dqn_replay(tmp_path)
     for field in ("observation", "action", "reward", "terminal", "segment"):
         np.testing.assert_array_equal(getattr(loaded, field), getattr(data, field))
-    only_one = offline_data.load_dqn_replay(tmp_path, checkpoints=[1])
+    only_one = datasets.load_dqn_replay(tmp_path, checkpoints=[1])
     assert len(only_one.action) == 41 and set(only_one.segment) == {1}
 
 
@@ -73,13 +92,13 @@ def test_loader_reads_files_written_like_dopamine(tmp_path):
             with gzip.GzipFile(fileobj=f, mode="wb") as outfile:
                 np.save(outfile, array, allow_pickle=False)
     (tmp_path / "add_count_ckpt.7.gz").write_bytes(gzip.compress(b"ignored"))
-    loaded = offline_data.load_dqn_replay(tmp_path)
+    loaded = datasets.load_dqn_replay(tmp_path)
     np.testing.assert_array_equal(loaded.observation, store["observation"])
     np.testing.assert_array_equal(loaded.terminal, store["terminal"].astype(bool))
     assert loaded.segment.tolist() == [7] * 30
     (tmp_path / "$store$_reward_ckpt.7.gz").unlink()
     with pytest.raises(FileNotFoundError, match="reward"):
-        offline_data.load_dqn_replay(tmp_path)
+        datasets.load_dqn_replay(tmp_path)
 
 
 def test_logged_checkpoints_are_exactly_each_iterations_experience(tmp_path):
@@ -87,11 +106,11 @@ def test_logged_checkpoints_are_exactly_each_iterations_experience(tmp_path):
     # concatenated checkpoints must equal it.
     config = ci_config("dqn", num_env_steps=1_500, iteration_env_steps=500,
                        replay_capacity=1_500, min_replay_history=200)
-    trainer = train.make_trainer(config)
-    meta = offline_data.log_dqn_dataset(config, tmp_path, trainer=trainer)
+    trainer = minatar_loop.make_trainer(config)
+    meta = logger.log_dqn_dataset(config, tmp_path, trainer=trainer)
     assert meta["num_checkpoints"] == 3 and len(meta["iterations"]) == 3
     assert json.loads((tmp_path / "dataset.json").read_text())["sha256"] == meta["sha256"]
-    data = offline_data.load_dqn_replay(tmp_path)
+    data = datasets.load_dqn_replay(tmp_path)
     state = trainer.init(config.seed)
     for _ in range(config.num_iterations):
         state = trainer.run_iteration(state)
@@ -102,7 +121,7 @@ def test_logged_checkpoints_are_exactly_each_iterations_experience(tmp_path):
     np.testing.assert_array_equal(data.terminal, buffer.episode_end)
     assert data.segment.tolist() == [0] * 500 + [1] * 500 + [2] * 500
     with pytest.raises(ValueError, match="exceeds replay_capacity"):
-        offline_data.log_dqn_dataset(config.replace(replay_capacity=400), tmp_path / "x")
+        logger.log_dqn_dataset(config.replace(replay_capacity=400), tmp_path / "x")
 
 
 def test_ensure_dataset_takes_over_a_stale_lock(tmp_path, monkeypatch):
@@ -113,16 +132,16 @@ def test_ensure_dataset_takes_over_a_stale_lock(tmp_path, monkeypatch):
         folder.mkdir(parents=True)
         (folder / "dataset.json").write_text("{}")
 
-    monkeypatch.setattr(offline_data, "log_dqn_dataset", fake_log)
-    folder = offline_data.dataset_dir("Breakout", "ci", 0, tmp_path)
+    monkeypatch.setattr(logger, "log_dqn_dataset", fake_log)
+    folder = datasets.dataset_dir("Breakout", "ci", 0, tmp_path)
     folder.parent.mkdir(parents=True)
     dead = subprocess.Popen(["true"])
     dead.wait()
     import socket
 
     folder.with_name(folder.name + ".lock").write_text(f"{socket.gethostname()} {dead.pid}")
-    assert offline_data.ensure_dataset("Breakout", "ci", 0, tmp_path, poll_s=0.01) == folder
-    assert offline_data.ensure_dataset("Breakout", "ci", 0, tmp_path) == folder  # no relog
+    assert logger.ensure_dataset("Breakout", "ci", 0, tmp_path, poll_s=0.01) == folder
+    assert logger.ensure_dataset("Breakout", "ci", 0, tmp_path) == folder  # no relog
     assert calls == ["Breakout"] and not folder.with_name(folder.name + ".lock").exists()
 
 
@@ -130,9 +149,9 @@ def test_ensure_dataset_takes_over_a_stale_lock(tmp_path, monkeypatch):
 
 def test_sample_fraction_is_a_uniform_sample_without_replacement():
     data = synthetic_data(sizes=(101,), terminal_every=10**9)  # no episode end
-    population = offline_data.valid_starts(data, 1)
+    population = fixed.valid_starts(data, 1)
     assert population.tolist() == list(range(100))  # the last has no next observation
-    draw = lambda seed: offline_data.sample_fraction(data, 0.1, np.random.default_rng(seed))
+    draw = lambda seed: fixed.sample_fraction(data, 0.1, np.random.default_rng(seed))
     sample = draw(0)
     assert len(sample) == 10 and len(set(sample.tolist())) == 10
     assert set(sample.tolist()) <= set(population.tolist())
@@ -148,13 +167,13 @@ def test_sample_fraction_is_a_uniform_sample_without_replacement():
 def test_sample_sizes_and_seeds_per_run():
     data = synthetic_data(sizes=(1_000, 1_000))
     for n_step in (1, 3):
-        population = offline_data.valid_starts(data, n_step)
-        sample = offline_data.sample_fraction(data, 0.05, np.random.default_rng(0), n_step)
+        population = fixed.valid_starts(data, n_step)
+        sample = fixed.sample_fraction(data, 0.05, np.random.default_rng(0), n_step)
         assert len(sample) == round(0.05 * len(population))
     dense = offline_ci_config("cql", final_sparsity=0.0, seed=3)
-    assert offline_data.sample_seed(dense) == offline_data.sample_seed(
+    assert fixed.sample_seed(dense) == fixed.sample_seed(
         dense.replace(final_sparsity=0.95, width=3))
-    assert offline_data.sample_seed(dense) != offline_data.sample_seed(dense.replace(seed=4))
+    assert fixed.sample_seed(dense) != fixed.sample_seed(dense.replace(seed=4))
 
 
 def test_fixed_replay_reproduces_n_step_targets_of_the_full_log():
@@ -162,23 +181,23 @@ def test_fixed_replay_reproduces_n_step_targets_of_the_full_log():
     on the full log (per checkpoint, as each checkpoint is its own buffer)."""
     gamma, n_step = 0.9, 3
     data = synthetic_data(sizes=(60, 41), terminal_every=6)
-    starts = offline_data.valid_starts(data, n_step)
-    fixed = offline_data.build_fixed_replay(data, starts, n_step, gamma)
-    assert int(fixed.size) == len(starts) == fixed.actions.shape[0]
-    batch = offline_data.sample_fixed(fixed, jax.random.key(0), 64, n_step, gamma)
+    starts = fixed.valid_starts(data, n_step)
+    buffer = fixed.build_fixed_replay(data, starts, n_step, gamma)
+    assert int(buffer.size) == len(starts) == buffer.actions.shape[0]
+    batch = fixed.sample_fixed(buffer, jax.random.key(0), 64, n_step, gamma)
     slot = np.asarray(batch.indices)
     t = starts[slot]  # dataset index of each sampled window
     for segment in (0, 1):
         rows = np.flatnonzero(data.segment == segment)
         ends = jnp.asarray(data.terminal[rows])
-        full = replay.init(len(rows), OBS).replace(  # the whole checkpoint, oldest at slot 0
+        full = jittable.init(len(rows), OBS).replace(  # the whole checkpoint, oldest at slot 0
             obs=jnp.asarray(data.observation[rows]),
             next_obs=jnp.asarray(data.observation[np.minimum(rows + 1, rows[-1])]),
             actions=jnp.asarray(data.action[rows]), rewards=jnp.asarray(data.reward[rows]),
             terminated=ends, episode_end=ends, size=jnp.asarray(len(rows), jnp.int32))
         mine = data.segment[t] == segment
         idx = jnp.asarray(t[mine] - rows[0])
-        returns, discounts, next_obs = replay.n_step_targets(full, idx, n_step, gamma)
+        returns, discounts, next_obs = jittable.n_step_targets(full, idx, n_step, gamma)
         np.testing.assert_allclose(np.asarray(batch.returns)[mine], returns, rtol=1e-6)
         np.testing.assert_allclose(np.asarray(batch.discounts)[mine], discounts, rtol=1e-6)
         live = np.asarray(discounts) > 0
@@ -190,20 +209,20 @@ def test_fixed_replay_reproduces_n_step_targets_of_the_full_log():
 
 def test_fixed_replay_is_rebuilt_identically(tmp_path):
     data = synthetic_data(sizes=(300, 300))
-    folder = offline_data.dataset_dir("Breakout", "ci", 0, tmp_path)
+    folder = datasets.dataset_dir("Breakout", "ci", 0, tmp_path)
     for i in (0, 1):
         rows = data.segment == i
-        offline_data.write_replay_checkpoint(folder, i, {
+        datasets.write_replay_checkpoint(folder, i, {
             "observation": data.observation[rows], "action": data.action[rows],
             "reward": data.reward[rows], "terminal": data.terminal[rows]})
     (folder / "dataset.json").write_text("{}")
     config = offline_ci_config("cql_c51")
-    a = offline_data.fixed_replay_for(config, tmp_path)
-    b = offline_data.fixed_replay_for(config, tmp_path)
-    c = offline_data.fixed_replay_for(config.replace(seed=1), tmp_path)
+    a = logger.fixed_replay_for(config, tmp_path)
+    b = logger.fixed_replay_for(config, tmp_path)
+    c = logger.fixed_replay_for(config.replace(seed=1), tmp_path)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(x, y)
-    assert int(a.size) == round(0.05 * len(offline_data.valid_starts(data, 3)))
+    assert int(a.size) == round(0.05 * len(fixed.valid_starts(data, 3)))
     assert not np.array_equal(a.obs, c.obs)
 
 
@@ -222,9 +241,9 @@ def test_cql_regularizer_matches_hand_computation():
 def test_agent_loss_is_td_plus_alpha_times_regularizer(factory, agent):
     config = offline_ci_config(agent)
     data = synthetic_data(sizes=(80,))
-    fixed = offline_data.build_fixed_replay(data, offline_data.valid_starts(data, config.n_step),
-                                            config.n_step, config.gamma)
-    batch = offline_data.sample_fixed(fixed, jax.random.key(1), 8, config.n_step, config.gamma)
+    buffer = fixed.build_fixed_replay(data, fixed.valid_starts(data, config.n_step),
+                                      config.n_step, config.gamma)
+    batch = fixed.sample_fixed(buffer, jax.random.key(1), 8, config.n_step, config.gamma)
     with_cql = factory(config, 3)
     without = factory(config.replace(cql_alpha=0.0), 3)
     params = with_cql.network.init(jax.random.key(0), batch.obs)
@@ -266,7 +285,7 @@ def counting_trainer():
                                updates_per_iteration=40, mask_update_every=10,
                                target_update_period=20, eval_episodes=2)
     data = synthetic_data(sizes=(400,))
-    buffer = offline_data.build_fixed_replay(data, offline_data.valid_starts(data, 1), 1, 0.99)
+    buffer = fixed.build_fixed_replay(data, fixed.valid_starts(data, 1), 1, 0.99)
     env = CountingEnv()
     return make_offline_trainer(config, env=env, buffer=buffer), env
 
@@ -303,16 +322,16 @@ def test_offline_run_resumes_like_online_runs(counting_trainer, tmp_path):
     straight = runner.run_one(config, "off", tmp_path / "a", tmp_path / "ca", trainer=trainer)
     assert runner.run_one(config, "off", tmp_path / "b", tmp_path / "cb", trainer=trainer,
                           max_iterations=1) is None
-    assert runner.checkpoint_path(tmp_path / "cb", "off", config.run_id).exists()
+    assert checkpoints.checkpoint_path(tmp_path / "cb", "off", config.run_id).exists()
     resumed = runner.run_one(config, "off", tmp_path / "b", tmp_path / "cb", trainer=trainer)
-    drop = lambda rec: [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS}
-                        for it in results.read_run(rec)["iterations"]]
+    drop = lambda rec: [{k: v for k, v in it.items() if k not in TIMING_KEYS}
+                        for it in store.read_run(rec)["iterations"]]
     assert drop(straight) == drop(resumed)
     rows = drop(straight)
     assert [r["gradient_updates"] for r in rows] == [40, 80, 120]
     assert all(r["env_steps"] == 0 and r["eval_return"] == r["train_return"] for r in rows)
     assert rows[-1]["sparsity"] == pytest.approx(0.9, abs=0.01)
-    frame = results.load_runs(tmp_path / "b")
+    frame = store.load_runs(tmp_path / "b")
     assert frame["agent"].tolist() == ["cql"] * 3 and frame["sparsity"].tolist() == [0.9] * 3
 
 
@@ -329,14 +348,14 @@ def test_invalid_offline_configs_name_the_field(field, value, message):
 
 
 def test_offline_config_round_trip_and_sweep():
-    config = offline.offline_cpu_config("cql_c51", width=3, final_sparsity=0.99, seed=2)
+    config = offline_cpu_config("cql_c51", width=3, final_sparsity=0.99, seed=2)
     assert config_from_dict(config.to_dict()) == config
     assert isinstance(config_from_dict(config.to_dict()), OfflineConfig)
     assert (config.n_step, config.dueling, config.double_dqn, config.target_update_period) == (
         3, True, True, 100)
     assert config.total_updates == 62_500 and config.num_env_steps == 0
     assert config.iteration_env_steps == config.updates_per_iteration
-    sweep = offline.offline_sweep("cpu")
+    sweep = registry.offline_sweep("cpu")
     configs = sweep.configs()
     assert sweep.name == "offline_cpu" and len(configs) == 144
     assert len({c.run_id for c in configs}) == 144
@@ -353,7 +372,8 @@ def test_collapse_table_reads_peak_final_and_drop_from_the_iqm_curve():
     for update, value in zip((10, 20, 30, 40), (0.2, 0.4, 0.6, 0.8), strict=True):
         rows.append({"run_id": "c", "agent": "cql", "width": 1, "sparsity": 0.95,
                      "gradient_updates": update, "normalized": value})
-    table = offline.collapse_table(pd.DataFrame(rows), last_iterations=2).set_index("sparsity")
+    curves = pd.DataFrame(rows)
+    table = offline.collapse_table(curves, last_iterations=2).set_index("sparsity")
     # dense: IQM of two runs per iteration = their mean: [0, 1, 0.4, 0.4]
     assert table.loc[0.0, "runs"] == 2
     assert table.loc[0.0, "peak"] == pytest.approx(1.0)
@@ -363,11 +383,16 @@ def test_collapse_table_reads_peak_final_and_drop_from_the_iqm_curve():
     # still rising at the end: the peak is the last point; the drop is only the averaging
     assert table.loc[0.95, "peak_update"] == 40
     assert table.loc[0.95, "drop"] == pytest.approx(0.8 - 0.7)
+    # the notebook's table is the same, rounded, at the chapter's last_iterations
+    analysis = OfflineAnalysis("", None, curves, None, None, None, "")
+    data = OfflineData(analysis, "results/offline_cpu/", Path("results"), "offline_cpu",
+                       last_iterations=2)
+    shown = chapters.offline_collapse_table(data).set_index("sparsity")
+    assert shown.loc[0.95, "drop"] == pytest.approx(0.1)
+    assert shown.loc[0.0, "peak_update"] == 20
 
 
 def test_summary_states_each_verdict_and_the_collapse_in_words():
-    from prunebook.claims import ClaimResult
-
     curves = pd.DataFrame([
         {"run_id": f"cql-w1-s{s}-seed{seed}", "agent": "cql", "width": 1, "sparsity": s,
          "gradient_updates": u, "normalized": v}
@@ -376,8 +401,9 @@ def test_summary_states_each_verdict_and_the_collapse_in_words():
     final = pd.DataFrame([{"agent": "cql", "width": 1, "sparsity": s, "game": "Breakout",
                            "seed": seed} for s in (0.0, 0.95) for seed in (0, 1)])
     result = ClaimResult("4-cql-w1", "reproduced", 1.5, (1.2, 1.9), "significant gains", "x")
-    analysis = offline.OfflineAnalysis("", None, curves, final, None, None, "", (result,))
-    text = offline.summary(analysis, last_iterations=1)
+    analysis = OfflineAnalysis("", None, curves, final, None, None, "", (result,))
+    data = OfflineData(analysis, "results/offline_cpu/", Path("results"), "offline_cpu")
+    text = chapters.offline_summary(data)
     verdict_line, collapse_line = text.splitlines()
     assert "CQL pruned 95% x1 vs CQL dense x1" in verdict_line
     assert "our data support the paper" in verdict_line and "[1.2" in verdict_line
@@ -386,16 +412,40 @@ def test_summary_states_each_verdict_and_the_collapse_in_words():
 
 
 def test_chapter4_verdicts_equal_the_front_page_on_the_committed_sweep():
-    from pathlib import Path
-
-    from prunebook import claims
-
     root = Path(__file__).resolve().parent.parent / "results"
-    expected = offline.chapter_configs("cpu", ("cql", "cql_c51"), offline.BOOK_GAMES, (1, 3),
-                                       (0.0, 0.95, 0.99))
-    chapter = offline.analyse(root, "offline_cpu", expected, last_iterations=3).claims
-    front = claims.claims_table(root).set_index("claim")
+    data = chapters.offline_load_or_run("cpu", ("cql", "cql_c51"), spec.BOOK_GAMES, (1, 3),
+                                        (0.0, 0.95, 0.99), last_iterations=3,
+                                        results_root=root)
+    chapter = chapters.offline_verdict_table(data)
+    front = claims_table.claims_table(root).set_index("claim")
     assert len(chapter) == 4
     for row in chapter.itertuples(index=False):  # whatever the figures' last_iterations
         assert (row.ours, row.ci95, row.verdict) == tuple(front.loc[row.claim,
                                                                     ["ours", "ci95", "verdict"]])
+    assert data.coverage_text().endswith("144 of 144 offline runs finished")
+
+
+def test_chapter4_says_not_yet_run_everywhere_on_an_empty_results_folder(tmp_path, capsys):
+    """No runs: the chapter's data is not None, and every table, figure and text the notebook
+    shows says "not yet run" itself (nothing is trained at preset "cpu")."""
+    data = chapters.offline_load_or_run("cpu", ("cql", "cql_c51"), spec.BOOK_GAMES, (1, 3),
+                                        (0.0, 0.95, 0.99), results_root=tmp_path / "empty")
+    message = NOT_YET_RUN.format(folder=f"{tmp_path / 'empty'}/offline_cpu/")
+    assert data is not None and data.analysis is None
+    assert data.coverage_text() == message
+    assert chapters.offline_summary(data) == message
+    shown = [chapters.offline_behaviour_table, chapters.figure_offline_curves,
+             chapters.offline_collapse_table, chapters.offline_iqm_table,
+             chapters.figure_offline_iqm_vs_width, chapters.offline_verdict_table,
+             chapters.offline_sensitivity_table]
+    for show in shown:
+        assert show(data) is None, show.__name__
+        assert capsys.readouterr().out == message + "\n", show.__name__
+    # the setting describes the runs to come, so it is there before any has finished
+    setting = chapters.offline_setting_table(data)
+    assert set(setting.index.get_level_values("agent")) == {"cql", "cql_c51"}
+    # the robustness cells (front-page functions) have nothing to show either
+    robust = chapters.sweep_results(data.results_root, data.sweep, ["4-cql-w1"])
+    assert [r.verdict for r in robust] == ["not yet run"]
+    assert chapters.robustness_table(robust).empty
+    assert chapters.figure_robustness(robust) is None

@@ -2,20 +2,14 @@
 
 import pytest
 
-from prunebook import pruning
-from prunebook.config import AGENTS, ConfigError, RunConfig, preset_config
+from prunebook import pruning, spec
+from prunebook.agents import iqn
+from prunebook.config import ConfigError, RunConfig, paper_config, preset_config
+from prunebook.config.paper import ENV_TABLE, IQN_FIELDS, PAPER_TABLE, VARIANT_TABLE
 from prunebook.envs import atari
-from prunebook.paper import (
-    ATARI_60_GAMES,
-    ENV_TABLE,
-    IQN_FIELDS,
-    PAPER_TABLE,
-    VARIANT_TABLE,
-    iqn_base_config,
-    paper_config,
-)
+from prunebook.spec import AGENTS, ATARI_60_GAMES
 
-RUN_AGENTS = [a for a in ("dqn", "rainbow", "iqn", "der", "drq_eps") if a in AGENTS]
+RUN_AGENTS = list(AGENTS)
 
 
 def _expected(agent: str) -> dict:
@@ -93,24 +87,16 @@ def test_atari_100k_run_length_and_pruning_window():
             config.prune_end_frac, config.mask_update_every)
         assert (schedule.start_update, schedule.end_update) == (2_000_000, 7_999_000)
         assert schedule.update_every == 1000
-        assert config.game in atari.ATARI_100K_GAMES and config.network == "impala"
+        assert config.game in spec.ATARI_100K_GAMES and config.network == "impala"
 
 
 def test_iqn_constants_match_the_table():
-    from prunebook.agents import iqn
-
-    hp = iqn.IQN_DEFAULTS
+    config = paper_config("iqn")
+    hp = iqn.IQNHyperParams.from_config(config)
     for name in IQN_FIELDS:
         assert getattr(hp, name) == PAPER_TABLE["iqn"][name], name
-    for name, value in iqn.IQN_RUN_DEFAULTS.items():
-        assert PAPER_TABLE["iqn"][name] == value, name
-    config = iqn_base_config()
     for name in ("n_step", "learning_rate", "adam_eps"):
         assert getattr(config, name) == PAPER_TABLE["iqn"][name], name
-    assert iqn.IQNHyperParams.from_config(config) == hp
-    if "iqn" not in AGENTS:
-        with pytest.raises(ConfigError, match="iqn"):
-            paper_config("iqn")
 
 
 def test_run_length_and_pruning_schedule_arithmetic():
@@ -130,7 +116,7 @@ def test_run_length_and_pruning_schedule_arithmetic():
 def test_environment_table_matches_the_atari_module():
     assert ENV_TABLE["stack_size"] == atari.STACK_SIZE
     assert ENV_TABLE["screen_size"] == atari.SCREEN_SIZE
-    assert ENV_TABLE["frame_skip"] == atari.FRAME_SKIP
+    assert ENV_TABLE["frame_skip"] == spec.FRAME_SKIP
     assert ENV_TABLE["max_episode_steps"] == atari.MAX_EPISODE_STEPS
     assert ENV_TABLE["sticky_action_probability"] == atari.STICKY_ACTION_PROBABILITY
     import inspect
@@ -141,8 +127,8 @@ def test_environment_table_matches_the_atari_module():
 
 
 def test_games_and_overrides():
-    assert len(ATARI_60_GAMES) == 60 and set(atari.PAPER_15_GAMES) <= set(ATARI_60_GAMES)
-    for game in atari.PAPER_15_GAMES:
+    assert len(ATARI_60_GAMES) == 60 and set(spec.PAPER_15_GAMES) <= set(ATARI_60_GAMES)
+    for game in spec.PAPER_15_GAMES:
         assert paper_config("rainbow", game=game).game == game
     with pytest.raises(ConfigError, match="game"):
         paper_config("dqn", game="Breakout-MinAtar")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from prunebook import params
-from prunebook.params import Param, ParameterError
+from prunebook import spec
+from prunebook.book import params
+from prunebook.book.params import SPECS, Param, ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 NB00 = ROOT / "notebooks" / "00_pruning_schedule.ipynb"
@@ -21,7 +22,7 @@ SPEC = {
     "widths": params.widths(),
     "final_sparsity": params.sparsity(),
     "sparsities": params.sparsities(),
-    "games": params.games(params.MINATAR_GAMES),
+    "games": params.games(spec.MINATAR_GAMES),
     "agents": params.agents(),
     "num_env_steps": params.steps("environment steps"),
     "num_updates": params.steps("updates", low=1, optional=True),
@@ -150,14 +151,15 @@ def test_spec_by_name_and_unknown_spec_name():
 
 def test_describe_lists_every_parameter():
     table = params.describe("00_pruning_schedule")
-    for name in params.SPECS["00_pruning_schedule"]:
+    for name in SPECS["00_pruning_schedule"]:
         assert f"`{name}`" in table
 
 
 def test_games_list_holds_minatar_and_the_paper_games():
-    assert set(params.MINATAR_GAMES) <= set(params.GAMES)
-    assert {"Pong", "VideoPinball", "MsPacman", "Tutankham"} <= set(params.GAMES)
-    assert len(params.ATARI_GAMES) == 60
+    assert set(spec.MINATAR_GAMES) <= set(spec.ALL_GAMES)
+    assert {"Pong", "VideoPinball", "MsPacman", "Tutankham"} <= set(spec.ALL_GAMES)
+    assert len(spec.ATARI_60_GAMES) == 60 and set(spec.PAPER_15_GAMES) <= set(spec.ATARI_60_GAMES)
+    assert params.games().choices == spec.ALL_GAMES  # the notebooks' games parameter
 
 
 # --- through papermill: a bad parameter stops notebook 00 at its check cell -------------------

@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from prunebook import plots  # noqa: E402
+from prunebook.analysis import plots
+from prunebook.analysis.plots import OKABE_ITO
 
 SCALE = "MinAtar, 2 games, 3 seeds, 4k env steps, preset ci"
 
@@ -94,5 +95,5 @@ def test_plot_performance_profiles():
 
 
 def test_palette_is_okabe_ito():
-    assert plots.OKABE_ITO[:3] == ("#000000", "#E69F00", "#56B4E9")
+    assert OKABE_ITO[:3] == ("#000000", "#E69F00", "#56B4E9")
     assert plots.series_label(0.0) == "dense" and plots.series_label((3, 0.9)) == "w3 pruned 90%"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from prunebook import migrations
-from prunebook.config import MINATAR_AGENTS, config_from_dict
+from prunebook.config import config_from_dict
 from prunebook.envs import minatar
+from prunebook.spec import MINATAR_AGENTS
+from prunebook.sweeps import migrations
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 GYMNAX_DEFAULT_STEPS = {"Freeway": 2500}  # every other MinAtar game: 1,000

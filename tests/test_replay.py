@@ -5,14 +5,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prunebook import replay
+from prunebook.replay import jittable
 
 
 def _filled(rewards, terminated, ends, capacity=16):
-    state = replay.init(capacity, (2,))
+    state = jittable.init(capacity, (2,))
     for t, (r, term, end) in enumerate(zip(rewards, terminated, ends, strict=False)):
         obs = jnp.full((2,), t, jnp.uint8)
-        state = replay.add(state, obs, t % 3, r, obs + 100, term, end)
+        state = jittable.add(state, obs, t % 3, r, obs + 100, term, end)
     return state
 
 
@@ -20,8 +20,8 @@ def test_n_step_returns_stop_at_episode_end():
     gamma = 0.5
     # t: 0 1 2 3(terminal) 4 5 6
     state = _filled([1, 2, 4, 8, 16, 32, 64], [0, 0, 0, 1, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0])
-    returns, discounts, next_obs = replay.n_step_targets(state, jnp.array([0, 2, 3, 4]), 3,
-                                                         gamma)
+    returns, discounts, next_obs = jittable.n_step_targets(state, jnp.array([0, 2, 3, 4]), 3,
+                                                           gamma)
     # from 0: 1 + .5*2 + .25*4 = 3, bootstrap gamma^3 from next_obs of t=2
     # from 2: 4 + .5*8 = 8, terminal at 3 -> discount 0
     # from 3: 8, terminal -> 0; from 4: 16 + 16 + 16 = 48, bootstrap from t=6
@@ -32,7 +32,7 @@ def test_n_step_returns_stop_at_episode_end():
 
 def test_truncation_cuts_the_window_but_bootstraps():
     state = _filled([1, 1, 1, 1], [0, 0, 0, 0], [0, 1, 0, 0])  # time limit after t=1
-    returns, discounts, next_obs = replay.n_step_targets(state, jnp.array([0]), 3, 0.9)
+    returns, discounts, next_obs = jittable.n_step_targets(state, jnp.array([0]), 3, 0.9)
     np.testing.assert_allclose(returns, [1.9])
     np.testing.assert_allclose(discounts, [0.81], rtol=1e-6)
     assert int(next_obs[0, 0]) == 101
@@ -41,7 +41,7 @@ def test_truncation_cuts_the_window_but_bootstraps():
 def test_incomplete_windows_are_never_sampled_and_wraparound():
     state = _filled(list(range(20)), [0] * 20, [0] * 20, capacity=8)  # wrapped: holds t=12..19
     assert int(state.size) == 8 and int(state.cursor) == 4
-    batch = replay.sample_uniform(state, jax.random.PRNGKey(0), 512, 3, 0.99)
+    batch = jittable.sample_uniform(state, jax.random.PRNGKey(0), 512, 3, 0.99)
     times = np.asarray(batch.obs[:, 0])
     assert times.min() == 12 and times.max() == 17  # t=18, 19 lack a full 3-step window
     np.testing.assert_allclose(batch.probabilities, 1 / 6)
@@ -49,9 +49,9 @@ def test_incomplete_windows_are_never_sampled_and_wraparound():
 
 def test_prioritized_sampling_matches_priorities():
     state = _filled([0.0] * 6, [0] * 6, [0] * 6)
-    state = replay.update_priorities(state, jnp.arange(6), jnp.array([1., 2., 3., 4., 0.5, 9.]))
+    state = jittable.update_priorities(state, jnp.arange(6), jnp.array([1., 2., 3., 4., 0.5, 9.]))
     # n_step=2: the newest transition (t=5) is not sampleable, so total = 10.5
-    batch = replay.sample_prioritized(state, jax.random.PRNGKey(1), 4096, 2, 0.99)
+    batch = jittable.sample_prioritized(state, jax.random.PRNGKey(1), 4096, 2, 0.99)
     idx = np.asarray(batch.indices)
     assert 5 not in idx
     expected = np.array([1, 2, 3, 4, 0.5]) / 10.5
@@ -62,7 +62,7 @@ def test_prioritized_sampling_matches_priorities():
 
 def test_new_transitions_get_max_priority():
     state = _filled([0.0] * 3, [0] * 3, [0] * 3)
-    state = replay.update_priorities(state, jnp.array([0]), jnp.array([5.0]))
-    state = replay.add(state, jnp.zeros(2, jnp.uint8), 0, 0.0, jnp.zeros(2, jnp.uint8), False,
-                       False)
+    state = jittable.update_priorities(state, jnp.array([0]), jnp.array([5.0]))
+    state = jittable.add(state, jnp.zeros(2, jnp.uint8), 0, 0.0, jnp.zeros(2, jnp.uint8), False,
+                         False)
     assert float(state.priorities[3]) == 5.0

@@ -5,10 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prunebook import chapters, claims, normalization
+from prunebook.analysis import atari_scores, claims, claims_table
+from prunebook.analysis.claims import ALTERNATIVES, CLAIMS_BY_ID
+from prunebook.book import chapters
 
 GAMES = ["Pong", "Breakout", "Asterix", "Qbert"]
-CLAIM = claims.CLAIMS_BY_ID["2-dqn"]
+CLAIM = CLAIMS_BY_ID["2-dqn"]
 
 
 def frame(levels, seeds=5, noise=0.05, seed=0, last=0.0):
@@ -18,7 +20,7 @@ def frame(levels, seeds=5, noise=0.05, seed=0, last=0.0):
     rows = []
     for (width, sparsity), per_game in levels.items():
         for game in GAMES:
-            random, human = normalization.atari_reference(game)
+            random, human = atari_scores.atari_reference(game)
             for s in range(seeds):
                 hn = per_game.get(game, per_game["*"]) * (1 + noise * rng.standard_normal())
                 hn += last * (sparsity > 0)
@@ -41,14 +43,14 @@ def test_a_clear_effect_is_robust_and_the_primary_is_evaluate():
     names = [a.name for a in res.alternatives]
     assert names == ["mean of last 3 iterations", "mean instead of IQM",
                      "expanded percentile interval"] + [f"without {g}" for g in sorted(GAMES)]
-    assert not res.fragile and claims.robustness_text(res) == "robust (7 alternatives)"
+    assert not res.fragile and claims_table.robustness_text(res) == "robust (7 alternatives)"
 
 
 def test_one_game_carrying_the_verdict_is_fragile_and_named():
     res = robust(frame({(1, 0.0): {"*": 1.0}, (5, 0.95): {"*": 1.02, "Qbert": 2.0}}))
     assert res.verdict == "reproduced"  # the rule's verdict is kept
     assert res.fragile and res.flipped_by == ["without Qbert"]
-    assert "**fragile**: changes without Qbert → inconclusive" == claims.robustness_text(res)
+    assert "**fragile**: changes without Qbert → inconclusive" == claims_table.robustness_text(res)
 
 
 def test_the_mean_alternative_and_the_last_iterations_alternative():
@@ -80,11 +82,11 @@ def test_chapter_tables_show_the_alternatives():
     assert "**Fragile:** the verdict changes under without Qbert (inconclusive)" in sentence
     fig = chapters.figure_robustness([res])
     assert len(fig.axes) == 1 and fig.axes[0].get_xscale() == "log"
-    assert chapters.figure_robustness([claims._not_run(CLAIM, "—", "x")]) is None
+    assert chapters.figure_robustness([claims.not_run_result(CLAIM, "—", "x")]) is None
 
 
 def test_alternatives_are_fixed():
-    assert claims.ALTERNATIVES == ("mean of last 3 iterations", "mean instead of IQM",
+    assert ALTERNATIVES == ("mean of last 3 iterations", "mean instead of IQM",
                                    "expanded percentile interval", "without <game>")
     with pytest.raises(ValueError, match="unknown interval"):
         claims.evaluate(CLAIM, frame({(1, 0.0): {"*": 1.0}, (5, 0.95): {"*": 1.3}}),

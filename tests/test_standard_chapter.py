@@ -4,9 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prunebook import chapters, results
-from prunebook.chapters import standard
+from prunebook.book import chapters
+from prunebook.book.chapters import standard
+from prunebook.book.chapters.data import measure_rows
 from prunebook.config import ci_config
+from prunebook.sweeps import store
 
 
 def _record(config, measures_per_iteration, returns, sweep="s"):
@@ -26,11 +28,11 @@ def _measured(dormant, srank):
 def test_measures_frame_flattens_nested_measures_and_skips_old_records(tmp_path):
     new = ci_config("dqn", game="Breakout", seed=0)
     old = ci_config("dqn", game="Breakout", seed=1)
-    results.write_run(results.run_path(tmp_path, "s", new.run_id),
-                      _record(new, [_measured(0.5, 7), _measured(0.25, 9)], [1.0, 2.0]))
-    results.write_run(results.run_path(tmp_path, "s", old.run_id),
-                      _record(old, [None, None], [1.0, 2.0]))
-    frame = standard.measures_frame(tmp_path, "s")
+    store.write_run(store.run_path(tmp_path, "s", new.run_id),
+                    _record(new, [_measured(0.5, 7), _measured(0.25, 9)], [1.0, 2.0]))
+    store.write_run(store.run_path(tmp_path, "s", old.run_id),
+                    _record(old, [None, None], [1.0, 2.0]))
+    frame = measure_rows(store.read_run(p) for p in sorted((tmp_path / "s").glob("*.json")))
     assert set(frame.run_id) == {new.run_id}
     got = frame.set_index(["env_steps", "measure"])["value"]
     assert got[(1000, "dormant_tau0.1/overall")] == 0.5
@@ -69,8 +71,8 @@ def test_at_env_steps_cuts_every_run_after_that_step(tmp_path):
     configs = [ci_config("dqn", game="Breakout", width=w, final_sparsity=s)
                for w in (1, 2) for s in (0.0, 0.95)]
     for c in configs:
-        results.write_run(results.run_path(tmp_path, "online_ci", c.run_id),
-                          _record(c, [None] * 4, [1.0, 2.0, 3.0, 4.0 * c.width], "online_ci"))
+        store.write_run(store.run_path(tmp_path, "online_ci", c.run_id),
+                        _record(c, [None] * 4, [1.0, 2.0, 3.0, 4.0 * c.width], "online_ci"))
     sel = chapters.selection("ci", ["dqn"], None, [0.0, 0.95])
     data = chapters.load(sel, tmp_path)
     early = standard.at_env_steps(data, 2_000)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from prunebook import stats
+from prunebook.analysis import stats
+from prunebook.analysis.stats import METRICS
 
 
 @pytest.mark.parametrize("shape", [(5, 15), (3, 1), (1, 3), (7, 4), (10, 9), (2, 2)])
@@ -17,7 +18,7 @@ def test_iqm_matches_scipy_trim_mean(shape):
 def test_metrics_are_batched_over_leading_axes():
     rng = np.random.default_rng(0)
     batch = rng.normal(size=(6, 5, 15))
-    for name, fn in stats.METRICS.items():
+    for name, fn in METRICS.items():
         got = fn(batch)
         assert got.shape == (6,), name
         assert np.allclose(got, [fn(b) for b in batch]), name

@@ -5,15 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prunebook.config import (
-    DOPAMINE_MAX_EPISODE_STEPS,
-    FREEWAY_TIME_LIMIT,
-    ConfigError,
-    ci_config,
-    std_config,
-)
+from prunebook.config import ConfigError, ci_config, std_config
 from prunebook.envs import minatar
-from prunebook.sweeps import get_sweep
+from prunebook.spec import DOPAMINE_MAX_EPISODE_STEPS, FREEWAY_TIME_LIMIT
+from prunebook.sweeps.registry import get_sweep
 
 GAMES = ("Asterix", "Breakout", "Seaquest", "SpaceInvaders")
 

@@ -13,10 +13,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prunebook import pruning, runner, train
+from prunebook import pruning
 from prunebook.agents.common import Agent
 from prunebook.config import ConfigError, RunConfig, ci_config
 from prunebook.envs.minatar import MinAtarEnv
+from prunebook.loops import minatar as minatar_loop
+from prunebook.loops.trainer import TIMING_KEYS
+from prunebook.sweeps import checkpoints, cost, local, runner, store, vmap
+from prunebook.sweeps.grid import Grid, Sweep
+from prunebook.sweeps.runner import NonFiniteLossError
 
 
 def _random_policy_return(game: str, episodes: int = 200, seed: int = 0) -> float:
@@ -48,20 +53,20 @@ def test_agents_learn_breakout(agent):
                        replay_capacity=20_000, min_replay_history=2_000,
                        epsilon_decay_steps=20_000, target_update_period=500,
                        final_sparsity=0.9, mask_update_every=1000)
-    trainer = train.make_trainer(config)
+    trainer = minatar_loop.make_trainer(config)
     state = trainer.init(0)
     for _ in range(config.num_iterations):
         state = trainer.run_iteration(state)
-    learned = train.iteration_stats(state).train_return
+    learned = minatar_loop.iteration_stats(state).train_return
     random_return = _random_policy_return("Breakout")
     assert random_return < 1.0
     assert learned > random_return + 2.0, (learned, random_return)
-    assert train.measured_sparsity(state) == pytest.approx(0.9, abs=0.01)
+    assert minatar_loop.measured_sparsity(state) == pytest.approx(0.9, abs=0.01)
 
 
 def test_masks_follow_the_schedule_during_training():
     config = ci_config("dqn", final_sparsity=0.9)
-    trainer = train.make_trainer(config)
+    trainer = minatar_loop.make_trainer(config)
     schedule = pruning.GMPSchedule.from_run_length(0.9, config.total_updates, 0.2, 0.8,
                                                    config.mask_update_every)
     state = trainer.init(0)
@@ -78,7 +83,7 @@ def test_masks_follow_the_schedule_during_training():
             assert int(mask.sum()) == expected_kept
             assert np.all(np.asarray(param)[np.asarray(mask) == 0] == 0)
     assert done == config.total_updates
-    assert train.measured_sparsity(state) == pytest.approx(0.9, abs=1e-3)
+    assert minatar_loop.measured_sparsity(state) == pytest.approx(0.9, abs=1e-3)
 
 
 # iqn: a loss with a PRNG key inside the jitted loop (few taus to keep it quick)
@@ -87,13 +92,13 @@ def test_masks_follow_the_schedule_during_training():
     ("iqn", dict(num_tau_samples=8, num_tau_prime_samples=8, num_quantile_samples=4))])
 def test_same_seed_is_bit_identical_and_seeds_differ(agent, extra):
     config = ci_config(agent, num_env_steps=2_000, final_sparsity=0.5, **extra)
-    trainer = train.make_trainer(config)
+    trainer = minatar_loop.make_trainer(config)
 
     def run(seed):
         state = trainer.init(seed)
         for _ in range(config.num_iterations):
             state = trainer.run_iteration(state)
-        return train.state_to_arrays(state)
+        return minatar_loop.state_to_arrays(state)
 
     a, b, c = run(3), run(3), run(4)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -101,7 +106,7 @@ def test_same_seed_is_bit_identical_and_seeds_differ(agent, extra):
 
 
 def _records_equal(a, b):
-    strip = lambda r: [{k: v for k, v in it.items() if k not in runner.TIMING_KEYS} for r in [r]
+    strip = lambda r: [{k: v for k, v in it.items() if k not in TIMING_KEYS} for r in [r]
                        for it in r["iterations"]]
     return strip(a) == strip(b)
 
@@ -122,7 +127,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, env=os.environ)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
-    ckpt = runner.checkpoint_path(tmp_path / "ck", "t", config.run_id)
+    ckpt = checkpoints.checkpoint_path(tmp_path / "ck", "t", config.run_id)
     assert ckpt.exists()
     assert not (tmp_path / "resumed" / "t" / f"{config.run_id}.json").exists()
     resumed = runner.run_one(config, "t", tmp_path / "resumed", tmp_path / "ck")
@@ -133,35 +138,34 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
 
 
 def test_a_cached_finished_run_is_restored_only_for_its_own_config(tmp_path):
-    from prunebook import results
 
     config = ci_config("dqn")
-    copy = runner.finished_copy_path(tmp_path / "ck", "t", config.run_id)
+    copy = checkpoints.finished_copy_path(tmp_path / "ck", "t", config.run_id)
     record = dict(run_id=config.run_id, sweep="t", config=config.to_dict(), iterations=[],
                   wall_clock_s=1.0)
-    out = results.run_path(tmp_path / "r", "t", config.run_id)
-    results.write_run(copy, {**record, "config": {**config.to_dict(), "learning_rate": 1e-3}})
-    assert not runner.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
+    out = store.run_path(tmp_path / "r", "t", config.run_id)
+    store.write_run(copy, {**record, "config": {**config.to_dict(), "learning_rate": 1e-3}})
+    assert not checkpoints.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
     assert not out.exists()  # made with another learning rate: not this run's result
     copy.write_text("{ truncated")
-    assert not runner.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
-    results.write_run(copy, record)
-    assert runner.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
-    assert results.read_run(out) == results.read_run(copy)
+    assert not checkpoints.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
+    store.write_run(copy, record)
+    assert checkpoints.restore_finished(config, "t", tmp_path / "r", tmp_path / "ck")
+    assert store.read_run(out) == store.read_run(copy)
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path):
     config = ci_config("dqn")
     assert runner.run_one(config, "t", tmp_path / "r", tmp_path / "c", max_iterations=2,
                           checkpoint_interval_s=0) is None
-    ckpt = runner.checkpoint_path(tmp_path / "c", "t", config.run_id)
+    ckpt = checkpoints.checkpoint_path(tmp_path / "c", "t", config.run_id)
     before = ckpt.read_bytes()
-    good = train.make_trainer(config)
+    good = minatar_loop.make_trainer(config)
     poisoned = Agent(good.agent.network, good.agent.optimizer,
                      lambda p, t, b: good.agent.per_sample_loss(p, t, b) * jnp.nan, False)
-    with pytest.raises(runner.NonFiniteLossError, match="non-finite loss"):
+    with pytest.raises(NonFiniteLossError, match="non-finite loss"):
         runner.run_one(config, "t", tmp_path / "r", tmp_path / "c",
-                       trainer=train.make_trainer(config, agent=poisoned),
+                       trainer=minatar_loop.make_trainer(config, agent=poisoned),
                        checkpoint_interval_s=0)
     assert ckpt.read_bytes() == before
     assert not (tmp_path / "r" / "t" / f"{config.run_id}.json").exists()
@@ -180,35 +184,35 @@ def test_invalid_configs_fail_before_compute(field, value, message):
 
 def test_claim_files_keep_two_runners_apart(tmp_path):
     lock = tmp_path / "x.lock"
-    assert runner.try_claim(lock)
-    assert not runner.try_claim(lock)  # held by a live process (us)
+    assert checkpoints.try_claim(lock)
+    assert not checkpoints.try_claim(lock)  # held by a live process (us)
     lock.write_text(f"{os.uname().nodename} 999999999")  # a dead owner
-    assert runner.try_claim(lock)
+    assert checkpoints.try_claim(lock)
 
 
 def test_cli_ci_sweep_and_status(tmp_path, capsys):
-    from prunebook import cli, results
+    from prunebook import cli
 
     args = ["--preset", "ci", "--games", "Breakout", "--widths", "1", "--sparsities", "0",
             "0.95", "--seeds", "0", "--env-steps", "2000", "--results", str(tmp_path / "r"),
             "--checkpoints", str(tmp_path / "c"), "--name", "cli"]
     assert cli.main(["run", *args, "--serial", "--no-progress"]) == 0
-    frame = results.load_runs(tmp_path / "r")
+    frame = store.load_runs(tmp_path / "r")
     assert sorted(frame.run_id.unique()) == ["dqn-Breakout-w1-s0-seed0",
                                              "dqn-Breakout-w1-s0.95-seed0"]
     assert len(frame) == 2 * 2 and frame.train_return.notna().all()
     assert cli.main(["status", *args]) == 0
     out = capsys.readouterr().out
     hours = re.search(r"done\s+2\s+\((\S+) h in training iterations\)\n", out)
-    spent = sum(results.read_run(p)["wall_clock_s"] for p in (tmp_path / "r").rglob("*.json"))
+    spent = sum(store.read_run(p)["wall_clock_s"] for p in (tmp_path / "r").rglob("*.json"))
     assert hours and float(hours.group(1)) == round(spent / 3600, 2)
     assert "runs left: about 0.0 core-hours" in out
-    sweep = runner.Sweep("cli", (runner.Grid(("dqn",), ("Breakout",), (1,), (0.0, 0.95), (0,),
+    sweep = Sweep("cli", (Grid(("dqn",), ("Breakout",), (1,), (0.0, 0.95), (0,),
                                              "ci", (("num_env_steps", 2000),)),))
-    assert spent > 0 and runner.measured_seconds(sweep, tmp_path / "r") == pytest.approx(spent)
+    assert spent > 0 and cost.measured_seconds(sweep, tmp_path / "r") == pytest.approx(spent)
 
     # a fresh checkout lost a finished (uncommitted) result: restored from the cache, not rerun
-    lost = results.run_path(tmp_path / "r", "cli", "dqn-Breakout-w1-s0.95-seed0")
+    lost = store.run_path(tmp_path / "r", "cli", "dqn-Breakout-w1-s0.95-seed0")
     record = lost.read_text()
     lost.unlink()
     assert cli.main(["run", *args, "--serial", "--no-progress"]) == 0
@@ -218,53 +222,51 @@ def test_cli_ci_sweep_and_status(tmp_path, capsys):
 
 
 def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_path):
-    from prunebook import results
 
-    grid = runner.Grid(("dqn",), ("Breakout",), (1, 2), (0.0, 0.95), (0, 1), "ci",
+    grid = Grid(("dqn",), ("Breakout",), (1, 2), (0.0, 0.95), (0, 1), "ci",
                        (("num_env_steps", 2000),))
-    sweep = runner.Sweep("costs", (grid,))
+    sweep = Sweep("costs", (grid,))
     finished = {"dqn-Breakout-w1-s0-seed0": 100.0, "dqn-Breakout-w1-s0.95-seed1": 300.0,
                 "dqn-Breakout-w2-s0-seed0": 60.0}
     configs = {c.run_id: c.to_dict() for c in sweep.configs()}
     for run_id, seconds in finished.items():
-        results.write_run(results.run_path(tmp_path, "costs", run_id),
-                          dict(run_id=run_id, sweep="costs", config=configs[run_id],
+        store.write_run(store.run_path(tmp_path, "costs", run_id),
+                        dict(run_id=run_id, sweep="costs", config=configs[run_id],
                                iterations=[], wall_clock_s=seconds))
-    rows = {(r.agent, r.width): r for r in runner.cost_estimate(sweep, tmp_path)}
+    rows = {(r.agent, r.width): r for r in cost.cost_estimate(sweep, tmp_path)}
     assert (rows["dqn", 1].done, rows["dqn", 1].left) == (2, 2)
     assert rows["dqn", 1].left_seconds == pytest.approx(400.0)  # 2 runs at (100 + 300) / 2
     assert rows["dqn", 2].left_seconds == pytest.approx(180.0)  # 3 runs at 60
-    text = runner.format_cost_estimate(list(rows.values()), workers=2)
+    text = cost.format_cost_estimate(list(rows.values()), workers=2)
     assert f"about {580 / 3600:.1f} core-hours" in text and "on 2 workers" in text
 
-    table = runner.cost_markdown(list(rows.values()), "costs").splitlines()
+    table = cost.cost_markdown(list(rows.values()), "costs").splitlines()
     assert table[2] == "| dqn | ×1 | 2 | 200 (100 – 300) | 0.11 | 2 | ≈ 0.11 h |"
     assert table[-1] == "| **all** | | **3** | | **0.13** | **5** | ≈ 0.2 h |"
 
-    empty = runner.cost_estimate(runner.Sweep("none", (grid,)), tmp_path)
+    empty = cost.cost_estimate(Sweep("none", (grid,)), tmp_path)
     assert all(r.left_seconds is None and r.left == 4 for r in empty)
 
     # a longer sweep with nothing finished borrows the rate per agent step of `costs`
-    longer = runner.Sweep("long", (runner.Grid(("dqn",), ("Breakout",), (1, 2), (0.0,), (0,),
+    longer = Sweep("long", (Grid(("dqn",), ("Breakout",), (1, 2), (0.0,), (0,),
                                                "ci", (("num_env_steps", 20_000),)),))
-    borrowed = {(r.agent, r.width): r for r in runner.cost_estimate(longer, tmp_path, sweep)}
+    borrowed = {(r.agent, r.width): r for r in cost.cost_estimate(longer, tmp_path, sweep)}
     assert borrowed["dqn", 1].left_seconds == pytest.approx(2000.0)  # 10x the steps at 200 s
     assert borrowed["dqn", 2].rate_from == "costs" and borrowed["dqn", 2].done == 0
-    assert "(at `costs`'s rate per step)" in runner.cost_markdown(list(borrowed.values()),
+    assert "(at `costs`'s rate per step)" in cost.cost_markdown(list(borrowed.values()),
                                                                   "long")
-    assert "plus 8 runs of groups with no finished run" in runner.format_cost_estimate(empty, 2)
+    assert "plus 8 runs of groups with no finished run" in cost.format_cost_estimate(empty, 2)
 
 
 def test_vmapped_group_matches_separate_runs(tmp_path):
-    from prunebook import batched, results
 
     configs = [ci_config("dqn", num_env_steps=1_000, min_replay_history=300, seed=seed,
                          final_sparsity=sparsity) for seed, sparsity in ((0, 0.0), (1, 0.9))]
-    batched.run_group(configs, "v", tmp_path / "vr", tmp_path / "vc")
+    vmap.run_group(configs, "v", tmp_path / "vr", tmp_path / "vc")
     for config in configs:
         runner.run_one(config, "s", tmp_path / "sr", tmp_path / "sc")
-    together = results.load_runs(tmp_path / "vr").sort_values(["run_id", "iteration"])
-    alone = results.load_runs(tmp_path / "sr").sort_values(["run_id", "iteration"])
+    together = store.load_runs(tmp_path / "vr").sort_values(["run_id", "iteration"])
+    alone = store.load_runs(tmp_path / "sr").sort_values(["run_id", "iteration"])
     assert len(together) == len(alone) == 2
     # warm-up transitions are random actions: identical; after updates, float-close
     np.testing.assert_allclose(together.train_return.to_numpy(), alone.train_return.to_numpy(),
@@ -275,9 +277,9 @@ def test_a_worker_stops_when_the_sweeps_main_process_is_gone():
     import queue
 
     events = queue.Queue()
-    runner.parent_watching_progress(os.getppid(), events)({"run_id": "r"})
+    local.parent_watching_progress(os.getppid(), events)({"run_id": "r"})
     assert events.get_nowait() == ("progress", {"run_id": "r"})
-    orphaned = runner.parent_watching_progress(os.getppid() + 10**6, events)
+    orphaned = local.parent_watching_progress(os.getppid() + 10**6, events)
     with pytest.raises(SystemExit, match="main process"):
         orphaned({"run_id": "r"})
     assert events.empty()

@@ -5,7 +5,8 @@ import json
 import shutil
 from pathlib import Path
 
-from prunebook import chapters, normalization
+from prunebook.analysis import normalization
+from prunebook.book import chapters
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ file each [dossier §5.2]:
 | noisy layers | yes | no |
 | dueling, double DQN | yes, yes | yes, yes |
 | replay | prioritized (beta 0.5) | uniform |
-| data augmentation | no | DrQ: random shift + intensity (`prunebook.augment`) |
+| data augmentation | no | DrQ: random shift + intensity (`prunebook.agents.augment`) |
 
 The per-sample loss for a transition (s, a, R^(n), gamma^n (1 - done), s'):
 
@@ -44,11 +44,11 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from prunebook import augment as augmentation
 from prunebook.agents import dqn, rainbow
+from prunebook.agents.augment import drq_augmentation
 from prunebook.agents.common import Agent, make_network, make_optimizer
 from prunebook.config import ConfigError, RunConfig
-from prunebook.replay import Batch
+from prunebook.replay.jittable import Batch
 
 Augment = Callable[[jax.Array, jax.Array], jax.Array]  # (key, obs) -> augmented obs
 
@@ -92,7 +92,7 @@ def make_atari100k(config: RunConfig, num_actions: int, variant: Variant | None 
     network = make_network(config, num_actions, distributional=variant.distributional,
                            dueling=variant.dueling, noisy=variant.noisy)
     support = jnp.linspace(-config.v_max, config.v_max, config.num_atoms)
-    aug = (augment or augmentation.drq_augmentation) if variant.data_augmentation else None
+    aug = (augment or drq_augmentation) if variant.data_augmentation else None
 
     def per_sample_loss(params, target_params, batch: Batch, key) -> jax.Array:
         obs_key, next_obs_key, online_key, next_key = jax.random.split(key, 4)

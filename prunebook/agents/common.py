@@ -19,7 +19,7 @@ import optax
 
 from prunebook import networks, pruning
 from prunebook.config import RunConfig
-from prunebook.replay import Batch
+from prunebook.replay.jittable import Batch
 
 
 class Agent(NamedTuple):

@@ -24,7 +24,7 @@ import optax
 from prunebook import networks
 from prunebook.agents.common import Agent, make_optimizer
 from prunebook.agents.rainbow import project_distribution
-from prunebook.replay import Batch
+from prunebook.replay.jittable import Batch
 
 
 def cql_regularizer(q_values: jax.Array, actions: jax.Array) -> jax.Array:
@@ -87,6 +87,3 @@ def make_cql_c51(config, num_actions: int) -> Agent:
         return cross_entropy + config.cql_alpha * cql_regularizer(out.q_values, batch.actions)
 
     return Agent(network, make_optimizer(config), per_sample_loss, prioritized=False)
-
-
-OFFLINE_AGENT_FACTORIES = {"cql": make_cql, "cql_c51": make_cql_c51}

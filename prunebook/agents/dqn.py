@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
 
 from prunebook.agents.common import Agent, make_network, make_optimizer
 from prunebook.config import RunConfig
-from prunebook.replay import Batch
+from prunebook.replay.jittable import Batch
 
 
 def td_loss(q_values: jax.Array, actions: jax.Array, target: jax.Array, loss: str) -> jax.Array:
@@ -16,6 +17,10 @@ def td_loss(q_values: jax.Array, actions: jax.Array, target: jax.Array, loss: st
 
     Shared by DQN and DrQ(eps) (`prunebook.agents.atari100k`).
     """
+    batch = actions.shape[0]
+    chex.assert_rank(q_values, 2)
+    chex.assert_shape([actions, target], (batch,))
+    chex.assert_shape(q_values, (batch, None))
     chosen = jnp.take_along_axis(q_values, actions[:, None], axis=1)[:, 0]  # (B,)
     if loss == "huber":
         return optax.huber_loss(chosen, target, delta=1.0)

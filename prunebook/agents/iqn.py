@@ -29,6 +29,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -39,32 +40,24 @@ from prunebook import networks
 from prunebook.agents.common import make_optimizer
 from prunebook.agents.common import make_update as make_common_update
 from prunebook.config import RunConfig
-from prunebook.replay import Batch
+from prunebook.replay.jittable import Batch
 
 
 @dataclasses.dataclass(frozen=True)
 class IQNHyperParams:
-    """IQN's own constants (Dopamine `jax/agents/implicit_quantile/configs/*.gin`, Table 2)."""
+    """IQN's own settings, read from the `RunConfig` fields of the same names (whose defaults are
+    Dopamine's `implicit_quantile.gin`, paper Table 2)."""
 
-    kappa: float = 1.0  # Huber threshold
-    num_tau_samples: int = 64  # N: online quantiles per state in the loss
-    num_tau_prime_samples: int = 64  # N': target quantiles per state
-    num_quantile_samples: int = 32  # K: quantiles averaged to get Q for acting / argmax
-    quantile_embedding_dim: int = 64  # cosines per tau
+    kappa: float  # Huber threshold
+    num_tau_samples: int  # N: online quantiles per state in the loss
+    num_tau_prime_samples: int  # N': target quantiles per state
+    num_quantile_samples: int  # K: quantiles averaged to get Q for acting / argmax
+    quantile_embedding_dim: int  # cosines per tau
 
     @classmethod
     def from_config(cls, config: Any) -> IQNHyperParams:
-        """Take the fields from `config` where it has them (RunConfig may gain them)."""
-        defaults = cls()
-        return cls(**{f.name: getattr(config, f.name, getattr(defaults, f.name))
-                      for f in dataclasses.fields(cls)})
-
-
-IQN_DEFAULTS = IQNHyperParams()
-
-# The rest of IQN's Dopamine configuration (paper Table 2 / `implicit_quantile.gin`), used by
-# `prunebook.paper` for agent "iqn".
-IQN_RUN_DEFAULTS = dict(n_step=3, learning_rate=5e-5, adam_eps=3.125e-4)
+        """The IQN fields of a `RunConfig`."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
 
 
 class QuantileOutput(NamedTuple):
@@ -79,22 +72,17 @@ def dopamine_iqn_init() -> nn.initializers.Initializer:
 
 
 class NatureEncoder(nn.Module):
-    """The Nature CNN trunk of `networks.NatureCNN` (VALID convs 32-64-64 x width), flattened."""
+    """`networks.nature_encoder` with the convolutions initialised as Dopamine's IQN network."""
 
     width: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        init = dopamine_iqn_init()  # Dopamine's IQN network initializes its convs like this
-        for channels, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
-            x = nn.Conv(channels * self.width, (kernel, kernel), (stride, stride),
-                        padding="VALID", kernel_init=init)(x)
-            x = nn.relu(x)
-        return x.reshape(x.shape[0], -1)
+        return networks.nature_encoder(x, self.width, dopamine_iqn_init())
 
 
 class ImpalaEncoder(nn.Module):
-    """The Impala trunk of `networks.ImpalaCNN` (Dopamine's `ImpalaEncoder`), flattened."""
+    """`networks.impala_encoder` (the trunk of `networks.ImpalaCNN`)."""
 
     width: int = 1
     stack_sizes: Sequence[int] = (16, 32, 32)
@@ -102,20 +90,17 @@ class ImpalaEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        for size in self.stack_sizes:
-            x = networks.ImpalaStack(size * self.width, self.num_blocks)(x)
-        return nn.relu(x).reshape(x.shape[0], -1)
+        return networks.impala_encoder(x, self.width, self.stack_sizes, self.num_blocks)
 
 
 class MinAtarEncoder(nn.Module):
-    """The MinAtar trunk of `networks.MinAtarCNN` (conv 16 x width, 3x3 VALID), flattened."""
+    """`networks.minatar_encoder` (the trunk of `networks.MinAtarCNN`: conv 16 x width)."""
 
     width: int = 1
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = networks.PatchConv(16 * self.width, (3, 3), name="Conv_0")(x)
-        return nn.relu(x).reshape(x.shape[0], -1)
+        return networks.minatar_encoder(x, self.width, 16, nn.initializers.xavier_uniform())
 
 
 ENCODERS = {"nature": NatureEncoder, "impala": ImpalaEncoder, "minatar": MinAtarEncoder}
@@ -161,6 +146,8 @@ def quantile_huber_loss(target: jax.Array, online: jax.Array, taus: jax.Array,
     u_ij = target_j - online_i; rho = |tau_i - 1{u < 0}| * Huber_kappa(u) / kappa,
     summed over the online quantiles i and averaged over the target quantiles j.
     """
+    chex.assert_rank([target, online, taus], 1)
+    chex.assert_equal_shape([online, taus])
     u = target[:, None] - online[None, :]  # (N', N)
     abs_u = jnp.abs(u)
     huber = jnp.where(abs_u <= kappa, 0.5 * u**2, kappa * (abs_u - 0.5 * kappa))

@@ -6,13 +6,14 @@ Dopamine's `rainbow_agent.py`.
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
 
 from prunebook.agents.common import Agent, make_network, make_optimizer
 from prunebook.config import RunConfig
-from prunebook.replay import Batch
+from prunebook.replay.jittable import Batch
 
 
 def project_distribution(target_support: jax.Array, probabilities: jax.Array,
@@ -37,6 +38,10 @@ def c51_loss(logits: jax.Array, actions: jax.Array, next_probabilities: jax.Arra
 
     Shared by compact Rainbow and DER (`prunebook.agents.atari100k`).
     """
+    batch, atoms = actions.shape[0], support.shape[0]
+    chex.assert_shape(logits, (batch, None, atoms))
+    chex.assert_shape(next_probabilities, (batch, atoms))
+    chex.assert_shape([actions, returns, discounts], (batch,))
     chosen_logits = jnp.take_along_axis(logits, actions[:, None, None], axis=1)[:, 0]
     target_support = returns[:, None] + discounts[:, None] * support[None]
     target = jax.lax.stop_gradient(

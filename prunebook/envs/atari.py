@@ -40,24 +40,10 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-PAPER_15_GAMES: tuple[str, ...] = (
-    "MsPacman", "Pong", "Qbert", "Assault", "Asterix", "BeamRider", "Boxing", "Breakout",
-    "CrazyClimber", "DemonAttack", "Enduro", "FishingDerby", "SpaceInvaders", "Tutankham",
-    "VideoPinball",
-)  # fmt: skip
-"""The paper's 15-game subset (Graesser et al. 2022) [dossier §2.3]."""
-
-ATARI_100K_GAMES: tuple[str, ...] = (
-    "Alien", "Amidar", "Assault", "Asterix", "BankHeist", "BattleZone", "Boxing", "Breakout",
-    "ChopperCommand", "CrazyClimber", "DemonAttack", "Freeway", "Frostbite", "Gopher", "Hero",
-    "Jamesbond", "Kangaroo", "Krull", "KungFuMaster", "MsPacman", "Pong", "PrivateEye", "Qbert",
-    "RoadRunner", "Seaquest", "UpNDown",
-)  # fmt: skip
-"""The 26-game Atari-100k set (Kaiser et al. 2020) used for DER and DrQ(eps) [dossier §2.3]."""
+from prunebook.spec import FRAME_SKIP, PAPER_15_GAMES
 
 SCREEN_SIZE = 84
 STACK_SIZE = 4
-FRAME_SKIP = 4
 STICKY_ACTION_PROBABILITY = 0.25
 MAX_EPISODE_STEPS = 27_000  # agent steps = 108k frames = 30 minutes of play
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from prunebook.config import MINATAR_GAMES
+from prunebook.spec import MINATAR_GAMES
 
 MINATAR_STICKY_ACTION_PROBABILITY = 0.1  # Young & Tian (2019), MinAtar's default
 

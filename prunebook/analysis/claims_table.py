@@ -1,0 +1,153 @@
+"""The claims as the book shows them: the front page's table (short scale labels linking to
+the chapter with the details), its markdown, and which chapter holds each claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prunebook.analysis import normalization
+from prunebook.analysis.claims import (
+    CLAIMS,
+    LAST_ITERATIONS_ALTERNATIVE,
+    ClaimResult,
+    evaluate_all,
+    not_run_result,
+)
+from prunebook.sweeps import store
+
+CHAPTERS = {"1": "01_scaling_degradation", "2": "02_pruned_scaling",
+            "3": "03_sparsity_levels", "4": "04_offline_cql"}
+
+
+SWEEP_CHAPTERS = {"online_std": "05_standard_budget", "rainbow_vmax100": "02_pruned_scaling"}
+"""Sweeps with a chapter of their own: their rows link there, whatever the claim."""
+
+
+def chapter_of(claim_id: str, sweep: str = "") -> str:
+    """The notebook that gives a claim's details on `sweep` (1-*-pruned lives with claim 2)."""
+    if sweep in SWEEP_CHAPTERS:
+        return SWEEP_CHAPTERS[sweep]
+    return CHAPTERS["2" if claim_id.endswith("-pruned") else claim_id.split("-")[0]]
+
+
+def robustness_text(res: ClaimResult) -> str:
+    """"fragile: <alternatives that flip it>", "robust (n alternatives)" or "—"."""
+    if not res.alternatives:
+        return "—"
+    if res.fragile:
+        return "**fragile**: changes " + "; ".join(
+            f"{a.name} → {a.verdict}" for a in res.alternatives if a.verdict != res.verdict)
+    return f"robust ({len(res.alternatives)} alternatives)"
+
+
+def short_scale(res: ClaimResult) -> str:
+    """A short label of what a verdict is about: sweep, games, runs per game."""
+    if not res.games:
+        return f"{res.sweep} · in progress" if res.sweep else "—"
+    return (f"{res.sweep} · {len(res.games)} games · "
+            f"{res.runs_per_game} seed{'s' * (res.runs_per_game != 1)}")
+
+
+def format_row(res: ClaimResult) -> dict[str, str]:
+    ours = "—" if res.ours is None else f"×{res.ours:.2f} ({res.ours - 1:+.0%})"
+    ci = "—" if res.ci is None or not np.isfinite(res.ci[0]) else (
+        f"[{res.ci[0]:.2f}, {res.ci[1]:.2f}]")
+    if res.paper_in_ci is not None:
+        ci += " (paper's value inside)" if res.paper_in_ci else " (paper's value outside)"
+    shown = res.verdict
+    if res.verdict == "not yet run" and res.note.startswith("waiting"):
+        shown = f"not yet run ({res.note})"
+    return {"claim": res.claim_id, "paper": res.paper, "ours": ours, "ci95": ci,
+            "scale": res.scale, "verdict": shown, "robustness": robustness_text(res)}
+
+
+def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFrame:
+    """Per-run final scores from ``results/`` (plus each run's last ``env_steps`` and, for
+    offline runs, ``gradient_updates``). Every file is validated (a bad one raises
+    :class:`prunebook.sweeps.store.ResultsFileError` naming it)."""
+    root = Path(results_root)
+    if not root.is_dir() or not any(root.glob("*/*.json")):
+        return pd.DataFrame()
+    runs = store.load_runs(root)
+    if not len(runs):
+        return pd.DataFrame()
+    final = store.final_scores(runs, last_iterations=last_iterations)
+    lengths = [c for c in ("env_steps", "gradient_updates") if c in runs.columns]
+    return final.join(runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
+
+
+def results_for(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000,
+                claims=CLAIMS) -> list[ClaimResult]:
+    """Every claim's verdict and robustness alternatives from the files in ``results_root``."""
+    final = _load_final(results_root, 1)
+    final3 = _load_final(results_root, LAST_ITERATIONS_ALTERNATIVE) if len(final) else None
+    return evaluate_all(final, rng_seed=rng_seed, reps=reps, claims=claims, final3_df=final3)
+
+
+def sweep_results(results_root: str | Path, sweep: str, claim_ids=None, rng_seed: int = 0,
+                  reps: int = 50_000) -> list[ClaimResult]:
+    """:func:`results_for` on one sweep's runs (and the sweep lending its reference runs, if
+    any): the front page's verdicts and robustness alternatives for a chapter."""
+    root = Path(results_root)
+    wanted = {sweep, normalization.reference_sweep(sweep)}
+    runs = store.load_runs(root)
+    runs = runs[runs["sweep"].isin(wanted)]
+    chosen = [c for c in CLAIMS if claim_ids is None or c.id in claim_ids]
+    if not len(runs):
+        return [not_run_result(c, "—", f"no runs in {root / sweep}") for c in chosen]
+    lengths = [c for c in ("env_steps", "gradient_updates") if c in runs.columns]
+    finals = [store.final_scores(runs, last_iterations=n).join(
+        runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
+        for n in (1, LAST_ITERATIONS_ALTERNATIVE)]
+    out = evaluate_all(finals[0], rng_seed, reps, chosen, final3_df=finals[1])
+    return [r for r in out if r.sweep in ("", sweep)]
+
+
+TABLE_COLUMNS = ["claim", "paper", "ours", "ci95", "verdict", "robustness", "scale"]
+
+
+def table_of(res: list[ClaimResult]) -> pd.DataFrame:
+    """The front page's table: the scale as a short label linking to the claim's chapter."""
+    rows = []
+    for r in res:
+        row = format_row(r)
+        chapter = chapter_of(r.claim_id, r.sweep)
+        row["scale"] = f"[{short_scale(r)}](../notebooks/{chapter}.ipynb)"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def claims_table(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000
+                 ) -> pd.DataFrame:
+    """Columns :data:`TABLE_COLUMNS`, one row per claim and run group."""
+    return table_of(results_for(results_root, rng_seed, reps))
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A pipe table (valid MyST) followed by the verdict rules of every claim."""
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
+    lines += ["", "Verdict rules (fixed in `prunebook/analysis/claims.py` before any result "
+              "existed; "
+              "ratios of IQMs of normalized final scores, 95% stratified-bootstrap CIs with the "
+              "MinAtar reference runs resampled inside every replicate):", ""]
+    lines += [f"- **{c.id}** ({c.figure}, {c.statement}): {c.rule_text()}." for c in CLAIMS]
+    lines += ["", "Robustness: each verdict recomputed with a run's final score as the mean of "
+              "its last 3 iterations, with the mean instead of the IQM, with the expanded "
+              "percentile interval for few runs (Hesterberg 2015) and with each game left out; "
+              "a verdict that any of them changes is **fragile**. The verdict column is always "
+              "the rule above."]
+    return "\n".join(lines) + "\n"
+
+
+def write_claims_markdown(path: str | Path, results_root: str | Path = "results",
+                          rng_seed: int = 0, reps: int = 50_000) -> pd.DataFrame:
+    """Write the claims table as MyST markdown (the book's front page includes it)."""
+    table = claims_table(results_root, rng_seed=rng_seed, reps=reps)
+    store.atomic_write_bytes(Path(path), to_markdown(table).encode())
+    return table

@@ -1,0 +1,356 @@
+"""Score normalisation: Atari human-normalized scores and a data-defined MinAtar normalisation.
+
+Atari: ``(score - random) / (human - random)`` with the reference table of the dossier (§7).
+Two published tables exist and differ only on VideoPinball's random score (Dopamine 0.0, DQN Zoo
+16256.9) and on Defender/Surround (human score only in DQN Zoo). Default: Dopamine's table, the
+natural choice for a Dopamine-based paper (which table the paper used is unconfirmed).
+
+MinAtar has no human scores. We normalise by *reference runs*: per game, the mean final score of
+the dense (sparsity 0) width-1 DQN runs, i.e. the paper's comparator (the original, unpruned,
+unscaled network), taken from the same sweep. 1.0 means "as good as dense width-1 DQN", 0.0 means
+"random policy". A sweep with no such runs of its own borrows them from another sweep of the same
+preset only when :data:`REFERENCE_SWEEPS` (or the ``reference_sweeps`` argument) names it; there
+is no silent pooling. The reference runs are data, not a constant: every interval resamples them
+inside each bootstrap replicate (:func:`comparison` builds the :class:`prunebook.analysis.bootstrap.
+Normaliser` for that; a side that *is* the reference shares its resample). Human and measured
+random-policy scores are constants. Random-policy scores are measured by
+:func:`measure_random_scores` and stored in ``results/minatar_random_scores.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prunebook.analysis.atari_scores import atari_reference, human_normalized
+from prunebook.analysis.bootstrap import Normaliser
+from prunebook.spec import MINATAR_GAMES, MINATAR_REFERENCE, REFERENCE_CONFIG
+
+# Sweeps without reference runs of their own -> the sweep (same preset and games) that lends
+# them. rainbow_vmax100 (Rainbow at v_max=100, chapter 2) reruns online_cpu's Rainbow cells only.
+REFERENCE_SWEEPS: dict[str, str] = {"rainbow_vmax100": "online_cpu"}
+RANDOM_SCORES_PATH = Path(__file__).resolve().parents[2] / "results" / "minatar_random_scores.json"
+
+
+def minatar_normalized(score, game: str, reference: float, random: float | None = None):
+    """``(score - random) / (reference - random)``; random defaults to our measured score."""
+    if random is None:
+        random = random_score(game)
+    if not reference > random:
+        raise ValueError(
+            f"{game}: reference {reference:.4g} is not above the random score {random:.4g}; "
+            "the normalisation would be undefined or flip the sign"
+        )
+    return (np.asarray(score, dtype=float) - random) / (reference - random)
+
+
+# --------------------------------------------------------------------------- MinAtar random policy
+def random_scores(path: str | Path = RANDOM_SCORES_PATH) -> dict[str, dict]:
+    """Per-game random-policy statistics (``mean``, ``std``, ``episodes``, ...) from the JSON."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found; create it with `python -m prunebook.analysis.normalization {path}`"
+        )
+    return json.loads(path.read_text())["games"]
+
+
+def random_score(game: str, table: dict | None = None) -> float:
+    """The measured random-policy mean score of a MinAtar game (KeyError saying how to make it)."""
+    table = random_scores() if table is None else table
+    if game not in table:
+        raise KeyError(f"no random-policy score for {game} in {RANDOM_SCORES_PATH.name}; "
+                       "measure it with `python -m prunebook.analysis.normalization` "
+                       "(never guessed)")
+    return float(table[game]["mean"])
+
+
+def measure_random_scores(
+    games=MINATAR_GAMES, episodes: int = 1000, seed: int = 0
+) -> dict[str, dict]:
+    """Mean undiscounted return of a uniform-random policy on gymnax MinAtar games.
+
+    ``episodes`` environments run in parallel (vmap) under one jit, each until its first episode
+    ends; only completed episodes count (all complete: gymnax truncates at the env's
+    ``max_steps_in_episode``, the episode-length cap, and we roll out that many steps).
+    Each game gets its own key ``fold_in(key(seed), crc32(game))``, independent of list order.
+    """
+    import gymnax  # heavy imports only when measuring
+    import jax
+    import jax.numpy as jnp
+
+    out = {}
+    for game in games:
+        env, params = gymnax.make(f"{game}-MinAtar")
+        horizon = int(params.max_steps_in_episode) + 1
+        space = env.action_space(params)
+
+        def rollout(key, env=env, params=params, space=space, horizon=horizon):
+            key, reset_key = jax.random.split(key)
+            _, state = env.reset(reset_key, params)
+
+            def body(carry, _):
+                state, key, ret, length, done = carry
+                key, act_key, step_key = jax.random.split(key, 3)
+                action = space.sample(act_key)
+                _, state, reward, terminated, truncated, _ = env.step(
+                    step_key, state, action, params
+                )
+                active = jnp.logical_not(done)
+                ret = ret + jnp.where(active, reward, 0.0)
+                length = length + active.astype(jnp.int32)
+                done = jnp.logical_or(done, jnp.logical_or(terminated, truncated))
+                return (state, key, ret, length, done), None
+
+            init = (state, key, jnp.float32(0.0), jnp.int32(0), jnp.bool_(False))
+            (_, _, ret, length, done), _ = jax.lax.scan(body, init, None, length=horizon)
+            return ret, length, done
+
+        key = jax.random.fold_in(jax.random.key(seed), zlib.crc32(game.encode()))
+        keys = jax.random.split(key, episodes)
+        ret, length, done = jax.device_get(jax.jit(jax.vmap(rollout))(keys))
+        ret = np.asarray(ret, dtype=float)[np.asarray(done)]  # completed episodes only
+        out[game] = {
+            "mean": float(ret.mean()),
+            "std": float(ret.std(ddof=1)) if ret.size > 1 else 0.0,
+            "sem": float(ret.std(ddof=1) / np.sqrt(ret.size)) if ret.size > 1 else 0.0,
+            "episodes": int(ret.size),
+            "mean_episode_length": float(np.asarray(length)[np.asarray(done)].mean()),
+            "max_steps_in_episode": int(params.max_steps_in_episode),
+            "num_actions": int(space.n),
+        }
+    return out
+
+
+def write_random_scores(path: str | Path, episodes: int = 1000, seed: int = 0) -> dict:
+    """Measure and write the random-policy JSON (with how it was made)."""
+    from importlib.metadata import version
+
+    games = measure_random_scores(MINATAR_GAMES, episodes=episodes, seed=seed)
+    record = {
+        "schema": 1,
+        "episodes": episodes,
+        "seed": seed,
+        "gymnax_version": version("gymnax"),
+        "how": (
+            "prunebook.analysis.normalization.measure_random_scores: uniform-random actions over "
+            "gymnax's "
+            "default (minimal) action set and default EnvParams; `episodes` parallel envs "
+            "(jit+vmap), each run until its first episode ends (terminated or truncated at "
+            "max_steps_in_episode); undiscounted return of completed episodes; std uses ddof=1."
+        ),
+        "games": games,
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+# --------------------------------------------------------------------------- DataFrames
+def _is_atari(suite: str) -> bool:
+    return str(suite).lower().startswith("atari")
+
+
+def reference_sweep(sweep: str, reference_sweeps: dict[str, str] | None = None) -> str:
+    """The sweep whose reference runs normalise ``sweep``'s MinAtar runs (itself by default)."""
+    table = REFERENCE_SWEEPS if reference_sweeps is None else reference_sweeps
+    return table.get(sweep, sweep)
+
+
+def reference_rows(df: pd.DataFrame, sweep: str, preset: str,
+                   reference_sweeps: dict[str, str] | None = None) -> tuple[pd.DataFrame, str]:
+    """The reference runs (rows of ``df``) for MinAtar runs of ``(sweep, preset)``, and where
+    they come from in words. Only runs of the same preset count (same training budget)."""
+    source = reference_sweep(sweep, reference_sweeps)
+    agent, width, sparsity = REFERENCE_CONFIG
+    mask = ((df["suite"] == "minatar") & (df["agent"] == agent) & (df["width"] == width)
+            & np.isclose(df["sparsity"].astype(float), sparsity) & (df["sweep"] == source)
+            & (df["preset"] == preset))
+    origin = f"sweep {source}" if source == sweep else f"sweep {source} (lent to {sweep})"
+    return df[mask], origin
+
+
+def minatar_references(df: pd.DataFrame, reference_sweeps: dict[str, str] | None = None
+                       ) -> dict[tuple, tuple[float, str]]:
+    """Point reference per (sweep, preset, game): mean final score of the reference runs
+    (:func:`reference_rows`). Values are ``(reference, where it came from)``."""
+    if not len(df):
+        return {}
+    out = {}
+    keys = df.loc[df["suite"] == "minatar", ["sweep", "preset"]].drop_duplicates()
+    for sweep, preset in keys.itertuples(index=False):
+        rows, origin = reference_rows(df, sweep, preset, reference_sweeps)
+        for game, mean in rows.groupby("game")["score"].mean().dropna().items():
+            out[sweep, preset, game] = (float(mean), origin)
+    return out
+
+
+def normalize_frame(
+    df: pd.DataFrame, source: str = "dopamine", on_missing: str = "nan", random_table=None,
+    reference_df: pd.DataFrame | None = None, reference_sweeps: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Copy of a per-run final-score frame with ``normalized`` and ``normalization`` columns.
+
+    Suite "atari*": human-normalized (``source`` table). Suite "minatar": normalised by the
+    point mean of the reference runs (:func:`reference_rows`) and the measured random score;
+    intervals must not use these values (they hold the reference fixed): use
+    :func:`comparison`. When a score cannot be normalised (no reference runs, reference not
+    above random, unknown game or suite), ``on_missing="nan"`` (default) gives NaN and the
+    reason in ``normalization``; ``on_missing="raise"`` raises ValueError instead.
+    ``reference_df``: take the MinAtar references from this per-run final-score frame instead of
+    ``df`` (for learning curves: pass the per-iteration frame with ``score = train_return`` and
+    the final scores here, or for a sweep that borrows its reference runs).
+    """
+    if on_missing not in ("nan", "raise"):
+        raise ValueError("on_missing must be 'nan' or 'raise'")
+    needed = {"sweep", "agent", "suite", "game", "width", "sparsity", "preset", "score"}
+    if missing := needed - set(df.columns):
+        raise ValueError(f"normalize_frame: frame lacks columns {sorted(missing)}")
+    out = df.copy()
+    ref_df = df if reference_df is None else reference_df
+    minatar = (df["suite"] == "minatar").any()
+    refs = minatar_references(ref_df, reference_sweeps) if minatar else {}
+    table = random_table
+    values, notes = [], []
+    for row in out.itertuples(index=False):
+        try:
+            if pd.isna(row.score):
+                raise ValueError("score is NaN (no episode finished in the scored iterations)")
+            if _is_atari(row.suite):
+                value = float(human_normalized(row.score, row.game, source))
+                note = f"human-normalized ({source})"
+            elif row.suite == "minatar":
+                key = (row.sweep, row.preset, row.game)
+                if key not in refs:
+                    lender = reference_sweep(row.sweep, reference_sweeps)
+                    raise ValueError(
+                        f"no {MINATAR_REFERENCE} runs for {row.game} with preset "
+                        f"{row.preset!r} in sweep {lender} to normalise against (a sweep "
+                        "without its own can borrow them: normalization.REFERENCE_SWEEPS)")
+                reference, origin = refs[key]
+                table = table if table is not None else random_scores()
+                random = random_score(row.game, table)
+                value = float(minatar_normalized(row.score, row.game, reference, random))
+                note = f"minatar: (score - random) / ({MINATAR_REFERENCE} of {origin} - random)"
+            else:
+                raise ValueError(f"unknown suite {row.suite!r}")
+        except (KeyError, ValueError) as err:
+            reason = err.args[0] if isinstance(err, KeyError) and err.args else err
+            if on_missing == "raise":
+                run = getattr(row, "run_id", "?")
+                raise ValueError(f"cannot normalise run {run}: {reason}") from err
+            value, note = np.nan, f"not normalised: {reason}"
+        values.append(value)
+        notes.append(note)
+    out["normalized"] = values
+    out["normalization"] = notes
+    return out
+
+
+def _is_reference(rows: pd.DataFrame) -> bool:
+    agent, width, sparsity = REFERENCE_CONFIG
+    return bool(len(rows)) and bool(((rows["agent"] == agent) & (rows["width"] == width)
+                                     & np.isclose(rows["sparsity"].astype(float), sparsity)).all())
+
+
+def comparison(
+    sides: dict, reference_df: pd.DataFrame, games, *, source: str = "dopamine",
+    random_table=None, reference_sweeps: dict[str, str] | None = None,
+    resample_reference: bool = True,
+) -> tuple[dict, Normaliser, str]:
+    """Raw score matrices of the configurations of one comparison and their normaliser.
+
+    ``sides``: key -> per-run final-score rows of one (suite, sweep, preset) group. Returns
+    ``({key: (runs, games) raw scores}, Normaliser, how)`` for
+    :func:`.bootstrap.normalised_replicates`. Atari: fixed human and random scores.
+    MinAtar: fixed random scores and the reference runs of :func:`reference_rows` (from
+    ``reference_df``), resampled in every replicate; a side that is itself the reference runs
+    (same sweep) shares their resample.
+    """
+    first = next(iter(sides.values()))
+    suite, sweep, preset = (first[c].iloc[0] for c in ("suite", "sweep", "preset"))
+    games = list(games)
+    raw = {k: score_matrix(rows, "score", games) for k, rows in sides.items()}
+    if _is_atari(suite):
+        low, high = np.array([atari_reference(g, source) for g in games], dtype=float).T
+        return raw, Normaliser(low=low, high=high), f"human-normalized ({source})"
+    if suite != "minatar":
+        raise ValueError(f"unknown suite {suite!r}")
+    table = random_scores() if random_table is None else random_table
+    low = np.array([random_score(g, table) for g in games])
+    rows, origin = reference_rows(reference_df, sweep, preset, reference_sweeps)
+    lacking = sorted(set(games) - set(rows.loc[rows["score"].notna(), "game"]))
+    if lacking:
+        raise ValueError(f"no {MINATAR_REFERENCE} runs for {lacking} with preset {preset!r} in "
+                         f"{origin} to normalise against")
+    how = (f"(score - random) / ({MINATAR_REFERENCE} of {origin} - random), reference runs "
+           + ("resampled in every bootstrap replicate" if resample_reference else "held fixed"))
+    if reference_sweep(sweep, reference_sweeps) == sweep:
+        shared = next((k for k, r in sides.items() if _is_reference(r)), None)
+        if shared is not None:
+            return raw, Normaliser(low=low, shared=shared, resample=resample_reference), how
+    ref = score_matrix(rows, "score", games)
+    return raw, Normaliser(low=low, reference=ref, resample=resample_reference), how
+
+
+def score_matrix(df: pd.DataFrame, value: str = "normalized", games=None) -> np.ndarray:
+    """``(runs, games)`` matrix of one configuration's per-run values, games in sorted order.
+
+    Every game keeps its lowest seeds, as many as the game with the fewest runs has (the
+    stratified bootstrap needs the same number of runs per task). NaN values are dropped first.
+    """
+    df = df[df[value].notna()]
+    games = sorted(df["game"].unique()) if games is None else list(games)
+    cols = [df[df["game"] == g].sort_values("seed")[value].to_numpy(dtype=float) for g in games]
+    if not cols or min(len(c) for c in cols) == 0:
+        raise ValueError(f"score_matrix: no {value!r} values for some of the games {games}")
+    k = min(len(c) for c in cols)
+    return np.stack([c[:k] for c in cols], axis=1)
+
+
+def curve_array(
+    df: pd.DataFrame, value: str = "normalized", games=None, x: str = "env_steps"
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(runs, games, points)`` learning curves of one configuration and their x values.
+
+    Rows are per (run, iteration). Points where any kept run has NaN (e.g. no episode finished
+    in that iteration) are dropped; runs per game as in :func:`score_matrix`.
+    """
+    games = sorted(df["game"].unique()) if games is None else list(games)
+    wide = df.pivot_table(index=["game", "seed"], columns="iteration", values=value,
+                          aggfunc="first", dropna=False)
+    xs = df.groupby("iteration")[x].median() if x in df.columns else None
+    per_game = [wide.loc[g].sort_index().to_numpy(dtype=float) for g in games
+                if g in wide.index.get_level_values(0)]
+    if len(per_game) != len(games):
+        raise ValueError(f"curve_array: some of the games {games} have no runs")
+    k = min(len(p) for p in per_game)
+    arr = np.stack([p[:k] for p in per_game], axis=1)  # (runs, games, iterations)
+    keep = ~np.isnan(arr).any(axis=(0, 1))
+    iters = wide.columns.to_numpy()
+    xvals = xs.reindex(iters).to_numpy() if xs is not None else iters
+    return arr[..., keep], np.asarray(xvals)[keep]
+
+
+def per_game_table(
+    df: pd.DataFrame, by=("sweep", "suite", "game", "agent", "width", "sparsity")
+) -> pd.DataFrame:
+    """Raw final score per game and config: mean, std (ddof=1) and number of runs."""
+    by = [c for c in by if c in df.columns]
+    table = df.groupby(by)["score"].agg(mean="mean", std="std", runs="count").reset_index()
+    table["mean ± std"] = [
+        f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
+        for m, s in zip(table["mean"], table["std"], strict=True)
+    ]
+    return table
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else str(RANDOM_SCORES_PATH)
+    print(json.dumps(write_random_scores(target), indent=2))

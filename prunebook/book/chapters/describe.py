@@ -1,0 +1,200 @@
+"""What a chapter's runs are, in words: the one-line scale that every figure and verdict
+carries, the paragraph and the setup table that set our runs next to the paper's setting, and
+the list of results files whose config differs from today's preset. All of it is computed from
+the configs stored in the results files (or, before any run finished, from the preset), so the
+description cannot drift away from the runs it describes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from prunebook.analysis import normalization
+from prunebook.book.chapters.data import ChapterData
+from prunebook.config import RunConfig, paper_config
+from prunebook.envs.minatar import observation_shape
+from prunebook.networks import count_params, make_network
+from prunebook.pruning import GMPSchedule
+from prunebook.spec import PAPER_15_GAMES, PAPER_SEEDS
+
+
+def scale_description(final_df: pd.DataFrame) -> str:
+    """One line saying what a frame of per-run results covers: suite, games, steps, seeds."""
+    if not len(final_df):
+        return "no runs"
+    suite = ", ".join(sorted({"MinAtar" if s == "minatar" else "Atari" if s == "atari" else s
+                              for s in final_df["suite"]}))
+    games = sorted(final_df["game"].unique())
+    per = final_df.groupby(["agent", "width", "sparsity", "game"])["seed"].nunique()
+    seeds = f"{per.min()}" if per.min() == per.max() else f"{per.min()}-{per.max()}"
+    parts = [f"{suite}, {len(games)} game{'s' * (len(games) > 1)} ({', '.join(games)})"]
+    if "env_steps" in final_df.columns:
+        steps = final_df["env_steps"].astype(float)
+        lo, hi = int(steps.min()), int(steps.max())
+        frames = " (x4 frames)" if set(final_df["suite"]) == {"atari"} else ""
+        parts.append(f"{hi:,} agent steps{frames} per run" if lo == hi
+                     else f"{lo:,}-{hi:,} agent steps per run")
+    parts.append(f"{seeds} seed{'s' if per.max() > 1 else ''} per configuration and game")
+    parts.append("preset " + ", ".join(sorted(final_df["preset"].unique())))
+    return " · ".join(parts)
+
+
+def what_we_ran(data: ChapterData) -> str:
+    """A paragraph (Markdown) saying what this chapter's runs are, from the runs themselves
+    (or, before any finished, from the preset that will make them)."""
+    sel = data.selection
+    stored = [RunConfig.from_dict(c) for c in data.configs.values()]
+    config = next((c for c in stored or sel.configs() if c.agent == "dqn"),
+                  (stored or sel.configs())[0])
+    agents = " and ".join("DQN" if a == "dqn" else "compact Rainbow" for a in sel.agents)
+    suite = "MinAtar" if config.suite == "minatar" else "Atari"
+    _, chapter_widths, chapter_sparsities = sel.blocks[0]  # the rest is the reference
+    widths = ", ".join(f"x{w}" for w in sorted(chapter_widths))
+    levels = ", ".join("dense" if s == 0 else f"{s:.0%}" for s in sorted(chapter_sparsities))
+    done = "runs" if stored else "runs (none has finished yet)"
+    network = {"minatar": "MinAtar", "impala": "Impala ResNet", "nature": "Nature CNN"}.get(
+        config.network, config.network)
+    text = (f"This chapter's {done}: {agents} on {len(sel.games)} {suite} "
+            f"game{'s' if len(sel.games) > 1 else ''} ({', '.join(sel.games)}), "
+            f"{config.num_env_steps:,} agent steps per run, {len(sel.seeds)} "
+            f"seed{'s' if len(sel.seeds) > 1 else ''} per configuration, widths {widths}, "
+            f"sparsity {levels}, the {network} network (preset `{sel.preset}`).")
+    if config.suite == "minatar":
+        text += (" The paper ran 15 Atari games for 10M agent steps (40M frames) with 5 seeds "
+                 "and the Impala ResNet, and normalised by human scores; MinAtar has none, so "
+                 "we normalise by dense x1 DQN (1 = the original network, 0 = random play).")
+    return text
+
+
+def _param_count(network: str, width: int, obs_shape, num_actions: int, scale_dense=False,
+                 num_atoms: int = 0) -> int:
+    import jax
+    import jax.numpy as jnp
+
+    net = make_network(network, num_actions, width=width, scale_dense=scale_dense,
+                       num_atoms=num_atoms)
+    shapes = jax.eval_shape(net.init, jax.random.key(0), jnp.zeros((1, *obs_shape), jnp.uint8))
+    return count_params(shapes)
+
+
+def _schedule(config: RunConfig) -> str:
+    s = GMPSchedule.from_run_length(config.final_sparsity or 0.95, config.total_updates,
+                                    config.prune_start_frac, config.prune_end_frac,
+                                    config.mask_update_every)
+    return (f"GMP from update {s.start_update:,} to {s.end_update:,} "
+            f"({config.prune_start_frac:.0%}-{config.prune_end_frac:.0%} of "
+            f"{config.total_updates:,}), masks every {s.update_every:,} updates, "
+            f"{config.allocation.upper()} per layer")
+
+
+def _training(config: RunConfig) -> str:
+    frames = f" = {4 * config.num_env_steps:,} frames" if config.suite == "atari" else ""
+    return (f"{config.num_env_steps:,} agent steps{frames} ({config.num_iterations} iterations "
+            f"x {config.iteration_env_steps:,}); {config.total_updates:,} gradient updates, "
+            f"one per {config.update_period} agent steps")
+
+
+def _network(config: RunConfig, widths, game: str) -> str:
+    if config.network == "minatar":
+        obs = observation_shape(game)
+        actions = normalization.random_scores()[game]["num_actions"]
+        head = "128·w" if config.scale_dense else "128"
+        text = f"MinAtar CNN: conv 3x3 with 16·w channels -> dense {head} -> Q-values"
+        ref_game = game
+    else:
+        obs, actions, ref_game = (84, 84, 4), 18, "18 actions"
+        head = "512·w" if config.scale_dense else "512"
+        text = (f"{config.network.capitalize()} network"
+                if config.network != "impala" else
+                f"Impala ResNet: stacks of (16, 32, 32)·w channels, 2 residual blocks each "
+                f"-> dense {head} -> Q-values")
+    counts = ", ".join(
+        f"x{w}: {_param_count(config.network, w, obs, actions, config.scale_dense) / 1e6:.2f}M"
+        for w in widths)
+    return f"{text}; DQN parameters ({ref_game}) {counts}"
+
+
+def _agents(configs: dict[str, RunConfig]) -> str:
+    out = []
+    for agent in ("dqn", "rainbow"):
+        if agent not in configs:
+            continue
+        c = configs[agent]
+        name = "DQN" if agent == "dqn" else "compact Rainbow (C51, PER)"
+        out.append(f"{name}: n={c.n_step}, Adam lr {c.learning_rate:g} eps {c.adam_eps:g}, "
+                   f"replay {c.replay_capacity:,}, target sync every "
+                   f"{c.target_update_period:,} steps")
+    return "; ".join(out)
+
+
+def setup_table(data: ChapterData) -> pd.DataFrame:
+    """What this chapter's runs are, next to the paper's setting, computed from the configs
+    stored in the results files (or, before any run finished, from the preset)."""
+    sel = data.selection
+    stored = [RunConfig.from_dict(c) for c in data.configs.values()]
+    ours = stored or sel.configs()
+    by_agent = {}
+    for c in [*ours, *sel.configs()]:  # agents with no finished run yet: the preset's config
+        by_agent.setdefault(c.agent, c)
+    mine = by_agent.get("dqn", ours[0])
+    paper = {a: paper_config(a) for a in ("dqn", "rainbow") if a in sel.agents}
+    paper_dqn = paper_config("dqn")
+    game = sel.games[0]
+    env = ("MinAtar (gymnax): 10x10 binary frames, one channel per object type"
+           if mine.suite == "minatar" else "Atari 2600 (ALE), 84x84 grey frames x 4, sticky "
+           "actions")
+    games = f"{len(sel.games)}: {', '.join(sel.games)}"
+    paper15 = PAPER_15_GAMES
+    rows = {
+        "environment": (env, "Atari 2600 (ALE), 84x84 grey frames x 4, sticky actions"),
+        "games": (games, f"15: {', '.join(paper15)}"),
+        "network": (_network(mine, sel.widths, game),
+                    _network(paper_dqn, sel.widths, "Breakout")),
+        "training": (_training(mine), _training(paper_dqn)),
+        "pruning": (_schedule(mine), _schedule(paper_dqn)),
+        "agents": (_agents(by_agent), _agents(paper)),
+        "seeds": (f"{len(sel.seeds)} per configuration and game", f"{len(PAPER_SEEDS)}"),
+        "score": ("mean return of the training episodes in the last iteration",
+                  "the same (Dopamine's training return after 40M frames)"),
+        "normalisation": ("(score - random) / (dense x1 DQN - random), per game; 1 = the "
+                          "original network", "human-normalised: (score - random) / "
+                          "(human - random)"),
+        "statistics": ("IQM over runs x games, 95% stratified-bootstrap CIs with the reference "
+                       "runs resampled inside every replicate; robustness checks beside each "
+                       "verdict", "IQM, 95% stratified-bootstrap CIs (rliable)"),
+    }
+    if stored:
+        rows["run files"] = (f"{len(stored)} finished; code version(s) "
+                             f"{', '.join(sorted(data.code_versions))}", "—")
+    table = pd.DataFrame(rows, index=["this chapter", "paper"]).T
+    table.index.name = "setting"
+    return table
+
+
+def config_drift(data: ChapterData) -> list[str]:
+    """Where the results files' configs differ from what the preset makes today, one line per
+    field (fields a file predates count only if today's value is not the field's default)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    expected = {c.run_id: c.to_dict() for c in data.expected}
+    fields: dict[str, list[str]] = {}
+    for run_id, stored in sorted(data.configs.items()):
+        want = expected.get(run_id, {})
+        for key in sorted(set(stored) | set(want)):
+            mine = stored.get(key, defaults.get(key))
+            if key in want and mine != want[key]:
+                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, preset "
+                                                  f"{want[key]!r})")
+            elif key not in want:
+                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, unknown today)")
+    return [f"{len(runs)} results file(s) differ from today's preset in {key!r}, e.g. {runs[0]}"
+            for key, runs in fields.items()]
+
+
+def show_table(table: pd.DataFrame) -> None:
+    """Display a DataFrame without truncating long cells (the setup table's sentences)."""
+    from IPython.display import display
+
+    with pd.option_context("display.max_colwidth", None):
+        display(table)

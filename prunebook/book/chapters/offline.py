@@ -1,0 +1,376 @@
+"""Chapter 4 (offline CQL and CQL+C51): which runs it shows, reading them (or, at preset "ci",
+training a tiny version live), and everything the notebook shows, in the shape of chapters 1-3:
+:func:`offline_load_or_run` returns an :class:`OfflineData` (never None) and one function per
+table, figure and text takes it. Before any of the chapter's runs has finished, each of them
+says "not yet run" (:data:`NOT_YET_RUN`) instead: a table or figure prints it and returns None,
+a text returns it.
+
+Scores are the online evaluation returns of offline runs; MinAtar normalisation measures them
+against the behaviour policy (the DQN whose experience was logged), from the same sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from prunebook.analysis import claims, normalization, plots, stats
+from prunebook.analysis.claims import CLAIMS, CLAIMS_BY_ID, ClaimResult
+from prunebook.analysis.claims_table import format_row
+from prunebook.book.chapters.data import resolve_results_root
+from prunebook.book.chapters.verdicts import sentence
+from prunebook.config import OfflineConfig, logging_config
+from prunebook.loops.offline import use_compilation_cache
+from prunebook.pruning import GMPSchedule
+from prunebook.spec import BOOK_SEEDS
+from prunebook.sweeps import store
+from prunebook.sweeps.grid import Sweep
+from prunebook.sweeps.local import SerialExecutor
+from prunebook.sweeps.logger import prepare_sweep
+from prunebook.sweeps.registry import offline_sweep
+
+NOT_YET_RUN = ("not yet run: no offline results in {folder}. The offline sweep has not been run "
+               "(`prunebook run --sweep offline_cpu` after `prepare_sweep`), or run this notebook "
+               "with preset='ci' to train a tiny version live.")
+CLAIM_ITERATIONS = 1  # verdicts score a run by its last evaluation (the front page's rule)
+SENSITIVITY_ITERATIONS = 3  # the sensitivity rows: mean of a run's last 3 evaluations
+VERDICT_COLUMNS = ["claim", "paper", "ours", "ci95", "scale", "verdict"]
+
+
+def chapter_configs(preset: str, agents: Sequence[str], games: Sequence[str],
+                    widths: Sequence[int], sparsities: Sequence[float],
+                    seed: int = 0) -> list[OfflineConfig]:
+    """The runs the chapter shows: the `offline_cpu` sweep restricted to the parameters, or at
+    "ci" one game (Breakout if chosen, where the tiny logging run clearly beats random play;
+    else the first) and one seed (`seed`)."""
+    if preset == "ci":
+        games, seeds = ("Breakout",) if "Breakout" in games else tuple(games)[:1], (seed,)
+    else:
+        seeds = BOOK_SEEDS
+    sweep = offline_sweep(preset, games=games, seeds=seeds, widths=widths,
+                          sparsities=sparsities, agents=agents)
+    return sweep.configs()
+
+
+def run_live(configs: Sequence[OfflineConfig], workdir: Path | str | None = None,
+             sweep_name: str = "offline_ci") -> Path:
+    """Train `configs` here and now (the ci path of the chapter); returns the results root.
+
+    Datasets go to the usual cache (they are deterministic); results and checkpoints to
+    `workdir` (a new temporary folder by default). Runs that differ only in sparsity or seed
+    share compiled code through JAX's persistent compilation cache.
+    """
+    use_compilation_cache()
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="prunebook-offline-"))
+    sweep = Sweep(sweep_name, (_FixedGrid(tuple(configs)),))
+    prepare_sweep(sweep, workdir / "results")
+    SerialExecutor().run(sweep.configs(), sweep_name, workdir / "results",
+                         workdir / "checkpoints", lambda kind, event: None)
+    return workdir / "results"
+
+
+@dataclasses.dataclass(frozen=True)
+class _FixedGrid:
+    """A sweep grid of given configs (the ci runs, whatever their parameters)."""
+
+    runs: tuple[OfflineConfig, ...]
+
+    def configs(self) -> list[OfflineConfig]:
+        return list(self.runs)
+
+
+class OfflineAnalysis(NamedTuple):
+    coverage: str  # how many of the expected runs have finished
+    behaviour: Any  # per game: final training return of the DQN that logged the data
+    curves: Any  # per (run, iteration): normalized evaluation return vs gradient_updates
+    final: Any  # per run: `score` (mean of the last iterations) and `normalized`
+    iqm: Any  # per (agent, width, sparsity): IQM of normalized final scores and its 95% CI
+    claims: Any  # claim 4 rows, as the front page computes them (complete comparisons only)
+    scale: str  # games, updates, seeds, preset: what every number is about
+    results: tuple = ()  # the claim 4 `ClaimResult`s behind `claims`, for the summary
+    sensitivity: Any = None  # the same rows with final = mean of `sensitivity_iterations`
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineData:
+    """Chapter 4's runs and their analysis. Never None: while none of the chapter's runs has
+    finished, `analysis` is None and every function of this module says "not yet run"."""
+
+    analysis: OfflineAnalysis | None
+    folder: str  # where the runs are looked for, as the not-yet-run message names it
+    results_root: Path  # holds `<sweep>/*.json` (at "ci", a temporary folder)
+    sweep: str  # "offline_cpu", or "offline_ci" for the live runs
+    expected: tuple[OfflineConfig, ...] = ()  # the runs the chapter shows
+    seed: int = 0  # of the figures' bootstrap (tables and verdicts fix theirs in `analyse`)
+    reps: int = 2_000  # bootstrap replicates of the figures' bands and error bars
+    last_iterations: int = 1  # evaluations averaged into a run's final score (tables, figures)
+
+    @property
+    def not_yet_run(self) -> str:
+        return NOT_YET_RUN.format(folder=self.folder)
+
+    def coverage_text(self) -> str:
+        """What every number is about (games, updates, seeds, preset, runs finished), or the
+        not-yet-run message."""
+        return self.not_yet_run if self.analysis is None else self.analysis.scale
+
+
+def offline_load_or_run(preset: str, agents: Sequence[str], games: Sequence[str],
+                        widths: Sequence[int], sparsities: Sequence[float], seed: int = 0,
+                        last_iterations: int = 1, reps: int = 2_000,
+                        results_root: str | Path = "results") -> OfflineData:
+    """Chapter 4's runs, analysed: preset "ci" trains a tiny sweep live (:func:`run_live`, in a
+    temporary folder), "cpu" reads `<results_root>/offline_cpu/` (no compute but statistics)."""
+    expected = chapter_configs(preset, agents, games, widths, sparsities, seed)
+    sweep = f"offline_{preset}"
+    if preset == "ci":
+        root = run_live(expected, sweep_name=sweep)
+        folder = f"{root / sweep}/"
+    else:
+        root, folder = resolve_results_root(results_root), f"{results_root}/{sweep}/"
+    analysis = analyse(root, sweep, expected, last_iterations, reps, seed)
+    return OfflineData(analysis, folder, root, sweep, tuple(expected), seed, reps,
+                       last_iterations)
+
+
+def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConfig],
+            last_iterations: int = 1, reps: int = 2_000, seed: int = 0,
+            sensitivity_iterations: int = SENSITIVITY_ITERATIONS) -> OfflineAnalysis | None:
+    """Everything chapter 4 shows, from `results/<sweep>/`; None when none of `expected` ran.
+
+    Scores are the online evaluation returns (`train_return` of offline runs); a run's final
+    score is their mean over its last `last_iterations` iterations. MinAtar normalisation: the
+    behaviour DQN run recorded in the same sweep (`ensure_datasets`) is 1.0, random play 0.0.
+    Figures use the runs present; a claim's verdict needs its whole comparison (both sides, every
+    game and seed, and the behaviour runs), otherwise it is "not yet run". Verdicts always score
+    a run by its last evaluation (`CLAIM_ITERATIONS`, the rule of the front page's table, fixed
+    before the results) whatever `last_iterations` the figures use; `sensitivity` repeats them
+    with the mean of the last `sensitivity_iterations` evaluations.
+    """
+    runs = store.load_runs(results_root, sweep=sweep)
+    wanted = {c.run_id for c in expected}
+    behaviour_ids = {logging_config(c.game, c.dataset, c.dataset_seed).run_id for c in expected}
+    runs = runs[runs["run_id"].isin(wanted | behaviour_ids)]
+    present = set(runs["run_id"]) & wanted
+    if not present:
+        return None
+    coverage = f"{len(present)} of {len(wanted)} offline runs finished"
+    final_all = store.final_scores(runs, last_iterations=last_iterations)
+    normalized = normalization.normalize_frame(final_all)
+    behaviour = normalized[normalized["agent"] == "dqn"][["game", "seed", "score"]].rename(
+        columns={"seed": "dataset_seed", "score": "behaviour final return"})
+    final = normalized[normalized["agent"] != "dqn"].reset_index(drop=True)
+    per_iter = runs[runs["agent"] != "dqn"]
+    curves = normalization.normalize_frame(per_iter.assign(score=per_iter["train_return"]),
+                                           reference_df=final_all)
+    curves["panel"] = curves["agent"] + " w" + curves["width"].astype(str)
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (agent, width, sparsity), group in final.groupby(["agent", "width", "sparsity"]):
+        group = group[group["normalized"].notna()]
+        if not len(group):
+            continue
+        matrix = normalization.score_matrix(group, "normalized")
+        point, interval = stats.interval_estimates({"x": matrix}, "iqm", rng=rng, reps=reps)
+        rows.append({"agent": agent, "width": width, "sparsity": sparsity,
+                     "games": matrix.shape[1], "runs/game": matrix.shape[0],
+                     "IQM": float(point["x"]), "ci_low": float(interval["x"][0]),
+                     "ci_high": float(interval["x"][1])})
+    iqm = pd.DataFrame(rows, columns=["agent", "width", "sparsity", "games", "runs/game", "IQM",
+                                      "ci_low", "ci_high"])
+
+    def verdicts_at(iterations: int) -> list:
+        """Claim 4 rows with a run's final score = mean of its last `iterations` evaluations;
+        generator and replicates as `claims.evaluate_all`, so at 1 they equal the front page."""
+        scores = store.final_scores(runs, last_iterations=iterations)
+        out = []
+        for claim in (c for c in CLAIMS if c.id.startswith("4-")):
+            sides = [(claim.numerator.agent, claim.numerator.width, s)
+                     for s in (claim.numerator.sparsity, claim.denominator.sparsity)]
+            needed = {c.run_id for c in expected if (c.agent, c.width, c.final_sparsity) in sides}
+            if not needed:
+                continue  # this comparison is outside the chosen parameters
+            missing = (needed - present) | (behaviour_ids - set(runs["run_id"]))
+            scale = f"sweep {sweep} · {len(needed) - len(needed - present)}/{len(needed)} runs"
+            if missing:
+                out.append(ClaimResult(
+                    claim.id, "not yet run", None, None, claim.paper, scale,
+                    note=f"waiting for {len(missing)} runs of this comparison"))
+                continue
+            subset = scores[scores["run_id"].isin(needed | behaviour_ids)]
+            out.append(claims.evaluate(claim, subset, claims.claim_rng(claim.id, seed)))
+        return out
+
+    def as_table(rows):
+        return pd.DataFrame([format_row(r) for r in rows], columns=VERDICT_COLUMNS)
+
+    verdicts = verdicts_at(CLAIM_ITERATIONS)
+    table = as_table(verdicts)
+    sensitivity = as_table(verdicts_at(sensitivity_iterations))
+
+    updates = int(per_iter["gradient_updates"].max())
+    seeds = final.groupby(["agent", "width", "sparsity", "game"]).size().max()
+    scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
+             f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
+             f" · final = {final_rule(last_iterations)} · {coverage}")
+    return OfflineAnalysis(coverage, behaviour.reset_index(drop=True), curves, final, iqm, table,
+                           scale, tuple(verdicts), sensitivity)
+
+
+def final_rule(last_iterations: int) -> str:
+    return ("last evaluation" if last_iterations == 1
+            else f"mean of last {last_iterations} evaluations")
+
+
+def _analysis(data: OfflineData) -> OfflineAnalysis | None:
+    """The analysis, or None after printing the not-yet-run message."""
+    if data.analysis is None:
+        print(data.not_yet_run)
+    return data.analysis
+
+
+# ---- what the notebook shows, in its order
+
+
+def offline_setting_table(data: OfflineData) -> pd.DataFrame:
+    """Our offline setting next to the paper's (Table 3, dossier §2.2/§3.5/§5.2), per agent and
+    setting. From the chapter's configs, so it is shown before any run has finished."""
+    return setting_table(data.expected).set_index(["agent", "setting"])
+
+
+def offline_behaviour_table(data: OfflineData) -> pd.DataFrame | None:
+    """Per game: the final training return of the DQN run that logged the data (the 1.0 of
+    the normalisation)."""
+    analysis = _analysis(data)
+    return None if analysis is None else analysis.behaviour.round(3)
+
+
+def figure_offline_curves(data: OfflineData, title: str = "Offline CQL and CQL+C51: IQM of "
+                          "normalised evaluation return"):
+    """Figure 8: IQM of the normalised evaluation return vs gradient updates, one panel per
+    agent and width, one line per sparsity, 95% bootstrap bands."""
+    analysis = _analysis(data)
+    if analysis is None:
+        return None
+    return plots.plot_learning_curves(
+        analysis.curves, scale=analysis.scale, rng=np.random.default_rng(data.seed),
+        reps=data.reps, x="gradient_updates", panel="panel", series="sparsity", title=title)
+
+
+def offline_collapse_table(data: OfflineData) -> pd.DataFrame | None:
+    """:func:`collapse_table` of the chapter's curves (peak, final, drop)."""
+    analysis = _analysis(data)
+    return None if analysis is None else collapse_table(analysis.curves,
+                                                        data.last_iterations).round(3)
+
+
+def offline_iqm_table(data: OfflineData) -> pd.DataFrame | None:
+    """IQM of the normalised final scores and its 95% CI, per agent, width and sparsity."""
+    analysis = _analysis(data)
+    return None if analysis is None else analysis.iqm.round(3)
+
+
+def figure_offline_iqm_vs_width(data: OfflineData, title: str = "Offline: final IQM vs width"):
+    """Final IQM vs width, one panel per agent, one line per sparsity, 95% error bars."""
+    analysis = _analysis(data)
+    if analysis is None:
+        return None
+    return plots.plot_iqm_vs_width(
+        analysis.final, scale=analysis.scale, rng=np.random.default_rng(data.seed),
+        reps=data.reps, panel="agent", series="sparsity", title=title)
+
+
+def offline_verdict_table(data: OfflineData) -> pd.DataFrame | None:
+    """Claim 4's rows as the front page computes them (a run's last evaluation)."""
+    analysis = _analysis(data)
+    return None if analysis is None else analysis.claims
+
+
+def offline_sensitivity_table(data: OfflineData) -> pd.DataFrame | None:
+    """The same rows with a run's final score = the mean of its last 3 evaluations."""
+    analysis = _analysis(data)
+    return None if analysis is None else analysis.sensitivity
+
+
+def offline_summary(data: OfflineData) -> str:
+    """What chapter 4's runs say, in sentences built from the numbers (Markdown): one per
+    claim-4 comparison (its verdict) and one per width on the collapse (dense vs 95%); the
+    not-yet-run message while there are no runs."""
+    analysis = data.analysis
+    if analysis is None:
+        return data.not_yet_run
+    runs_per_game = int(analysis.final.groupby(["agent", "width", "sparsity", "game"])
+                        .size().min())
+    lines = [f"* {sentence(r, CLAIMS_BY_ID[r.claim_id], runs_per_game)}"
+             for r in analysis.results]
+    collapse = collapse_table(analysis.curves, data.last_iterations)
+    for (agent, width), group in collapse.groupby(["agent", "width"]):
+        parts = [f"{'dense' if row.sparsity == 0 else f'{row.sparsity:.0%} sparse'} peaks at "
+                 f"{row.peak:.2f} (update {row.peak_update:,}) and ends at {row.final:.2f}"
+                 for row in group.itertuples(index=False)]
+        lines.append(f"* **Collapse, {agent} w{width}** (IQM of normalised return over the "
+                     f"finished runs): {'; '.join(parts)}.")
+    return "\n".join(lines)
+
+
+# ---- the frames behind them
+
+
+def collapse_table(curves: pd.DataFrame, last_iterations: int = 1) -> pd.DataFrame:
+    """Does an agent peak and then fall while it keeps training on the same data (the offline
+    "performance collapse" the paper says pruning avoids)? Per (agent, width, sparsity): the IQM
+    over all runs of the normalised evaluation return at each iteration; `peak` is its best
+    iteration, `final` the mean of the last `last_iterations`, `drop` = peak - final."""
+    rows = []
+    for (agent, width, sparsity), group in curves.groupby(["agent", "width", "sparsity"]):
+        by_update = group.groupby("gradient_updates")["normalized"]
+        per_iteration = by_update.apply(lambda v: float(stats.iqm(v.to_numpy()[None, :])))
+        final = float(per_iteration.iloc[-last_iterations:].mean())
+        rows.append({"agent": agent, "width": width, "sparsity": sparsity,
+                     "runs": group["run_id"].nunique(), "peak": float(per_iteration.max()),
+                     "peak_update": int(per_iteration.idxmax()), "final": final,
+                     "drop": float(per_iteration.max()) - final})
+    return pd.DataFrame(rows, columns=["agent", "width", "sparsity", "runs", "peak",
+                                       "peak_update", "final", "drop"])
+
+
+def setting_table(configs: Sequence[OfflineConfig]) -> pd.DataFrame:
+    """Our offline setting next to the paper's, one row per (agent, setting)."""
+    rows = []
+    for agent in sorted({c.agent for c in configs}):
+        c = next(c for c in configs if c.agent == agent)
+        log = logging_config(c.game, c.dataset, c.dataset_seed)
+        schedule = GMPSchedule.from_run_length(0.95, c.total_updates, c.prune_start_frac,
+                                               c.prune_end_frac, c.mask_update_every)
+        paper_lr = "5e-5 / 3.125e-4" if agent == "cql" else "6.25e-5 / 1.5e-4"
+        rows += [
+            (agent, "data", f"{c.dataset_fraction:.0%} uniform sample of one logged DQN run "
+             f"({log.num_env_steps:,} MinAtar transitions, {log.num_iterations} checkpoints)",
+             "5% sample of the DQN Replay Dataset (50M Atari transitions per game)"),
+            (agent, "games", ", ".join(sorted({x.game for x in configs})), "17 Atari games"),
+            (agent, "network", f"MinAtar CNN, widths {sorted({x.width for x in configs})}",
+             "Impala ResNet, widths 1, 3"),
+            (agent, "gradient updates", f"{c.num_iterations} x {c.updates_per_iteration:,} = "
+             f"{c.total_updates:,}", "200 x 62,500 = 12.5M"),
+            (agent, "pruning (updates)", f"{schedule.start_update:,} -> {schedule.end_update:,}, "
+             f"masks every {schedule.update_every:,}", "2.5M -> 10M (20% -> 80%, derived)"),
+            (agent, "n-step / dueling / double DQN",
+             f"{c.n_step} / {c.dueling} / {c.double_dqn}",
+             "1 / False / False" if agent == "cql" else "3 / True / True"),
+            (agent, "target sync (updates)", f"{c.target_update_period:,}",
+             "UNCONFIRMED (Dopamine offline DQN: 2,000)" if agent == "cql" else "100"),
+            (agent, "Adam lr / eps", f"{c.learning_rate:g} / {c.adam_eps:g}", paper_lr),
+            (agent, "CQL weight, batch, gamma", f"{c.cql_alpha:g}, {c.batch_size}, {c.gamma:g}",
+             "0.1, 32, 0.99"),
+            (agent, "evaluation per iteration",
+             f"{c.eval_episodes} episodes, epsilon {c.epsilon_eval:g}",
+             "125,000 steps, epsilon 0.001"),
+        ]
+    return pd.DataFrame(rows, columns=["agent", "setting", "ours", "paper"])

@@ -1,0 +1,144 @@
+"""Chapter 5: MinAtar at its standard budget, and the paper's §5 measures over training.
+
+What this module adds to the chapter helpers: the protocol table (our `std` preset against
+original MinAtar), the §5 measures of every run as a long frame (they live in the results
+records' iterations, see `prunebook.measures`), the Fig 11-style figure of those measures,
+how each measure relates to the final score, and the chapter's claims read part-way through
+training (at 500k agent steps, the `cpu` budget).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from prunebook.book.chapters.data import ChapterData
+
+CLAIM_IDS = ("1-dqn", "1-dqn-pruned", "2-dqn")  # pre-registered in prunebook.analysis.claims
+EARLY_ENV_STEPS = 500_000  # the `cpu` budget: the same claims read part-way
+MEASURES = {  # record key -> (label, unit) of the Fig 11-style panels
+    "dormant_tau0.1/overall": ("dormant neurons, τ = 0.1", "fraction of hidden units"),
+    "dormant_tau0/overall": ("dead neurons (τ = 0)", "fraction of hidden units"),
+    "srank": ("srank of penultimate features (δ = 0.01)", "rank"),
+    "param_norm": ("parameter norm", "L2 norm"),
+    "q_var": ("variance of Q estimates", "variance (return units²)"),
+    "td_target_var": ("variance of TD targets", "variance (return units²)"),
+}
+
+PROTOCOL_ROWS = [
+    # setting, original MinAtar (Young & Tian 2019), ours at preset "std"
+    ("agent steps per run", "5M", "5M (50 iterations of 100k)"),
+    ("sticky actions", "probability 0.1; the last action carries over episode ends",
+     "the same, through gymnax's StickyActionWrapper"),
+    ("action set", "all 6 actions in every game", "the same (gymnax's default would be the "
+     "minimal set: 3-6 actions)"),
+    ("episode length", "no cap (Freeway ends after 2,500 steps by its rules)",
+     "cap of 27,000 steps (Dopamine's); Freeway keeps its 2,500"),
+    ("difficulty ramping", "on", "on (gymnax's defaults; Breakout and Freeway have none)"),
+    ("game implementation", "MinAtar (NumPy)", "gymnax 1.0.1 (JAX ports of the same games) "
+     "— deviation"),
+    ("network", "conv 16 3×3 → dense 128", "the same, conv channels × width"),
+    ("optimiser, update period", "RMSProp, one update per step (DQN example)",
+     "Adam, one update per 4 steps (Dopamine's MinAtar DQN) — deviation"),
+    ("replay, batch, warm-up, target sync", "100k, 32, 5k steps, every 1k steps",
+     "the same"),
+    ("ε schedule", "1 → 0.1 over 100k steps", "1 → 0.01 over 100k steps (Dopamine) — deviation"),
+    ("loss", "Huber (DQN example, smooth L1)", "MSE (Dopamine's JAX DQN) — deviation"),
+    ("pruning", "—", "GMP to 95% from 20% to 80% of the 1,248,750 updates, masks every 1,000"),
+]
+
+
+def protocol_table() -> pd.DataFrame:
+    """Our `std` protocol next to original MinAtar's, one row per setting; deviations say so."""
+    return pd.DataFrame(PROTOCOL_ROWS, columns=["setting", "original MinAtar",
+                                                "ours (preset std)"]).set_index("setting")
+
+
+def at_env_steps(data: ChapterData, env_steps: int) -> ChapterData:
+    """The same runs cut after `env_steps` agent steps: their "final" score is the last
+    iteration that ends there (runs shorter than that are unchanged)."""
+    return dataclasses.replace(data, runs=data.runs[data.runs["env_steps"] <= env_steps])
+
+
+# --- figures and tables ----------------------------------------------------------------------
+
+def _config_label(width: int, sparsity: float) -> str:
+    return f"×{width} " + ("dense" if sparsity == 0 else f"{sparsity:.0%} pruned")
+
+
+def figure_measures(frame: pd.DataFrame, scale: str, title: str = "The §5 measures over "
+                    "training (Fig 11 analogue)"):
+    """Six panels, two per row: each measure against agent steps, one line per (width,
+    sparsity): the median over runs (games and seeds pooled), band = interquartile range."""
+    if not len(frame):
+        print("No figure yet: no run with the §5 measures has finished.")
+        return None
+    fig, axes = plt.subplots(3, 2, figsize=(9.0, 10.0), squeeze=False)
+    configs = sorted(frame[["width", "sparsity"]].drop_duplicates().itertuples(index=False))
+    widths = sorted({w for w, _ in configs})  # colour: width; dashed: pruned
+    styles = {c: (f"C{widths.index(c[0])}", "-" if c[1] == 0 else "--") for c in configs}
+    for ax, (name, (label, unit)) in zip(axes.flat, MEASURES.items(), strict=True):
+        sub = frame[frame["measure"] == name]
+        for config in configs:
+            rows = sub[(sub["width"] == config[0]) & (sub["sparsity"] == config[1])]
+            if not len(rows):
+                continue
+            q = rows.groupby("env_steps")["value"].quantile([0.25, 0.5, 0.75]).unstack()
+            color, line = styles[config]
+            ax.plot(q.index, q[0.5], color=color, linestyle=line,
+                    label=_config_label(*config))
+            ax.fill_between(q.index, q[0.25], q[0.75], color=color, alpha=0.15, linewidth=0)
+        ax.set(title=label, xlabel="agent steps", ylabel=unit)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.text(0.5, 0.005, f"Median over runs, band: interquartile range. {scale}",
+             ha="center", va="bottom", fontsize=8, wrap=True)
+    fig.subplots_adjust(hspace=0.55, wspace=0.3, top=0.93, bottom=0.08)
+    return fig
+
+
+def measures_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per measure (rows) and configuration (columns): the median over runs at the first
+    logged iteration and at the last ("start → end")."""
+    if not len(frame):
+        return pd.DataFrame()
+    first = frame.loc[frame.groupby(["run_id", "measure"])["env_steps"].idxmin()]
+    last = frame.loc[frame.groupby(["run_id", "measure"])["env_steps"].idxmax()]
+    table = {}
+    for (width, sparsity), end in last.groupby(["width", "sparsity"]):
+        start = first[(first["width"] == width) & (first["sparsity"] == sparsity)]
+        table[_config_label(width, sparsity)] = {
+            label: f"{start[start.measure == name].value.median():.3g} → "
+                   f"{end[end.measure == name].value.median():.3g}"
+            for name, (label, _) in MEASURES.items()}
+    return pd.DataFrame(table)
+
+
+def measure_score_correlation(frame: pd.DataFrame, data: ChapterData) -> pd.DataFrame:
+    """Does a measure at the end of training go with the final score? Within each game, the
+    Spearman correlation over that game's runs (all configurations) between the measure's
+    last value and the final score; then the mean over games (scores and measures differ in
+    scale between games, so runs are only ranked against runs of the same game)."""
+    if not len(frame):
+        return pd.DataFrame(columns=["measure", "mean Spearman ρ", "games", "runs per game"])
+    final = data.final(sorted(set(frame["run_id"]))).set_index("run_id")["score"]
+    last = frame.loc[frame.groupby(["run_id", "measure"])["env_steps"].idxmax()]
+    rows = []
+    for name, (label, _) in MEASURES.items():
+        per_game, sizes = [], []
+        for _, group in last[last["measure"] == name].groupby("game"):
+            pairs = pd.DataFrame({"measure": group.set_index("run_id")["value"]})
+            pairs["score"] = final.reindex(pairs.index)
+            pairs = pairs.dropna()
+            if len(pairs) >= 4 and pairs.nunique().min() > 1:
+                per_game.append(pairs.rank().corr().iloc[0, 1])
+                sizes.append(len(pairs))
+        rows.append({"measure": label,
+                     "mean Spearman ρ": float(np.mean(per_game)) if per_game else np.nan,
+                     "games": len(per_game),
+                     "runs per game": min(sizes) if sizes else 0})
+    return pd.DataFrame(rows)

@@ -1,0 +1,98 @@
+"""The chapter's tables of numbers besides the verdicts: the IQM of every configuration, the
+gain of every (width, sparsity) over dense x1 (whose widest-width rows use the claims' own ids
+and generators, so they repeat the verdict table's numbers) and the sparsity the runs actually
+reached. Like the figures, the IQMs use the balanced runs; the gains wait for complete ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from prunebook.analysis import bootstrap, normalization
+from prunebook.analysis.claims import Claim, Side
+from prunebook.book.chapters.data import ChapterData
+from prunebook.book.chapters.selections import CONFIG_COLUMNS
+from prunebook.book.chapters.verdicts import (
+    chapter_claim,
+    comparison_status,
+    evaluate_claim,
+    format_ci,
+    format_gain,
+    format_ratio,
+)
+
+
+def iqm_table(data: ChapterData, cells, seed: int = 0, reps: int = 50_000) -> pd.DataFrame:
+    """IQM of normalised final scores and its 95% CI per configuration (balanced runs), the
+    reference runs resampled inside every replicate (dense x1 DQN's own row shares them)."""
+    final = data.balanced_final()
+    rows = []
+    for i, cell in enumerate(cells):
+        agent, width, sparsity = cell
+        row = {"agent": agent, "width": width,
+               "sparsity": "dense" if sparsity == 0 else f"{sparsity:.0%}"}
+        sub = final
+        if len(sub):
+            sub = sub[(sub["agent"] == agent) & (sub["width"] == width)
+                      & np.isclose(sub["sparsity"].astype(float), sparsity)
+                      & sub["normalized"].notna()]
+        if not len(sub):
+            rows.append(row | {"IQM": "—", "95% CI": "—", "runs per game": 0, "games": 0})
+            continue
+        games = sorted(sub["game"].unique())
+        raw, norm, _ = normalization.comparison({0: sub}, final, games)
+        rng = np.random.default_rng([seed, i])
+        point, samples = bootstrap.normalised_replicates(raw, norm, rng=rng, reps=reps)
+        rows.append(row | {"IQM": f"{float(point[0]):.2f}",
+                           "95% CI": format_ci(bootstrap.interval(samples[0])),
+                           "runs per game": raw[0].shape[0], "games": raw[0].shape[1]})
+    return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
+
+
+def gain_table(data: ChapterData, agents: Sequence[str], sparsities=(0.0, 0.95), seed: int = 0,
+               reps: int = 50_000) -> pd.DataFrame:
+    """IQM(agent, width w, sparsity s) / IQM(dense x1) - 1 for every width, complete only.
+
+    At the widest width the ratios are the claims' own (same ids, same generators), so these
+    rows repeat the verdict table's numbers."""
+    widest = max(data.selection.widths)
+    rows = []
+    for agent in agents:
+        den = Side(agent, 1, 0.0)
+        for width in data.selection.widths:
+            for s in sparsities:
+                if width == 1 and s == 0:
+                    continue
+                num = Side(agent, width, s)
+                if width == widest and s in (0.0, 0.95):
+                    cid = f"{'1' if s == 0 else '2'}-{agent}"
+                    claim = dataclasses.replace(chapter_claim(cid, data.selection), id=cid)
+                else:
+                    cid = f"gain-{agent}-w{width}-s{s:g}"
+                    claim = Claim(cid, "", "", "", num, den, "greater")
+                r = evaluate_claim(data, claim, seed, reps, robust=False)
+                rows.append({"agent": agent, "width": width,
+                             "sparsity": "dense" if s == 0 else f"{s:.0%}",
+                             "IQM ratio to dense x1": format_ratio(r.ours),
+                             "gain": format_gain(r.ours),
+                             "gain 95% CI": ("—" if r.ci is None or not np.isfinite(r.ci[0])
+                                             else f"[{r.ci[0] - 1:+.0%}, {r.ci[1] - 1:+.0%}]"),
+                             "status": comparison_status(r)})
+    return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
+
+
+def measured_sparsity(data: ChapterData) -> pd.DataFrame:
+    """Final sparsity the runs actually reached (from their last logged iteration)."""
+    rows = []
+    for cell in data.selection.cells:
+        vals = [data.final_sparsity.get(c.run_id) for c in data.cell_runs(cell)]
+        vals = [v for v in vals if v is not None]
+        agent, width, sparsity = cell
+        rows.append({"agent": agent, "width": width, "sparsity": f"{sparsity:.2f}",
+                     "measured at the end (mean over runs)":
+                     f"{np.mean(vals):.4f}" if vals else "—", "runs": len(vals)})
+    return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)

@@ -1,0 +1,97 @@
+"""Chapter 2's sensitivity check of Rainbow's value range: compact Rainbow's C51 support is
+[-10, 10], MinAtar returns can go beyond it, so the sweep `rainbow_vmax100` reruns Rainbow x1
+and x5, dense and 95%, on two games with `v_max=100`. It has no DQN runs: its MinAtar
+normaliser borrows `online_cpu`'s dense x1 DQN runs (`normalization.REFERENCE_SWEEPS`),
+resampled inside the bootstrap like any reference. This module compares the direction of the
+Rainbow verdicts there with the committed `v_max=10` runs on the same games and seeds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prunebook.analysis import claims
+from prunebook.analysis.claims import CLAIMS_BY_ID, ClaimResult
+from prunebook.book.chapters.data import resolve_results_root
+from prunebook.sweeps import store
+
+SWEEP = "rainbow_vmax100"
+BASELINE = "online_cpu"
+CLAIM_IDS = ("1-rainbow", "1-rainbow-pruned", "2-rainbow")
+
+
+def _direction(r: ClaimResult) -> str:
+    if r.ours is None or not np.isfinite(r.ours):
+        return "—"
+    return "above 1" if r.ours > 1 else "below 1" if r.ours < 1 else "at 1"
+
+
+def _row(r: ClaimResult) -> str:
+    if r.ours is None:
+        return f"{r.verdict} ({r.note})" if r.note else r.verdict
+    ci = "—" if r.ci is None or not np.isfinite(r.ci[0]) else f"[{r.ci[0]:.2f}, {r.ci[1]:.2f}]"
+    return f"×{r.ours:.2f} {ci}, {r.verdict}"
+
+
+def vmax_check(results_root: str | Path = "results", seed: int = 0, reps: int = 50_000,
+               preset: str = "cpu") -> tuple[str, pd.DataFrame | None]:
+    """(Markdown, table): whether the Rainbow claims point the same way at v_max=100 as at 10,
+    on the games and seeds the v_max=100 sweep has; ("not run yet" text, None) without it.
+    The check is about the `cpu` preset's runs; at another preset it says so and stops."""
+    if preset != "cpu":
+        return (f"The v_max check compares runs of the `cpu` preset; at preset `{preset}` it "
+                "is not run."), None
+    root = resolve_results_root(results_root)
+    if not any((root / SWEEP).glob("*.json")):
+        return (f"**Not run yet.** `results/{SWEEP}/` holds no runs: this check (Rainbow x1 and "
+                "x5, dense and 95%, SpaceInvaders and Breakout, 3 seeds, `v_max=100`) fills in "
+                "when they are committed."), None
+    runs = store.load_runs(root)
+    runs = runs[runs["sweep"].isin([SWEEP, BASELINE])]
+    finals = {n: store.final_scores(runs, last_iterations=n) for n in (1, 3)}
+    mine = finals[1][finals[1]["sweep"] == SWEEP]
+    games, seeds = sorted(mine["game"].unique()), sorted(mine["seed"].unique())
+    v_max = sorted({store.read_run(store.run_path(root, SWEEP, r))["config"].get("v_max")
+                    for r in mine["run_id"]})
+    plan = claims.planned_runs(SWEEP)
+
+    def subset(frame, sweep):
+        keep = (frame["sweep"] == sweep) & frame["game"].isin(games) & frame["seed"].isin(seeds)
+        return frame[keep & ((frame["agent"] == "rainbow") | (sweep == BASELINE))]
+
+    rows = []
+    for cid in CLAIM_IDS:
+        claim = CLAIMS_BY_ID[cid]
+        out = {}
+        for name, sweep in (("v_max=10", BASELINE), ("v_max=100", SWEEP)):
+            base = subset(finals[1], sweep)
+            res = claims.evaluate_robust(
+                claim, base, subset(finals[3], sweep), seed, reps,
+                plan if sweep == SWEEP else None, reference_df=finals[1],
+                reference3_df=finals[3]) if len(base) else claims.evaluate(
+                claim, base, claims.claim_rng(cid, seed), reps)
+            out[name] = res
+        ten, hundred = out["v_max=10"], out["v_max=100"]
+        same = (_direction(ten) == _direction(hundred) if "—" not in
+                (_direction(ten), _direction(hundred)) else None)
+        rows.append({"claim": cid, f"{BASELINE} (v_max=10)": _row(ten),
+                     f"{SWEEP} (v_max={'/'.join(f'{v:g}' for v in v_max if v is not None)})":
+                     _row(hundred), "direction holds": {True: "yes", False: "no",
+                                                        None: "—"}[same]})
+    table = pd.DataFrame(rows).set_index("claim")
+    held = table["direction holds"]
+    text = (f"Rainbow at v_max {', '.join(f'{v:g}' for v in v_max if v is not None)} on "
+            f"{', '.join(games)} with seeds {', '.join(map(str, seeds))} ({len(mine)} runs), "
+            f"against the committed v_max=10 runs on the same games and seeds. ")
+    if (held == "—").any():
+        text += "Some comparisons cannot be judged yet (see the table)."
+    elif (held == "yes").all():
+        text += ("Every Rainbow verdict's point estimate is on the same side of 1 at both "
+                 "ranges: the wider support does not change the direction.")
+    else:
+        flipped = ", ".join(table.index[held == "no"])
+        text += f"The direction changes for {flipped}: the value range matters there."
+    return text, table

@@ -1,0 +1,129 @@
+"""The online run's configuration (MinAtar and Atari): one frozen dataclass, validated before
+any compute. Agents: "dqn", "rainbow" (Dopamine's compact Rainbow: C51 + n-step + PER), "iqn";
+Atari only: "der" (Data-Efficient Rainbow) and "drq_eps" (DrQ(eps)), Dopamine's Atari-100k
+agents. The fields shared with offline runs are in `prunebook.config.base.FrozenConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from prunebook.config.base import ConfigError, FrozenConfig
+from prunebook.spec import (
+    AGENTS,
+    ALLOCATIONS,
+    ATARI_60_GAMES,
+    FREEWAY_TIME_LIMIT,
+    LOSSES,
+    MINATAR_AGENTS,
+    MINATAR_GAMES,
+    NETWORKS,
+    PRESETS,
+    SUITES,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig(FrozenConfig):
+    """Everything that defines one training run (a results file stores all of it)."""
+
+    num_env_steps: int = 4_000  # agent steps in the whole run
+    iteration_env_steps: int = 1_000  # one logged iteration (Dopamine: 250k agent steps)
+    replay_capacity: int = 5_000
+    min_replay_history: int = 500  # agent steps of pure exploration before updates start
+    update_period: int = 4  # agent steps per gradient update (replay ratio 0.25)
+    epsilon_train: float = 0.01
+    epsilon_decay_steps: int = 1_000  # agent steps of linear decay after warm-up
+    priority_beta: float = 0.5  # Rainbow only; fixed, as compact Rainbow
+    # IQN only (Dopamine implicit_quantile.gin; paper Table 2)
+    kappa: float = 1.0  # quantile Huber threshold
+    num_tau_samples: int = 64  # N: online quantile fractions per state in the loss
+    num_tau_prime_samples: int = 64  # N': target quantile fractions
+    num_quantile_samples: int = 32  # K: fractions averaged into Q for acting
+    quantile_embedding_dim: int = 64  # cosine features per fraction
+    # Sticky actions: the environment repeats the previous action with the suite's standard
+    # probability (Atari: 0.25, Dopamine / Machado et al. 2018; MinAtar: 0.1, Young & Tian
+    # 2019, through gymnax's StickyActionWrapper). False: the chosen action always runs.
+    sticky_actions: bool = False
+    # Atari only: the learner sees a terminal on every lost life (DER, DrQ(eps))
+    terminal_on_life_loss: bool = False
+    # MinAtar only: episode cap in agent steps; 0 = gymnax's default (1,000; Freeway's 2,500 is
+    # the game's own time limit and cannot be changed). The `std` preset uses Dopamine's 27,000.
+    max_episode_steps: int = 0
+    # MinAtar only: all 6 actions in every game (original MinAtar) instead of gymnax's default
+    # minimal set per game (Breakout 3, Freeway 3, Asterix 5, SpaceInvaders 4, Seaquest 6)
+    full_action_set: bool = False
+
+    def __post_init__(self):
+        choose = self._choose
+        choose("agent", AGENTS)
+        choose("suite", SUITES)
+        if self.suite == "minatar" and self.agent not in MINATAR_AGENTS:
+            raise ConfigError(
+                f"agent={self.agent!r} runs only on Atari (suite='atari', e.g. preset 'paper'); "
+                f"for suite='minatar' choose one of {list(MINATAR_AGENTS)}")
+        choose("preset", PRESETS)
+        choose("allocation", ALLOCATIONS)
+        choose("loss", LOSSES)
+        choose("network", NETWORKS)
+        if self.suite == "atari":
+            choose("game", ATARI_60_GAMES)
+            if self.network not in ("nature", "impala"):
+                raise ConfigError(f"network={self.network!r}: Atari uses 'nature' or 'impala'")
+        if self.suite == "minatar":
+            choose("game", MINATAR_GAMES)
+            if self.network != "minatar":
+                raise ConfigError(f"network={self.network!r}: the minatar suite uses 'minatar'")
+            if self.terminal_on_life_loss:
+                raise ConfigError("terminal_on_life_loss is an Atari setting; leave it False "
+                                  "for suite='minatar' (MinAtar games have no lives)")
+            if self.game == "Freeway" and self.max_episode_steps not in (0, FREEWAY_TIME_LIMIT):
+                raise ConfigError(f"max_episode_steps={self.max_episode_steps}: Freeway ends "
+                                  f"after {FREEWAY_TIME_LIMIT} steps by its rules; choose 0 or "
+                                  f"{FREEWAY_TIME_LIMIT}")
+        elif self.max_episode_steps or self.full_action_set:
+            raise ConfigError("max_episode_steps and full_action_set are MinAtar settings; "
+                              "Atari episodes are capped at 27,000 agent steps by the "
+                              "environment and use the minimal action set (leave them 0, False)")
+        self._check_ints(("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
+                          "update_period", "target_update_period", "batch_size", "n_step",
+                          "mask_update_every", "epsilon_decay_steps", "num_atoms",
+                          "num_tau_samples", "num_tau_prime_samples", "num_quantile_samples",
+                          "quantile_embedding_dim"), minimum=1)
+        self._check_ints(("seed", "min_replay_history", "eval_episodes", "max_episode_steps"),
+                         minimum=0)
+        self._check_bools(("sticky_actions", "terminal_on_life_loss", "full_action_set"))
+        self._check_pruning()
+        self._check_unit_interval(("gamma", "epsilon_train", "epsilon_eval", "priority_beta"))
+        if self.learning_rate <= 0 or self.adam_eps <= 0 or self.v_max <= 0 or self.kappa <= 0:
+            raise ConfigError("learning_rate, adam_eps, v_max and kappa must be positive")
+        if self.num_env_steps % self.iteration_env_steps:
+            raise ConfigError(f"num_env_steps={self.num_env_steps} must be a multiple of "
+                              f"iteration_env_steps={self.iteration_env_steps}")
+        if self.iteration_env_steps % self.update_period:
+            raise ConfigError(f"iteration_env_steps={self.iteration_env_steps} must be a "
+                              f"multiple of update_period={self.update_period}")
+        if self.target_update_period % self.update_period:
+            raise ConfigError(f"target_update_period={self.target_update_period} must be a "
+                              f"multiple of update_period={self.update_period}")
+        if self.min_replay_history >= self.num_env_steps:
+            raise ConfigError(f"min_replay_history={self.min_replay_history} leaves no updates "
+                              f"in num_env_steps={self.num_env_steps}")
+        if self.replay_capacity < max(self.batch_size, self.n_step + 1):
+            raise ConfigError(f"replay_capacity={self.replay_capacity} is too small")
+
+    progress_unit = "agent step"  # what an online run's iterations count
+
+    @property
+    def iteration_units(self) -> int:
+        """Progress units (agent steps) per iteration."""
+        return self.iteration_env_steps
+
+    @property
+    def num_iterations(self) -> int:
+        return self.num_env_steps // self.iteration_env_steps
+
+    @property
+    def total_updates(self) -> int:
+        """Gradient updates in the run: one per `update_period` agent steps after warm-up."""
+        return max(1, (self.num_env_steps - self.min_replay_history) // self.update_period)

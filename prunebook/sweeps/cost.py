@@ -1,0 +1,166 @@
+"""What a sweep has done and what is left: run states (`sweep_status`) and the cost measured on
+finished runs (`cost_estimate`), as `prunebook status` prints it and the Performance page shows."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from prunebook.sweeps import store
+from prunebook.sweeps.checkpoints import (
+    DEFAULT_CHECKPOINT_ROOT,
+    checkpoint_path,
+    file_state,
+    lock_alive,
+)
+from prunebook.sweeps.grid import Sweep, run_units
+
+
+def sweep_status(sweep: Sweep, results_root: Path | str = "results",
+                 checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT) -> dict[str, list[str]]:
+    """Run ids per state: done (a valid results file of this run), running, partial, left;
+    and "bad": "file: problem" for every results file of the sweep's folder that cannot be
+    used (its run, if planned, is counted as running, partial or left)."""
+    status: dict[str, list[str]] = {"done": [], "running": [], "partial": [], "left": [],
+                                    "bad": []}
+    _, bad = store.scan(Path(results_root), sweep.name)
+    for config in sweep.configs():
+        ckpt = checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id)
+        lock = ckpt.with_suffix(".lock")
+        path = store.run_path(Path(results_root), sweep.name, config.run_id)
+        state = "missing" if not path.exists() else file_state(path, config, sweep.name)
+        if state == "finished":
+            status["done"].append(config.run_id)
+            continue
+        if state != "missing" and path not in bad:
+            bad[path] = state
+        if lock.exists() and lock_alive(lock):
+            status["running"].append(config.run_id)
+        elif ckpt.exists():
+            status["partial"].append(config.run_id)
+        else:
+            status["left"].append(config.run_id)
+    status["bad"] = [f"{path}: {problem}" for path, problem in sorted(bad.items())]
+    return status
+
+
+def measured_seconds(sweep: Sweep, results_root: Path | str = "results") -> float:
+    """Seconds the sweep's finished runs spent in training iterations (each results file's
+    `wall_clock_s`; compilation and start-up excluded). With single-threaded workers this is
+    close to their CPU time: the cost to quote for a sweep."""
+    return sum(group.done_seconds for group in cost_estimate(sweep, results_root))
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupCost:
+    """Measured cost of one (agent, width) group of a sweep and what its unfinished runs should
+    cost at the same rate. Sparsity is not a key: the masked network runs dense kernels."""
+
+    agent: str
+    width: int
+    done: int
+    done_seconds: float
+    left: int
+    left_seconds: float | None  # None: no finished run of this group to measure a rate on
+    fastest_s: float | None = None  # the quickest and slowest finished run
+    slowest_s: float | None = None
+    rate_from: str = ""  # "": this sweep's own runs; else the sweep whose rate was borrowed
+    done_units: int = 0  # progress units (agent steps, or updates offline) of the finished runs
+
+
+def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
+                  prior: Sweep | None = None) -> list[GroupCost]:
+    """Per (agent, width): seconds per progress unit measured on finished runs (their
+    `wall_clock_s`), applied to the units of the runs not finished yet. Runs already partway are
+    counted whole, so the estimate is an upper bound for them. A bad results file (see
+    :func:`sweep_status`) counts as not finished. A group with no finished run yet borrows the
+    rate of the same (agent, width) in `prior` (e.g. `online_std` from `online_cpu`: seconds per
+    agent step), marked in `rate_from`, until its own first run finishes."""
+    borrowed = ({(r.agent, r.width): r for r in cost_estimate(prior, results_root)}
+                if prior is not None else {})
+    groups: dict[tuple[str, int], dict[str, float]] = {}
+    for config in sweep.configs():
+        g = groups.setdefault((config.agent, config.width),
+                              dict(done=0, done_s=0.0, done_units=0, left=0, left_units=0,
+                                   each=[]))
+        path = store.run_path(Path(results_root), sweep.name, config.run_id)
+        if path.exists() and file_state(path, config, sweep.name) == "finished":
+            seconds = float(store.read_run(path).get("wall_clock_s") or 0.0)
+            g["done"] += 1
+            g["done_s"] += seconds
+            g["each"].append(seconds)
+            g["done_units"] += run_units(config)
+        else:
+            g["left"] += 1
+            g["left_units"] += run_units(config)
+    rows = []
+    for (agent, width), g in groups.items():
+        rate, rate_from = (g["done_s"] / g["done_units"] if g["done_units"] else None), ""
+        other = borrowed.get((agent, width))
+        if rate is None and other is not None and other.done:
+            rate, rate_from = other.done_seconds / other.done_units, prior.name
+        left_s = 0.0 if not g["left"] else (None if rate is None else rate * g["left_units"])
+        rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s,
+                              min(g["each"], default=None), max(g["each"], default=None),
+                              rate_from, int(g["done_units"])))
+    return sorted(rows, key=lambda r: (r.agent, r.width))
+
+
+def done_hours(rows: Sequence[GroupCost]) -> float:
+    """Core-hours the finished runs spent in training iterations."""
+    return sum(r.done_seconds for r in rows) / 3600
+
+
+def known_left_hours(rows: Sequence[GroupCost]) -> float:
+    """Core-hours the unfinished runs should take, over the groups with a measured rate."""
+    return sum(r.left_seconds for r in rows if r.left_seconds is not None) / 3600
+
+
+def format_cost_estimate(rows: Sequence[GroupCost], workers: int) -> str:
+    """The table `prunebook status` prints, with the total left in core-hours and wall hours."""
+    lines = [f"  {'agent':10s} {'width':>5s} {'done':>5s} {'s/run':>7s} {'left':>5s} "
+             f"{'est. h left':>11s}"]
+    for r in rows:
+        per_run = f"{r.done_seconds / r.done:7.0f}" if r.done else f"{'-':>7s}"
+        left_h = f"{r.left_seconds / 3600:11.2f}" if r.left_seconds is not None else f"{'?':>11s}"
+        if r.rate_from:
+            left_h += f"  (at {r.rate_from}'s rate per step)"
+        lines.append(f"  {r.agent:10s} {r.width:5d} {r.done:5d} {per_run} {r.left:5d} {left_h}")
+    known = known_left_hours(rows)
+    unknown = sum(r.left for r in rows if r.left_seconds is None)
+    total = (f"  runs left: about {known:.1f} core-hours of training, about "
+             f"{known / max(workers, 1):.1f} h on {workers} workers")
+    if unknown:
+        total += f", plus {unknown} runs of groups with no finished run to measure"
+    return "\n".join([*lines, total])
+
+
+def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
+    """The measured cost of a sweep as a markdown table, for the book's performance page (made
+    from the committed results by `make claims`, so the page cannot drift from them)."""
+    lines = [f"| `{sweep_name}` agent | width | runs finished | seconds per run: mean (fastest "
+             "– slowest) | core-hours of training | runs left | core-hours left (estimate) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        spread = (f"{r.done_seconds / r.done:,.0f} ({r.fastest_s:,.0f} – {r.slowest_s:,.0f})"
+                  if r.done else "—")
+        if not r.left:
+            left = "—"
+        elif r.left_seconds is None:
+            left = "no finished run to measure"
+        else:
+            left = f"≈ {r.left_seconds / 3600:.2f} h"
+            if r.rate_from:
+                left += f" (at `{r.rate_from}`'s rate per step)"
+        lines.append(f"| {r.agent} | ×{r.width} | {r.done} | {spread} | "
+                     f"{r.done_seconds / 3600:.2f} | {r.left} | {left} |")
+    done = sum(r.done for r in rows)
+    left = sum(r.left for r in rows)
+    unmeasured = sum(r.left for r in rows if r.left_seconds is None)
+    total_left = "—" if not left else f"≈ {known_left_hours(rows):.1f} h"
+    if unmeasured:
+        total_left += f" + {unmeasured} runs not measured yet"
+    lines.append(f"| **all** | | **{done}** | | **{done_hours(rows):.2f}** | **{left}** | "
+                 f"{total_left} |")
+    return "\n".join(lines) + "\n"
