@@ -37,6 +37,7 @@ from prunebook.loops.offline import OfflineTrainState, eval_key, make_offline_tr
 from prunebook.loops.trainer import TIMING_KEYS
 from prunebook.replay import fixed, jittable
 from prunebook.sweeps import checkpoints, logger, registry, runner, store
+from prunebook.sweeps.grid import run_units
 
 OBS = (10, 10, 4)  # Breakout-MinAtar
 
@@ -354,7 +355,10 @@ def test_offline_config_round_trip_and_sweep():
     assert (config.n_step, config.dueling, config.double_dqn, config.target_update_period) == (
         3, True, True, 100)
     assert config.total_updates == 62_500 and config.num_env_steps == 0
-    assert config.iteration_env_steps == config.updates_per_iteration
+    # progress is counted in gradient updates, and said so
+    assert (config.iteration_units, config.progress_unit) == (2_500, "gradient update")
+    assert not hasattr(config, "iteration_env_steps")
+    assert run_units(config) == config.total_updates
     sweep = registry.offline_sweep("cpu")
     configs = sweep.configs()
     assert sweep.name == "offline_cpu" and len(configs) == 144

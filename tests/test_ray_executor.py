@@ -49,7 +49,7 @@ def test_xla_settings_follow_the_resource_request():
 @pytest.mark.slow
 def test_killed_task_is_retried_and_equals_an_uninterrupted_run(tmp_path):
     ray = pytest.importorskip("ray")
-    import cloudpickle
+    from ray import cloudpickle
 
     from prunebook.sweeps.ray_cluster import RayExecutor
 

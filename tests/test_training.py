@@ -116,7 +116,7 @@ def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
     full = runner.run_one(config, "t", tmp_path / "full", tmp_path / "ck_full")
     script = textwrap.dedent(f"""
         import os, signal
-        from prunebook import runner
+        from prunebook.sweeps import runner
         from prunebook.config import RunConfig
         config = RunConfig.from_dict({config.to_dict()!r})
         def kill_after_two(event):

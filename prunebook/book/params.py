@@ -3,7 +3,7 @@
 Every notebook has one cell tagged `parameters` (papermill injects overrides after it) and then
 calls, before doing anything else::
 
-    from prunebook import params
+    from prunebook.book import params
     params.check(globals(), "00_pruning_schedule")
 
 `check` compares the notebook's globals with the notebook's spec in `SPECS` and raises a
