@@ -209,11 +209,15 @@ def iter_result_files(results_root: Path):
 def load_runs(results_root: Path | str = "results", sweep: str | None = None) -> pd.DataFrame:
     """One row per (run, iteration); columns RUN_COLUMNS + ITERATION_COLUMNS. Every file is
     validated first: a bad one raises ResultsFileError naming it (never a silent skip)."""
+    return runs_frame(read_run(path) for path in iter_result_files(Path(results_root))
+                      if sweep is None or path.parent.name == sweep)
+
+
+def runs_frame(records) -> pd.DataFrame:
+    """`load_runs`' frame of records already read (a reader that needs the records themselves
+    too reads each file once)."""
     rows = []
-    for path in iter_result_files(Path(results_root)):
-        if sweep is not None and path.parent.name != sweep:
-            continue
-        record = read_run(path)
+    for record in records:
         config = record["config"]
         base = {"run_id": record["run_id"], "sweep": record["sweep"], "agent": config["agent"],
                 "suite": config["suite"], "game": config["game"], "width": config["width"],

@@ -186,7 +186,7 @@ def _read_dir(folder: Path, wanted: set[str]):
         sparsity[record["run_id"]] = last.get("sparsity")
         version = str(record.get("code_version", "unknown"))
         versions.add(version[:7] + ("-dirty" if version.endswith("-dirty") else ""))
-    return configs, sparsity, versions, measure_rows(records)
+    return configs, sparsity, versions, records
 
 
 def load(sel: Selection, results_root: str | Path = "results") -> ChapterData:
@@ -194,10 +194,8 @@ def load(sel: Selection, results_root: str | Path = "results") -> ChapterData:
     root = resolve_results_root(results_root)
     folder = root / sel.sweep_name
     wanted = {c.run_id for c in sel.configs()}
-    configs, sparsity, versions, measures = _read_dir(folder, wanted)
-    runs = store.load_runs(root, sweep=sel.sweep_name) if configs else store.load_runs(
-        root / "__none__")
-    runs = runs[runs["run_id"].isin(wanted)].reset_index(drop=True)
+    configs, sparsity, versions, records = _read_dir(folder, wanted)
+    runs = store.runs_frame(records)  # each file read once, in `_read_dir`
     sweep = preset_sweep(sel.preset)
     done = total = None
     if sweep is not None:
@@ -206,7 +204,8 @@ def load(sel: Selection, results_root: str | Path = "results") -> ChapterData:
         done = sum(p.stem in all_ids for p in folder.glob("*.json")) if folder.is_dir() else 0
     where = _display_path(folder)
     source = where if folder.is_dir() else f"{where} does not exist: not yet run"
-    return ChapterData(sel, source, runs, configs, sparsity, versions, done, total, measures)
+    return ChapterData(sel, source, runs, configs, sparsity, versions, done, total,
+                       measure_rows(records))
 
 
 def _display_path(path: Path) -> str:
