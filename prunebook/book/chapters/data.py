@@ -175,11 +175,13 @@ def measure_rows(records) -> pd.DataFrame:
 
 
 def _read_dir(folder: Path, wanted: set[str]):
+    """The wanted runs' records (and what the chapter keeps of them). Every file of the folder
+    is read and validated, so a bad one stops the chapter with its name even if unwanted."""
     configs, sparsity, versions, records = {}, {}, set(), []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        record = store.read_run(path)
         if path.stem not in wanted:
             continue
-        record = store.read_run(path)
         records.append(record)
         configs[record["run_id"]] = record["config"]
         last = record["iterations"][-1] if record["iterations"] else {}
