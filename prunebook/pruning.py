@@ -10,6 +10,9 @@ the removed `jax.tree_map`):
 * `topk_mask`       -- layer-wise magnitude top-k (`mask_calculator`), deterministic ties.
 * `gmp(inner, ...)` -- `BaseUpdater.wrap_optax`: masks and the update counter live in the
                        optimizer state; `apply_masks` is `post_gradient_update`.
+* `fixed_masks`     -- the same state with masks fixed from step 0 (chapter 6's controls:
+                       `random_masks` for static random sparsity, a donor's final masks for
+                       the lottery ticket).
 
 Every kernel (ndim > 1: all conv and dense layers, first and last included) is prunable;
 biases never are. A dense baseline is `final_sparsity=0` through the same code path.
@@ -227,6 +230,69 @@ def gmp(inner: optax.GradientTransformation, schedule: GMPSchedule,
         return updates, GMPState(state.count + 1, masks, state.target_sparsities, inner_state)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def random_masks(params, sparsity: float, allocation: str, key: jax.Array):
+    """Masks with `layer_sparsities` per kernel (ERK by default) whose kept weights are drawn
+    uniformly at random: the top-k of uniform scores, so every kernel keeps exactly as many
+    weights as GMP's final mask of the same target would. Biases are never masked."""
+    targets = layer_sparsities(params, sparsity, allocation)
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    masks = [topk_mask(jax.random.uniform(k, p.shape), t).astype(p.dtype) if _prunable(p)
+             else jnp.ones_like(p)
+             for p, t, k in zip(leaves, jax.tree.leaves(targets), keys, strict=True)]
+    return jax.tree.unflatten(treedef, masks)
+
+
+def fixed_masks(inner: optax.GradientTransformation, masks_for, final_sparsity: float,
+                allocation: str = "erk") -> optax.GradientTransformation:
+    """Sparse training with masks fixed from step 0 (static random sparsity, lottery tickets).
+
+    `masks_for(params)` gives the masks at `init`; they are never recomputed. The state is
+    GMP's `GMPState`, so `apply_masks`, sparsity reports and checkpoints work unchanged, and
+    the loop zeroes the initial weights with `apply_masks` before the first step.
+    """
+    def init_fn(params):
+        masks = masks_for(params)
+        if jax.tree.structure(masks) != jax.tree.structure(params) or any(
+                m.shape != p.shape for m, p in zip(jax.tree.leaves(masks),
+                                                    jax.tree.leaves(params), strict=True)):
+            raise ValueError("fixed masks do not match the parameters' shapes")
+        targets = layer_sparsities(params, final_sparsity, allocation)
+        return GMPState(
+            count=jnp.zeros([], jnp.int32),
+            masks=jax.tree.map(lambda m, p: jnp.asarray(m, p.dtype), masks, params),
+            target_sparsities=jax.tree.map(lambda t: jnp.asarray(t, jnp.float32), targets),
+            inner_state=inner.init(params))
+
+    def update_fn(updates, state, params=None):
+        updates, inner_state = inner.update(updates, state.inner_state, params)
+        return updates, GMPState(state.count + 1, state.masks, state.target_sparsities,
+                                 inner_state)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+def flat_masks(masks) -> dict[str, np.ndarray]:
+    """{kernel path: bool mask} of every prunable leaf (what a lottery donor stores)."""
+    return {jax.tree_util.keystr(path): np.asarray(leaf) > 0
+            for path, leaf in jax.tree_util.tree_flatten_with_path(masks)[0] if _prunable(leaf)}
+
+
+def masks_from_flat(params, flat: dict[str, np.ndarray]):
+    """Masks like `params` from `flat_masks` output (biases all kept); a missing kernel or a
+    shape mismatch is a ValueError naming the kernel."""
+    def one(path, param):
+        if not _prunable(param):
+            return jnp.ones_like(param)
+        name = jax.tree_util.keystr(path)
+        if name not in flat or tuple(flat[name].shape) != tuple(param.shape):
+            got = flat[name].shape if name in flat else "nothing"
+            raise ValueError(f"mask for {name}: expected shape {param.shape}, got {got}")
+        return jnp.asarray(flat[name], param.dtype)
+
+    return jax.tree_util.tree_map_with_path(one, params)
 
 
 def apply_masks(params, opt_state):

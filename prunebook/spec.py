@@ -23,6 +23,15 @@ OFFLINE_PRESETS = ("ci", "cpu")  # the offline agents run on MinAtar only
 DATASET_RECIPES = ("ci", "cpu")  # which online DQN run is logged for the offline agents
 ALLOCATIONS = ("erk", "uniform")  # per-layer sparsity allocation
 LOSSES = ("mse", "huber")
+# How a sparse network's masks are chosen (chapter 6): gradual magnitude pruning (the paper's),
+# ERK-random masks fixed at initialisation, or a finished GMP run's final masks fixed from step 0
+# with the weights rewound to its initialisation (the lottery ticket, the paper's Fig 13)
+MASK_METHODS = ("gmp", "static_random", "lottery")
+# The other fixes for wide networks (chapter 7, the paper's Fig 12): each name and the RunConfig
+# field that switches it on (0 = off)
+BASELINE_FIELDS = {"weight_decay": "weight_decay", "l2": "l2_penalty",
+                   "reset": "reset_every_updates", "redo": "redo_every_updates"}
+BASELINES = tuple(BASELINE_FIELDS)
 NETWORKS = ("minatar", "nature", "impala")
 
 # --- games ------------------------------------------------------------------------------------

@@ -12,22 +12,31 @@ time, the code version and the device; the §5 measures are included.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
 from pathlib import Path
 
 from prunebook.book.chapters import offline
-from prunebook.config import ci_config, offline_ci_config, paper_config
+from prunebook.config import RunConfig, ci_config, offline_ci_config, paper_config
 from prunebook.loops.trainer import TIMING_KEYS
-from prunebook.spec import PAPER_AGENTS
+from prunebook.spec import BASELINE_FIELDS, PAPER_AGENTS
 from prunebook.sweeps import runner
 
 VOLATILE = {"wall_clock_s", "finished_at", "code_version", "device"}
 
 
+# config fields added with chapters 6 and 7 whose default is the paper's run: a record made
+# before they existed lacks them, so they are compared only when not at their default
+VARIANT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)
+                    if f.name in ("mask_method", "redo_tau", *BASELINE_FIELDS.values())}
+
+
 def _stable(record: dict) -> dict:
     out = {k: v for k, v in record.items() if k not in VOLATILE}
+    out["config"] = {k: v for k, v in record["config"].items()
+                     if k not in VARIANT_DEFAULTS or v != VARIANT_DEFAULTS[k]}
     out["iterations"] = [{k: v for k, v in it.items() if k not in TIMING_KEYS}
                          for it in record["iterations"]]
     return out

@@ -40,12 +40,41 @@ def make_network(config: RunConfig, num_actions: int, distributional: bool,
         dueling=dueling, noisy=noisy)
 
 
-def make_optimizer(config: RunConfig) -> optax.GradientTransformation:
-    """Adam wrapped in GMP with the paper's schedule: 20%->80% of the run's gradient updates."""
+STATIC_MASK_TAG = 0x57A7  # folds static random masks' key out of the seed, apart from training
+
+
+def static_mask_key(seed: int) -> jax.Array:
+    """The key a static-random run draws its masks with (a function of the seed alone)."""
+    return jax.random.fold_in(jax.random.PRNGKey(seed), STATIC_MASK_TAG)
+
+
+def make_optimizer(config: RunConfig, donor_masks=None) -> optax.GradientTransformation:
+    """Adam (AdamW with `weight_decay`) wrapped in the run's masks: GMP with the paper's
+    schedule (20%->80% of the run's gradient updates; dense = sparsity 0), or masks fixed from
+    step 0 (`static_random`; `lottery` with its donor's final masks, `donor_masks`: the
+    `pruning.flat_masks` of the donor's last state)."""
+    online = isinstance(config, RunConfig)  # offline (CQL) runs have neither setting
+    weight_decay = config.weight_decay if online else 0.0
+    mask_method = config.mask_method if online else "gmp"
+    if weight_decay:  # decoupled: theta -= lr * (adam step + wd * theta)
+        adam = optax.adamw(config.learning_rate, eps=config.adam_eps, weight_decay=weight_decay)
+    else:
+        adam = optax.adam(config.learning_rate, eps=config.adam_eps)
+    if (donor_masks is not None) != (mask_method == "lottery"):
+        raise ValueError("donor_masks are given exactly for mask_method='lottery' (the final "
+                         "masks of its donor run, prunebook.sweeps.lottery)")
+    if mask_method == "static_random":
+        key = static_mask_key(config.seed)
+        return pruning.fixed_masks(
+            adam, lambda p: pruning.random_masks(p, config.final_sparsity, config.allocation,
+                                                 key),
+            config.final_sparsity, config.allocation)
+    if mask_method == "lottery":
+        return pruning.fixed_masks(adam, lambda p: pruning.masks_from_flat(p, donor_masks),
+                                   config.final_sparsity, config.allocation)
     schedule = pruning.GMPSchedule.from_run_length(
         config.final_sparsity, config.total_updates, config.prune_start_frac,
         config.prune_end_frac, config.mask_update_every)
-    adam = optax.adam(config.learning_rate, eps=config.adam_eps)
     return pruning.gmp(adam, schedule, config.allocation)
 
 
@@ -75,10 +104,17 @@ def make_act(network: nn.Module, num_actions: int, noisy: bool = False):
     return act
 
 
-def make_update(agent: Agent, priority_beta: float):
+def l2_term(params, l2_penalty: float) -> jax.Array:
+    """(lambda / 2) ||theta||^2 over every parameter (the L2 baseline's loss term)."""
+    return 0.5 * l2_penalty * sum(jnp.sum(jnp.square(p)) for p in jax.tree.leaves(params))
+
+
+def make_update(agent: Agent, priority_beta: float, l2_penalty: float = 0.0):
     """One gradient step: loss, Adam (+ mask schedule), then zero the pruned weights.
 
     `key` (a PRNG key) is passed on to the loss of keyed agents and must be left out otherwise.
+    `l2_penalty` > 0 adds `l2_term` to the objective; the returned loss is the TD loss alone,
+    so logged losses stay comparable across methods.
     """
 
     def update(params, target_params, opt_state, batch: Batch, key=None):
@@ -92,10 +128,14 @@ def make_update(agent: Agent, priority_beta: float):
                 # Importance weights (1/p)^beta normalised by their max (compact Rainbow, beta 0.5).
                 weights = (batch.probabilities + 1e-10) ** -priority_beta
                 weights = weights / weights.max()
-                return (weights * per_sample).mean(), per_sample
-            return per_sample.mean(), per_sample
+                td = (weights * per_sample).mean()
+            else:
+                td = per_sample.mean()
+            if l2_penalty:
+                return td + l2_term(p, l2_penalty), (td, per_sample)
+            return td, (td, per_sample)
 
-        (loss, per_sample), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        (_, (loss, per_sample)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = agent.optimizer.update(grads, opt_state, params)
         params = pruning.apply_masks(optax.apply_updates(params, updates), opt_state)
         return params, opt_state, loss, per_sample

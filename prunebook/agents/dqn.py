@@ -27,7 +27,8 @@ def td_loss(q_values: jax.Array, actions: jax.Array, target: jax.Array, loss: st
     return 0.5 * (chosen - target) ** 2  # Dopamine's mse_loss
 
 
-def make_dqn(config: RunConfig, num_actions: int) -> Agent:
+def make_dqn(config: RunConfig, num_actions: int, donor_masks=None) -> Agent:
+    """DQN; `donor_masks` only for a lottery ticket (`make_optimizer`)."""
     network = make_network(config, num_actions, distributional=False)
 
     def per_sample_loss(params, target_params, batch: Batch) -> jax.Array:
@@ -37,4 +38,5 @@ def make_dqn(config: RunConfig, num_actions: int) -> Agent:
         target = jax.lax.stop_gradient(batch.returns + batch.discounts * next_q.max(axis=1))
         return td_loss(q_values, batch.actions, target, config.loss)
 
-    return Agent(network, make_optimizer(config), per_sample_loss, prioritized=False)
+    return Agent(network, make_optimizer(config, donor_masks), per_sample_loss,
+                 prioritized=False)

@@ -33,188 +33,108 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from prunebook.analysis import bootstrap, normalization
-from prunebook.sweeps.registry import get_sweep
+from prunebook.analysis import bootstrap, normalization, preregistered
+from prunebook.analysis.claim_rules import (
+    NON_INFERIORITY_MARGIN,
+    WIDEST,
+    Alternative,
+    Claim,
+    ClaimResult,
+    Side,
+    not_run_result,
+    verdict,
+)
+from prunebook.sweeps.registry import COMPARATOR_SWEEPS, get_sweep
 
-WIDEST = "widest"  # the largest width with runs for that side, resolved per group
-NON_INFERIORITY_MARGIN = 0.9  # "maintains performance": IQM ratio at least 90% of dense
+__all__ = [  # the claim types are defined in .claim_rules and used from here too
+    "ALTERNATIVES", "CLAIMS", "CLAIMS_BY_ID", "GROUP", "NON_INFERIORITY_MARGIN", "WIDEST",
+    "Alternative", "Claim", "ClaimResult", "Side", "claim_rng", "evaluate", "evaluate_all",
+    "evaluate_robust", "judged_on", "not_run_result", "planned_runs", "verdict",
+    "with_comparators",
+]
 GROUP = ["suite", "sweep", "preset"]
 
 
-@dataclass(frozen=True)
-class Side:
-    """One configuration of a comparison; ``width`` is an int or :data:`WIDEST`."""
-
-    agent: str
-    width: int | str
-    sparsity: float
-
-    def label(self, width: int | None = None) -> str:
-        kind = "dense" if self.sparsity == 0 else f"pruned {self.sparsity:.0%}"
-        if width is None and self.width == WIDEST:
-            return f"{self.agent} {kind} widest"
-        return f"{self.agent} {kind} w{width if width is not None else self.width}"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A claim of the paper and the comparison it implies."""
-
-    id: str
-    statement: str  # the paper's words (dossier §4)
-    paper: str  # the paper's number, as printed ("no number" when it gives none)
-    figure: str
-    numerator: Side
-    denominator: Side
-    rule: str  # "greater" | "less" | "non_inferior"
-    paper_ratio: float | None = None  # the paper's magnitude as a ratio, when it gives one
-    margin: float | None = None  # only for "non_inferior"
-
-    def rule_text(self) -> str:
-        ratio = f"IQM({self.numerator.label()}) / IQM({self.denominator.label()})"
-        if self.rule == "greater":
-            return f"{ratio}: CI above 1 reproduces, below 1 contradicts"
-        if self.rule == "less":
-            return f"{ratio}: CI below 1 reproduces, above 1 contradicts"
-        return (f"{ratio}: CI lower bound above {self.margin} reproduces (non-inferiority), "
-                f"upper bound below {self.margin} contradicts")
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """The same comparison under one robustness alternative (see :data:`ALTERNATIVES`)."""
-
-    name: str
-    verdict: str
-    ours: float | None
-    ci: tuple[float, float] | None
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    claim_id: str
-    verdict: str
-    ours: float | None  # point estimate of the IQM ratio
-    ci: tuple[float, float] | None  # 95% stratified-bootstrap percentile interval
-    paper: str
-    scale: str  # game set, env steps, seeds, preset: what the verdict is about
-    paper_in_ci: bool | None = None  # does the paper's magnitude lie inside our CI?
-    note: str = field(default="")
-    games: tuple[str, ...] = ()  # the games compared
-    runs_per_game: int | None = None  # fewest runs per game over both sides
-    alternatives: tuple[Alternative, ...] = ()  # filled by `evaluate_robust`
-    sweep: str = ""  # the sweep the compared runs belong to
-    training: str = ""  # how long the compared runs trained ("500,000 env steps")
-
-    @property
-    def flipped_by(self) -> list[str]:
-        """The robustness alternatives under which the verdict changes."""
-        return [a.name for a in self.alternatives if a.verdict != self.verdict]
-
-    @property
-    def fragile(self) -> bool:
-        return bool(self.flipped_by)
-
-
-_FIG1 = ('"close to a 60% (DQN) and 50% (Rainbow) performance improvement over the original '
-         '(unpruned and unscaled) architectures"')
-_MONO = ('"while the performance of the unpruned architectures decreases monotonically with '
-         'increasing widths, the performance of the pruned counterparts increases monotonically"')
-_FIG3 = ('"90% and 95% sparsity produce a 33% performance improvement, and 99% sparsity maintains '
-         'performance"')
-_FIG8 = ('"both CQL and CQL+C51 observe significant gains when using pruned networks, in '
-         'particular with wider networks"')
-
-
-def _claims() -> tuple[Claim, ...]:
-    out = []
-    for agent, gain, name in (("dqn", 1.6, "DQN"), ("rainbow", 1.5, "Rainbow")):
-        dense1, pruned1 = Side(agent, 1, 0.0), Side(agent, 1, 0.95)
-        out += [
-            Claim(f"1-{agent}", _MONO, "dense IQM decreases with width (no number)", "Fig 1",
-                  Side(agent, WIDEST, 0.0), dense1, "less"),
-            Claim(f"1-{agent}-pruned", _MONO, "pruned IQM increases with width (no number)",
-                  "Fig 1", Side(agent, WIDEST, 0.95), pruned1, "greater"),
-            Claim(f"2-{agent}", _FIG1, f"{name} +~{gain - 1:.0%} (×{gain})", "Fig 1",
-                  Side(agent, WIDEST, 0.95), dense1, "greater", paper_ratio=gain),
-        ]
-    dense3 = Side("dqn", 3, 0.0)
-    out += [
-        Claim("3-90", _FIG3, "+33% (×1.33) at width 3", "Fig 3", Side("dqn", 3, 0.9), dense3,
-              "greater", paper_ratio=1.33),
-        Claim("3-95", _FIG3, "+33% (×1.33) at width 3", "Fig 3", Side("dqn", 3, 0.95), dense3,
-              "greater", paper_ratio=1.33),
-        Claim("3-99", _FIG3, "maintains performance at width 3 (no number)", "Fig 3",
-              Side("dqn", 3, 0.99), dense3, "non_inferior", margin=NON_INFERIORITY_MARGIN),
-    ]
-    for agent, tag in (("cql", "cql"), ("cql_c51", "cql-c51")):
-        for width in (1, 3):
-            out.append(Claim(f"4-{tag}-w{width}", _FIG8, "significant gains (no number)", "Fig 8",
-                             Side(agent, width, 0.95), Side(agent, width, 0.0), "greater"))
-    return tuple(out)
-
-
-CLAIMS: tuple[Claim, ...] = _claims()
+CLAIMS: tuple[Claim, ...] = preregistered.CLAIMS
 CLAIMS_BY_ID = {c.id: c for c in CLAIMS}
 
 
-def verdict(rule: str, ci: tuple[float, float], margin: float | None = None) -> str:
-    """The verdict a CI ``(lo, hi)`` of the IQM ratio implies under ``rule`` (see module doc)."""
-    lo, hi = ci
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "inconclusive"
-    if rule == "greater":
-        return "reproduced" if lo > 1 else "contradicted" if hi < 1 else "inconclusive"
-    if rule == "less":
-        return "reproduced" if hi < 1 else "contradicted" if lo > 1 else "inconclusive"
-    if rule == "non_inferior":
-        if margin is None:
-            raise ValueError("non_inferior needs a margin")
-        return "reproduced" if lo > margin else "contradicted" if hi < margin else "inconclusive"
-    raise ValueError(f"unknown rule {rule!r}")
-
-
 # --------------------------------------------------------------------------- evaluation
+def _methods(df: pd.DataFrame) -> pd.Series:
+    """Each row's control or baseline ("" for the paper's runs; frames before controls)."""
+    if "method" not in df.columns:
+        return pd.Series("", index=df.index)
+    return df["method"].fillna("")
+
+
+def _of_side(df: pd.DataFrame, side: Side) -> pd.Series:
+    return ((df["agent"] == side.agent) & np.isclose(df["sparsity"].astype(float), side.sparsity)
+            & (_methods(df) == side.method))
+
+
 def _select(df: pd.DataFrame, side: Side, width) -> pd.DataFrame:
-    return df[(df["agent"] == side.agent) & (df["width"] == width)
-              & np.isclose(df["sparsity"].astype(float), side.sparsity)]
+    return df[_of_side(df, side) & (df["width"] == width)]
 
 
 def _resolve_width(df: pd.DataFrame, side: Side):
     if side.width != WIDEST:
         return side.width
-    rows = df[(df["agent"] == side.agent) & np.isclose(df["sparsity"].astype(float), side.sparsity)]
+    rows = df[_of_side(df, side)]
     return int(rows["width"].max()) if len(rows) else None
 
 
-def not_run_result(claim: Claim, scale: str, note: str) -> ClaimResult:
-    return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note)
+_KEY = ["agent", "game", "width", "sparsity", "seed", "method"]
+OWN_CLAIM_SWEEPS = frozenset(s for c in CLAIMS for s in c.sweeps)
+"""Sweeps with claims of their own: the paper's claims (no `sweeps`) are not judged there."""
 
 
-_KEY = ["agent", "game", "width", "sparsity", "seed"]
+def judged_on(claim: Claim, sweep: str) -> bool:
+    """Whether `claim` is judged on the runs of `sweep`."""
+    return sweep in claim.sweeps if claim.sweeps else sweep not in OWN_CLAIM_SWEEPS
 
 
 def planned_runs(sweep_name: str) -> pd.DataFrame | None:
-    """The (agent, game, width, sparsity, seed) grid of a named sweep, or None if unknown."""
+    """The (agent, game, width, sparsity, seed, method) grid of a named sweep, with the grid
+    of the sweep that lends it comparators (:data:`COMPARATOR_SWEEPS`), or None if unknown."""
+    names = [sweep_name] + ([COMPARATOR_SWEEPS[sweep_name]]
+                            if sweep_name in COMPARATOR_SWEEPS else [])
     try:
-        configs = get_sweep(sweep_name).configs()
+        configs = [c for name in names for c in get_sweep(name).configs()]
     except Exception:  # an ad-hoc sweep: no plan to check completeness against
         return None
-    return pd.DataFrame([(c.agent, c.game, c.width, float(c.final_sparsity), c.seed)
+    plan = pd.DataFrame([(c.agent, c.game, c.width, float(c.final_sparsity), c.seed, c.variant)
                          for c in configs], columns=_KEY)
+    return plan.drop_duplicates(ignore_index=True)
+
+
+def with_comparators(df: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
+    """A (suite, sweep, preset) group plus the runs its lender (:data:`COMPARATOR_SWEEPS`) has
+    and it has not, relabelled as the group's sweep and marked `borrowed_from`."""
+    suite, sweep, preset = (group[c].iloc[0] for c in GROUP)
+    lender = COMPARATOR_SWEEPS.get(sweep)
+    if lender is None:
+        return group
+    lent = df[(df["sweep"] == lender) & (df["suite"] == suite) & (df["preset"] == preset)]
+    own = set(_keys(group))
+    lent = lent[[k not in own for k in _keys(lent)]].assign(sweep=sweep, borrowed_from=lender)
+    return pd.concat([group, lent], ignore_index=True)
 
 
 def _missing(plan: pd.DataFrame, df: pd.DataFrame, side: Side, width) -> tuple[int, int]:
     """(missing, planned) runs of one side of a comparison."""
-    want = plan[(plan.agent == side.agent) & (plan.width == width)
-                & np.isclose(plan.sparsity, side.sparsity)]
-    have = set(map(tuple, df[_KEY].astype({"sparsity": float}).itertuples(index=False)))
-    return sum(tuple(r) not in have for r in want.itertuples(index=False)), len(want)
+    want = plan[_of_side(plan, side) & (plan.width == width)]
+    have = set(_keys(df))
+    return sum(k not in have for k in _keys(want)), len(want)
+
+
+def _keys(frame: pd.DataFrame) -> list[tuple]:
+    """(agent, game, width, sparsity, seed, method) per row; no `method` column = ""."""
+    rows = frame.assign(method=_methods(frame))[_KEY].astype({"sparsity": float})
+    return list(map(tuple, rows.itertuples(index=False)))
 
 
 def _incomplete(claim: Claim, df: pd.DataFrame, plan: pd.DataFrame) -> str:
@@ -228,7 +148,7 @@ def _incomplete(claim: Claim, df: pd.DataFrame, plan: pd.DataFrame) -> str:
         sides.append(Side("dqn", 1, 0.0))  # MinAtar normalisation reference
     waiting = []
     for i, side in enumerate(dict.fromkeys(sides)):  # unique, in order
-        rows = plan[(plan.agent == side.agent) & np.isclose(plan.sparsity, side.sparsity)]
+        rows = plan[_of_side(plan, side)]
         width = int(rows.width.max()) if len(rows) and side.width == WIDEST else side.width
         if not len(rows) or not (rows.width == width).any():
             if i < 2:  # a compared side this sweep never runs: not its comparison, no wait
@@ -384,9 +304,13 @@ def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
     groups3 = dict(iter(df3.groupby(GROUP, sort=True))) if df3 is not None else {}
     results = []
     plans = {name: planned_runs(name) for name in df["sweep"].unique()} if len(df) else {}
+    groups = [(k, with_comparators(df, g)) for k, g in groups]
+    groups3 = {k: with_comparators(df3, g) for k, g in groups3.items()}
     for claim in claims:
         rows, waiting = [], []
         for key, group in groups:
+            if not judged_on(claim, key[1]):
+                continue
             res = evaluate_robust(claim, group, groups3.get(key), rng_seed, reps,
                                   plans.get(group["sweep"].iloc[0]), reference_df=df,
                                   reference3_df=df3)

@@ -19,7 +19,8 @@ from prunebook.analysis.claims import (
 from prunebook.sweeps import store
 
 CHAPTERS = {"1": "01_scaling_degradation", "2": "02_pruned_scaling",
-            "3": "03_sparsity_levels", "4": "04_offline_cql"}
+            "3": "03_sparsity_levels", "4": "04_offline_cql", "6": "06_what_pruning_does",
+            "7": "07_pruning_vs_baselines"}
 
 
 SWEEP_CHAPTERS = {"online_std": "05_standard_budget", "rainbow_vmax100": "02_pruned_scaling"}

@@ -29,10 +29,12 @@ import pandas as pd
 from prunebook.analysis.atari_scores import atari_reference, human_normalized
 from prunebook.analysis.bootstrap import Normaliser
 from prunebook.spec import MINATAR_GAMES, MINATAR_REFERENCE, REFERENCE_CONFIG
+from prunebook.sweeps.registry import COMPARATOR_SWEEPS
 
 # Sweeps without reference runs of their own -> the sweep (same preset and games) that lends
-# them. rainbow_vmax100 (Rainbow at v_max=100, chapter 2) reruns online_cpu's Rainbow cells only.
-REFERENCE_SWEEPS: dict[str, str] = {"rainbow_vmax100": "online_cpu"}
+# them. rainbow_vmax100 (Rainbow at v_max=100, chapter 2) reruns online_cpu's Rainbow cells only;
+# controls_cpu and baselines_cpu (chapters 6, 7) are compared with online_cpu's runs.
+REFERENCE_SWEEPS: dict[str, str] = {"rainbow_vmax100": "online_cpu", **COMPARATOR_SWEEPS}
 RANDOM_SCORES_PATH = Path(__file__).resolve().parents[2] / "results" / "minatar_random_scores.json"
 
 
@@ -169,7 +171,7 @@ def reference_rows(df: pd.DataFrame, sweep: str, preset: str,
     agent, width, sparsity = REFERENCE_CONFIG
     mask = ((df["suite"] == "minatar") & (df["agent"] == agent) & (df["width"] == width)
             & np.isclose(df["sparsity"].astype(float), sparsity) & (df["sweep"] == source)
-            & (df["preset"] == preset))
+            & (df["preset"] == preset) & plain_runs(df))
     origin = f"sweep {source}" if source == sweep else f"sweep {source} (lent to {sweep})"
     return df[mask], origin
 
@@ -251,10 +253,27 @@ def normalize_frame(
     return out
 
 
+def plain_runs(df: pd.DataFrame) -> pd.Series:
+    """Rows that are the paper's own runs (no control or baseline): only they can be the
+    reference. Frames without a `method` column predate controls and are all plain."""
+    if "method" not in df.columns:
+        return pd.Series(True, index=df.index)
+    return df["method"].fillna("") == ""
+
+
+def _borrowed_from(rows: pd.DataFrame) -> str | None:
+    """The sweep a side's rows were lent by (`analysis.claims.COMPARATOR_SWEEPS`), if all were."""
+    if "borrowed_from" not in rows.columns or rows["borrowed_from"].isna().any():
+        return None
+    lenders = set(rows["borrowed_from"])
+    return lenders.pop() if len(lenders) == 1 else None
+
+
 def _is_reference(rows: pd.DataFrame) -> bool:
     agent, width, sparsity = REFERENCE_CONFIG
     return bool(len(rows)) and bool(((rows["agent"] == agent) & (rows["width"] == width)
-                                     & np.isclose(rows["sparsity"].astype(float), sparsity)).all())
+                                     & np.isclose(rows["sparsity"].astype(float), sparsity)
+                                     & plain_runs(rows)).all())
 
 
 def comparison(
@@ -289,7 +308,9 @@ def comparison(
                          f"{origin} to normalise against")
     how = (f"(score - random) / ({MINATAR_REFERENCE} of {origin} - random), reference runs "
            + ("resampled in every bootstrap replicate" if resample_reference else "held fixed"))
-    if reference_sweep(sweep, reference_sweeps) == sweep:
+    lender = reference_sweep(sweep, reference_sweeps)
+    if lender == sweep or all(_borrowed_from(r) == lender for r in sides.values()
+                              if _is_reference(r)):
         shared = next((k for k, r in sides.items() if _is_reference(r)), None)
         if shared is not None:
             return raw, Normaliser(low=low, shared=shared, resample=resample_reference), how

@@ -285,3 +285,23 @@ def plot_interval_rows(
     fig.text(0.01, 0.12 / total, f"Scale: {scale}", ha="left", va="bottom", fontsize=7,
              wrap=True)
     return fig
+
+
+def plot_iqm_vs_kept(table: pd.DataFrame, *, scale: str,
+                     title: str | None = "IQM of final scores vs kept weights") -> plt.Figure:
+    """Chapter 6: one point per configuration at its mean kept (nonzero) kernel weights,
+    IQM with its 95% CI (columns ``kept_weights``, ``IQM``, ``lo``, ``hi``), one marker and
+    colour per ``kind``, each point labelled by its width and sparsity (``label``)."""
+    fig, (ax,) = _figure(1, scale, title, width=6.4)
+    for i, (kind, rows) in enumerate(table.groupby("kind", sort=True)):
+        err = np.array([rows["IQM"] - rows["lo"], rows["hi"] - rows["IQM"]])
+        ax.errorbar(rows["kept_weights"], rows["IQM"], yerr=err, color=_color(i),
+                    marker=MARKERS[i % len(MARKERS)], linestyle="none", capsize=3, label=kind)
+        for row in rows.itertuples(index=False):
+            ax.annotate(f"w{row.width}" + (f" {row.sparsity:.0%}" if row.sparsity else ""),
+                        (row.kept_weights, row.IQM), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    ax.set(xlabel="kept kernel weights (log scale)", ylabel="IQM normalized score")
+    ax.legend(fontsize=8)
+    return fig

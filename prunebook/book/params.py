@@ -191,6 +191,19 @@ def _online_chapter(**chapter_params: Param) -> dict[str, Param]:
     }
 
 
+def _method_chapter(sweep: str) -> dict[str, Param]:
+    """Chapters 6 and 7: one sweep beside online_cpu's comparators."""
+    return {
+        "preset": Param(str, f"cpu: read results/{sweep}/ with online_cpu's dense and GMP runs; "
+                        "ci: train a tiny version live (comparators included)",
+                        choices=("ci", "cpu")),
+        "seed": Param(int, "seed of the bootstrap's numpy Generator", low=0),
+        "bootstrap_reps": Param(int, "bootstrap replicates of verdicts", low=1),
+        "figure_reps": Param(int, "bootstrap replicates of figure error bars and bands", low=1),
+        "results_root": Param(str, "results folder (relative: to the repository)"),
+    }
+
+
 SPECS: dict[str, dict[str, Param]] = {
     "00_pruning_schedule": {
         "preset": preset(),
@@ -220,6 +233,8 @@ SPECS: dict[str, dict[str, Param]] = {
         "figure_reps": Param(int, "bootstrap replicates of figure error bars and bands", low=1),
         "results_root": Param(str, "results folder (relative: to the repository)"),
     },
+    "06_what_pruning_does": _method_chapter("controls_cpu"),
+    "07_pruning_vs_baselines": _method_chapter("baselines_cpu"),
     "04_offline_cql": {
         "preset": Param(str, "cpu: read results/offline_cpu/ (committed); ci: train a tiny "
                         "offline sweep live (the paper's Atari offline setting is not offered)",

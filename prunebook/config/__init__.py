@@ -3,7 +3,8 @@
 * `base`: `FrozenConfig`, the fields and checks online and offline runs share;
 * `run`: `RunConfig`, one online run (MinAtar or Atari);
 * `minatar`: the `ci`, `cpu` and `std` presets; `paper`: the paper's Atari preset;
-* `offline`: `OfflineConfig` (CQL, CQL+C51) and its presets.
+* `offline`: `OfflineConfig` (CQL, CQL+C51) and its presets;
+* `baselines`: the settings of chapter 7's baselines (weight decay, L2, Reset, ReDo).
 
 Everything is re-exported here: `from prunebook.config import RunConfig, cpu_config`.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from prunebook.config.base import ConfigError, FrozenConfig
+from prunebook.config.baselines import baseline_settings
 from prunebook.config.minatar import (
     CPU_NUM_ENV_STEPS,
     STD_NUM_ENV_STEPS,
@@ -33,9 +35,9 @@ from prunebook.spec import OFFLINE_AGENTS, PRESETS
 
 __all__ = [
     "CPU_NUM_ENV_STEPS", "STD_NUM_ENV_STEPS", "ConfigError", "FrozenConfig", "OfflineConfig",
-    "RunConfig", "ci_config", "config_from_dict", "cpu_config", "logging_config",
-    "offline_ci_config", "offline_cpu_config", "offline_preset_config", "paper_config",
-    "preset_config", "std_config",
+    "RunConfig", "baseline_settings", "ci_config", "config_from_dict", "cpu_config",
+    "logging_config", "offline_ci_config", "offline_cpu_config", "offline_preset_config",
+    "paper_config", "preset_config", "std_config",
 ]
 
 

@@ -8,11 +8,47 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import Any
+
+from prunebook.spec import BASELINE_FIELDS
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the allowed values."""
+
+
+def variant_of(config: Mapping[str, Any]) -> str:
+    """"" for the paper's own runs (dense, or pruned by GMP); otherwise the control
+    (`spec.MASK_METHODS`) or baseline (`spec.BASELINES`) the run is. Read from a config dict,
+    so configs stored before these fields existed are the paper's runs."""
+    method = config.get("mask_method", "gmp")
+    if method != "gmp":
+        return method
+    return next((name for name, field in BASELINE_FIELDS.items() if config.get(field)), "")
+
+
+_VARIANT_TAGS = {"static_random": "static", "lottery": "lottery", "weight_decay": "wd",
+                 "l2": "l2", "reset": "reset", "redo": "redo"}
+
+
+def _variant_tag(config: Mapping[str, Any]) -> str:
+    variant = variant_of(config)
+    if not variant:
+        return ""
+    tag = "-" + _VARIANT_TAGS[variant]
+    if variant in BASELINE_FIELDS:  # the setting, so two settings never share an id
+        tag += f"{config[BASELINE_FIELDS[variant]]:g}"
+    if variant == "redo":
+        tag += f"-tau{float(config['redo_tau']):g}"
+    return tag
+
+
+def run_id_of(config: Mapping[str, Any]) -> str:
+    """A run's id from its config dict: the results store and checkpoints are keyed by it.
+    The paper's runs keep the ids they always had; a control or baseline adds its tag."""
+    return (f"{config['agent']}-{config['game']}-w{config['width']}-"
+            f"s{float(config['final_sparsity']):g}-seed{config['seed']}{_variant_tag(config)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +86,12 @@ class FrozenConfig:
 
     @property
     def run_id(self) -> str:
-        return (f"{self.agent}-{self.game}-w{self.width}-s{self.final_sparsity:g}-"
-                f"seed{self.seed}")
+        return run_id_of(self.to_dict())
+
+    @property
+    def variant(self) -> str:
+        """"" (the paper's dense or GMP run), a control or a baseline (:func:`variant_of`)."""
+        return variant_of(self.to_dict())
 
     def replace(self, **changes: Any):
         return dataclasses.replace(self, **changes)

@@ -13,8 +13,10 @@ from prunebook.spec import (
     AGENTS,
     ALLOCATIONS,
     ATARI_60_GAMES,
+    BASELINE_FIELDS,
     FREEWAY_TIME_LIMIT,
     LOSSES,
+    MASK_METHODS,
     MINATAR_AGENTS,
     MINATAR_GAMES,
     NETWORKS,
@@ -53,6 +55,18 @@ class RunConfig(FrozenConfig):
     # MinAtar only: all 6 actions in every game (original MinAtar) instead of gymnax's default
     # minimal set per game (Breakout 3, Freeway 3, Asterix 5, SpaceInvaders 4, Seaquest 6)
     full_action_set: bool = False
+    # How the masks are chosen (chapter 6, spec.MASK_METHODS): "gmp" prunes gradually by
+    # magnitude (the paper); "static_random" draws masks with the same ERK per-layer densities at
+    # initialisation and keeps them from step 0; "lottery" keeps the final masks of the finished
+    # "gmp" run with the same agent, game, width, sparsity and seed (its donor, in the same
+    # sweep) from step 0, its weights rewound to the donor's initialisation.
+    mask_method: str = "gmp"
+    # The other fixes for wide networks (chapter 7, the paper's Fig 12), one per run; 0 = off.
+    weight_decay: float = 0.0  # decoupled weight decay (AdamW: -lr * wd * theta per update)
+    l2_penalty: float = 0.0  # lambda of (lambda / 2) ||theta||^2 added to the mean TD loss
+    reset_every_updates: int = 0  # Reset: re-initialise the Q output layer every n updates
+    redo_every_updates: int = 0  # ReDo: recycle dormant neurons every n updates
+    redo_tau: float = 0.1  # ReDo's dormancy threshold (the paper's App. G.5 best)
 
     def __post_init__(self):
         choose = self._choose
@@ -90,8 +104,9 @@ class RunConfig(FrozenConfig):
                           "mask_update_every", "epsilon_decay_steps", "num_atoms",
                           "num_tau_samples", "num_tau_prime_samples", "num_quantile_samples",
                           "quantile_embedding_dim"), minimum=1)
-        self._check_ints(("seed", "min_replay_history", "eval_episodes", "max_episode_steps"),
-                         minimum=0)
+        self._check_ints(("seed", "min_replay_history", "eval_episodes", "max_episode_steps",
+                          "reset_every_updates", "redo_every_updates"), minimum=0)
+        self._check_variant()
         self._check_bools(("sticky_actions", "terminal_on_life_loss", "full_action_set"))
         self._check_pruning()
         self._check_unit_interval(("gamma", "epsilon_train", "epsilon_eval", "priority_beta"))
@@ -111,6 +126,34 @@ class RunConfig(FrozenConfig):
                               f"in num_env_steps={self.num_env_steps}")
         if self.replay_capacity < max(self.batch_size, self.n_step + 1):
             raise ConfigError(f"replay_capacity={self.replay_capacity} is too small")
+
+    def _check_variant(self) -> None:
+        """A control (mask_method) or at most one baseline, where the code supports it."""
+        self._choose("mask_method", MASK_METHODS)
+        on = [name for name, field in BASELINE_FIELDS.items() if getattr(self, field)]
+        if self.weight_decay < 0 or self.l2_penalty < 0 or not 0.0 <= self.redo_tau < 1.0:
+            raise ConfigError("weight_decay and l2_penalty must be >= 0 and redo_tau in [0, 1); "
+                              f"got {self.weight_decay}, {self.l2_penalty}, {self.redo_tau}")
+        if len(on) > 1:
+            raise ConfigError(f"one baseline per run: {on} are all switched on; keep one of "
+                              f"the fields {[BASELINE_FIELDS[n] for n in on]} and set the "
+                              "others to 0")
+        if self.mask_method == "gmp" and not on:
+            return
+        if self.suite != "minatar" or self.agent != "dqn":
+            raise ConfigError(f"mask_method={self.mask_method!r} and the baselines {on} run "
+                              "for DQN on MinAtar (agent='dqn', suite='minatar'), the setting "
+                              "of chapters 6 and 7")
+        if self.mask_method != "gmp":
+            if on:
+                raise ConfigError(f"mask_method={self.mask_method!r} with baseline(s) {on}: "
+                                  "a control is compared with GMP alone; choose one")
+            if self.final_sparsity <= 0:
+                raise ConfigError(f"mask_method={self.mask_method!r} needs final_sparsity "
+                                  "> 0 (a dense network has no mask)")
+        if set(on) & {"reset", "redo"} and self.final_sparsity > 0:
+            raise ConfigError(f"{on[0]} re-initialises weights, which would regrow pruned ones: "
+                              "it runs on dense networks (final_sparsity=0)")
 
     progress_unit = "agent step"  # what an online run's iterations count
 

@@ -27,6 +27,7 @@ from prunebook.agents.common import (
 from prunebook.agents.rainbow import new_priorities
 from prunebook.config import RunConfig
 from prunebook.envs import minatar
+from prunebook.loops import baselines
 from prunebook.loops.trainer import IterationStats, Trainer, make_measure_for
 from prunebook.replay import jittable
 from prunebook.replay.jittable import ReplayState
@@ -58,11 +59,15 @@ def _zeros_like_accumulators():
                 nonfinite_loss=jnp.zeros((), bool))
 
 
-def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
+def make_trainer(config: RunConfig, agent: Agent | None = None, donor_masks=None) -> Trainer:
+    """The jitted MinAtar loop of `config`; `donor_masks` (a lottery ticket's donor's final
+    masks, `prunebook.sweeps.lottery`) exactly when `config.mask_method == "lottery"`."""
     if config.suite != "minatar":
         raise ValueError("the jitted loop runs MinAtar; Atari runs use prunebook.loops.atari")
     env = minatar.from_config(config)
-    agent = agent or AGENT_FACTORIES[config.agent](config, env.num_actions)
+    if agent is None:
+        extra = {} if donor_masks is None else {"donor_masks": donor_masks}
+        agent = AGENT_FACTORIES[config.agent](config, env.num_actions, **extra)
     if isinstance(agent, Agent) and agent.keyed:
         raise ValueError("DER and DrQ(eps) (keyed agents) run only in the Atari loop "
                          "(prunebook.loops.atari)")
@@ -74,7 +79,7 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
             return iqn.init_params(agent, key, obs[None])
     else:
         act = make_act(agent.network, env.num_actions)
-        base_update = make_update(agent, config.priority_beta)
+        base_update = make_update(agent, config.priority_beta, config.l2_penalty)
 
         def update(params, target_params, opt_state, batch, key):
             del key  # DQN and Rainbow are deterministic given the batch
@@ -90,6 +95,8 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
         obs, env_state = env.reset(env_key)
         params = init_params(net_key, obs)
         opt_state = agent.optimizer.init(params)
+        if config.mask_method != "gmp":  # masks fixed from step 0: pruned weights start at 0
+            params = pruning.apply_masks(params, opt_state)
         return TrainState(
             params=params, target_params=params, opt_state=opt_state,
             replay=jittable.init(config.replay_capacity, env.observation_shape),
@@ -115,12 +122,18 @@ def make_trainer(config: RunConfig, agent: Agent | None = None) -> Trainer:
             episodes=state.episodes + done.astype(jnp.int32))
         return state, None
 
+    # Reset / ReDo (chapter 7): (params, opt_state, updates done, batch obs, key) -> same;
+    # the identity for every other run
+    intervene = baselines.make_intervention(config, agent.network, init_params)
+
     def train_step(state: TrainState) -> TrainState:
         key, sample_key = jax.random.split(state.key)
         loss_key = jax.random.fold_in(sample_key, 1)  # IQN's taus (DQN/Rainbow ignore it)
         batch = sample(state.replay, sample_key, config.batch_size, config.n_step, config.gamma)
         params, opt_state, loss, per_sample = update(
             state.params, state.target_params, state.opt_state, batch, loss_key)
+        params, opt_state = intervene(params, opt_state, state.updates + 1, batch.obs,
+                                      jax.random.fold_in(sample_key, 2))
         buffer = state.replay
         if agent.prioritized:
             buffer = jittable.update_priorities(buffer, batch.indices, new_priorities(per_sample))

@@ -20,6 +20,7 @@ from prunebook.sweeps.checkpoints import (
     try_claim,
 )
 from prunebook.sweeps.grid import Sweep, run_units
+from prunebook.sweeps.lottery import DonorNotReadyError
 from prunebook.sweeps.runner import NonFiniteLossError, run_one
 
 SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -32,7 +33,7 @@ def _claimed_run(config, sweep, results_root, checkpoint_root, progress):
     try:
         run_one(config, sweep, results_root, checkpoint_root, progress)
         return "done"
-    except NonFiniteLossError as error:
+    except (NonFiniteLossError, DonorNotReadyError) as error:
         return f"failed: {error}"
     finally:
         release(lock)

@@ -18,8 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prunebook.config import ConfigError, offline_preset_config
+from prunebook.config import (
+    ConfigError,
+    baseline_settings,
+    offline_preset_config,
+    preset_config,
+)
 from prunebook.spec import (
+    BASELINES,
     BOOK_GAMES,
     BOOK_SEEDS,
     OFFLINE_AGENTS,
@@ -56,6 +62,62 @@ def vmax_sweep(preset: str = "cpu", games=VMAX_CHECK_GAMES, seeds=BOOK_SEEDS,
     return Sweep(name, (grid,), order="grid")
 
 
+CONTROL_WIDTH = 5  # the width of chapter 6's controls (the paper's widest)
+CONTROL_SPARSITY = 0.95
+
+
+def controls_sweep(preset: str = "cpu", games=BOOK_GAMES, seeds=BOOK_SEEDS,
+                   name: str | None = None) -> Sweep:
+    """Chapter 6's controls at equal size (DQN, 9 configurations per game and seed):
+
+    GMP x5 at 50/80/90%, x10 dense and x10 at 95% (equal kept weights: x10 at 95% keeps about
+    as many as x5 at 90%, x5 at 80% about as many as dense x1), static random 95% at x1 and
+    x5, and the lottery ticket of 95% x5. Queued first: GMP 95% x5 for every seed (the
+    lottery tickets' donors, which also rerun `online_cpu`'s runs bit for bit with the §5
+    measures) and dense x5 for the first seed (the same check); lottery runs come last within
+    a seed, after their donors. The comparators (dense and 95% at x1 and x5) are borrowed
+    from `online_cpu` (`COMPARATOR_SWEEPS`).
+    """
+    w, s = CONTROL_WIDTH, CONTROL_SPARSITY
+    grids = [Grid(("dqn",), games, (w,), (s,), seeds, preset),
+             Grid(("dqn",), games, (w,), (0.0,), seeds[:1], preset)]
+    grids += [Grid(("dqn",), games, (w,), (0.5, 0.8, 0.9), seeds, preset),
+              Grid(("dqn",), games, (2 * w,), (0.0, s), seeds, preset),
+              Grid(("dqn",), games, (1, w), (s,), seeds, preset,
+                   (("mask_method", "static_random"),)),
+              Grid(("dqn",), games, (w,), (s,), seeds, preset, (("mask_method", "lottery"),))]
+    return Sweep(name or f"controls_{preset}", tuple(grids), order="grid")
+
+
+def controls_ci_sweep(width: int = 2) -> Sweep:
+    """Chapter 6's pipeline at preset `ci` in four runs (Breakout, seed 0): the reference
+    (dense x1), a GMP 95% donor, its static random and lottery-ticket controls."""
+    g, s = ("Breakout",), (0,)
+    grids = (Grid(("dqn",), g, (width,), (CONTROL_SPARSITY,), s, "ci"),
+             Grid(("dqn",), g, (1,), (0.0,), s, "ci"),
+             Grid(("dqn",), g, (width,), (CONTROL_SPARSITY,), s, "ci",
+                  (("mask_method", "static_random"),)),
+             Grid(("dqn",), g, (width,), (CONTROL_SPARSITY,), s, "ci",
+                  (("mask_method", "lottery"),)))
+    return Sweep("controls_ci", grids, order="grid")
+
+
+def baselines_sweep(preset: str = "cpu", games=BOOK_GAMES, seeds=BOOK_SEEDS,
+                    widths=(1, 3, 5), with_comparators: bool = False,
+                    name: str | None = None) -> Sweep:
+    """Chapter 7 (the paper's Fig 12): dense DQN with each of weight decay, L2, Reset and ReDo
+    (`config.baseline_settings`, scaled to the preset's run length) x `widths` x games x
+    seeds. The comparators (dense and 95% GMP at the same widths) are `online_cpu`'s at `cpu`;
+    `with_comparators` trains them too (the `ci` version)."""
+    shape = preset_config(preset, "dqn")
+    grids = [Grid(("dqn",), games, widths, (0.0,), seeds, preset,
+                  tuple(sorted(baseline_settings(method, shape).items())))
+             for method in BASELINES]
+    if with_comparators:
+        grids.insert(0, Grid(("dqn",), games, widths, (0.0, 0.95), seeds, preset))
+    return Sweep(name or f"baselines_{preset}", tuple(grids), order="grid")
+
+
 def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,
                   seeds: Sequence[int] = BOOK_SEEDS, widths: Sequence[int] = (1, 3),
                   sparsities: Sequence[float] = (0.0, 0.95, 0.99),
@@ -90,14 +152,26 @@ SWEEPS = {
     "online_paper": lambda: online_sweep("paper", games=PAPER_15_GAMES, seeds=PAPER_SEEDS),
     "offline_cpu": lambda: offline_sweep("cpu"),
     "offline_ci": lambda: offline_sweep("ci", games=("Breakout",), seeds=(0,)),
+    "controls_cpu": lambda: controls_sweep("cpu"),
+    "controls_ci": controls_ci_sweep,
+    "baselines_cpu": lambda: baselines_sweep("cpu"),
+    "baselines_ci": lambda: baselines_sweep("ci", games=("Breakout",), seeds=(0,), widths=(1,),
+                                            with_comparators=True),
 }
 
 
-BOOK_SWEEPS = ("online_cpu", "offline_cpu", "online_std", "rainbow_vmax100")
+BOOK_SWEEPS = ("online_cpu", "offline_cpu", "online_std", "rainbow_vmax100", "controls_cpu",
+               "baselines_cpu")
 """The sweeps the book shows (each has a cost table on the Performance page)."""
 
 
-COST_PRIORS = {"online_std": "online_cpu", "rainbow_vmax100": "online_cpu"}
+COMPARATOR_SWEEPS = {"controls_cpu": "online_cpu", "baselines_cpu": "online_cpu"}
+"""Sweeps compared with another sweep's runs (the paper's dense and GMP runs at the same preset),
+which lends them its normalisation reference too."""
+
+
+COST_PRIORS = {"online_std": "online_cpu", "rainbow_vmax100": "online_cpu",
+               "controls_cpu": "online_cpu", "baselines_cpu": "online_cpu"}
 """Whose measured rate (seconds per agent step) estimates a sweep's groups before its own
 first run of that group finishes."""
 

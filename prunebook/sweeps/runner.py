@@ -15,13 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jax
+
+from prunebook import pruning
 from prunebook.config import OfflineConfig, RunConfig, config_from_dict
 from prunebook.loops.atari import make_atari_trainer
 from prunebook.loops.minatar import make_trainer
 from prunebook.loops.offline import make_offline_trainer
 from prunebook.loops.trainer import Trainer, iteration_record
 from prunebook.spec import OFFLINE_AGENTS
-from prunebook.sweeps import store
+from prunebook.sweeps import lottery, store
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
     checkpoint_path,
@@ -54,7 +57,11 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
     if restore_finished(config, sweep, results_root, checkpoint_root):
         return out
     ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
-    trainer = trainer or make_trainer_for(config)
+    masks, extra = None, {}
+    if isinstance(config, RunConfig) and config.mask_method == "lottery":
+        masks, donor = lottery.donor_masks(config, sweep, results_root)
+        extra["mask_donor"] = donor
+    trainer = trainer or make_trainer_for(config, donor_masks=masks)
     state = trainer.init(config.seed)
     iterations: list[dict[str, Any]] = []
     wall = 0.0
@@ -80,8 +87,6 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
         state = new_state
         eval_return = None
         if config.eval_episodes:
-            import jax
-
             eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), len(iterations))
             eval_return = float(trainer.evaluate(state.params, eval_key))
         elapsed = time.perf_counter() - start
@@ -98,16 +103,22 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
         if progress:
             progress({"run_id": config.run_id, "iteration": len(iterations),
                       "units": config.iteration_units, "seconds": elapsed})
-    record = store.run_record(config.to_dict(), config.run_id, sweep, iterations, wall)
+    if isinstance(config, RunConfig) and lottery.is_donor(config, sweep):
+        final = pruning.flat_masks(jax.device_get(state.opt_state.masks))
+        lottery.save_masks(lottery.masks_path(results_root, sweep, config.run_id), final)
+    record = store.run_record(config.to_dict(), config.run_id, sweep, iterations, wall,
+                              **extra)
     return write_finished(record, results_root, checkpoint_root)
 
 
-def make_trainer_for(config: RunConfig | OfflineConfig, dataset_root=None) -> Trainer:
+def make_trainer_for(config: RunConfig | OfflineConfig, dataset_root=None,
+                     donor_masks=None) -> Trainer:
     """The one dispatch from a config to its training loop: the jitted MinAtar loop, the
     host-stepped Atari loop, or the offline loop on the config's fixed replay (its dataset
-    logged first if absent, under `dataset_root`)."""
+    logged first if absent, under `dataset_root`). `donor_masks`: a lottery run's
+    (`prunebook.sweeps.lottery.donor_masks`)."""
     if config.agent in OFFLINE_AGENTS:
         return make_offline_trainer(config, fixed_replay_for(config, dataset_root))
     if config.suite == "atari":
         return make_atari_trainer(config)
-    return make_trainer(config)
+    return make_trainer(config, donor_masks=donor_masks)

@@ -23,9 +23,13 @@ from typing import Any
 
 import pandas as pd
 
+from prunebook.config.base import run_id_of, variant_of
+
 SCHEMA = 1
 RUN_COLUMNS = ["run_id", "sweep", "agent", "suite", "game", "width", "sparsity", "seed",
-               "preset"]
+               "preset", "method"]
+"""`method`: "" for the paper's dense and GMP runs, else the control or baseline
+(`prunebook.config.base.variant_of`)."""
 ITERATION_COLUMNS = ["iteration", "env_steps", "gradient_updates", "train_return",
                      "eval_return"]
 
@@ -95,8 +99,7 @@ class ResultsFileError(ValueError):
 def config_run_id(config: dict[str, Any]) -> str:
     """The run id a stored config implies (`RunConfig.run_id`'s formula, on the dict, so that
     fields added to configs later do not stop old files from being read)."""
-    return (f"{config['agent']}-{config['game']}-w{config['width']}-"
-            f"s{float(config['final_sparsity']):g}-seed{config['seed']}")
+    return run_id_of(config)
 
 
 def _file_run_id(path: Path) -> str:
@@ -222,7 +225,7 @@ def runs_frame(records) -> pd.DataFrame:
         base = {"run_id": record["run_id"], "sweep": record["sweep"], "agent": config["agent"],
                 "suite": config["suite"], "game": config["game"], "width": config["width"],
                 "sparsity": config["final_sparsity"], "seed": config["seed"],
-                "preset": config["preset"]}
+                "preset": config["preset"], "method": variant_of(config)}
         for it in record["iterations"]:
             row = dict(base)
             for column in ITERATION_COLUMNS:

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from prunebook.config import RunConfig
 from prunebook.loops import minatar as minatar_loop
 from prunebook.loops.trainer import iteration_record
-from prunebook.sweeps import checkpoints, runner, store
+from prunebook.sweeps import checkpoints, lottery, runner, store
 from prunebook.sweeps.runner import NonFiniteLossError
 
 
@@ -37,8 +37,12 @@ def run_group(configs: Sequence[RunConfig], sweep: str, results_root: Path,
     if any(c.suite != "minatar" or c.agent not in ("dqn", "rainbow", "iqn") for c in configs):
         raise ValueError("the vmap executor batches the jitted MinAtar loop only; run Atari and "
                          "offline sweeps with the local or ray executor")
-    todo = [c for c in configs
-            if not checkpoints.restore_finished(c, sweep, results_root, checkpoint_root)]
+    # lottery tickets and their donors pass masks between runs (`sweeps.lottery`): one by one
+    linked = [c for c in configs if c.mask_method == "lottery" or lottery.is_donor(c, sweep)]
+    for config in linked:
+        runner.run_one(config, sweep, results_root, checkpoint_root)
+    todo = [c for c in configs if c not in linked
+            and not checkpoints.restore_finished(c, sweep, results_root, checkpoint_root)]
     if not todo:
         return
     trainers = [minatar_loop.make_trainer(c) for c in todo]  # per-config init (targets, keys)

@@ -21,6 +21,7 @@ from prunebook.analysis import normalization
 from prunebook.book import colab
 from prunebook.book.chapters.selections import CONFIG_COLUMNS, Selection, preset_sweep
 from prunebook.config import RunConfig
+from prunebook.config.base import variant_of
 from prunebook.sweeps import local, store
 from prunebook.sweeps.local import SerialExecutor
 from prunebook.sweeps.store import RUN_COLUMNS
@@ -144,8 +145,8 @@ class ChapterData:
                                              reference_df=self.final(ids))
 
 
-MEASURE_COLUMNS = ["run_id", "game", "width", "sparsity", "seed", "env_steps", "measure",
-                   "value"]
+MEASURE_COLUMNS = ["run_id", "game", "width", "sparsity", "seed", "method", "env_steps",
+                   "measure", "value"]
 
 
 def _flatten(measured: dict, prefix: str = "") -> dict[str, float]:
@@ -166,7 +167,8 @@ def measure_rows(records) -> pd.DataFrame:
     for record in records:
         config = record["config"]
         base = {"run_id": record["run_id"], "game": config["game"], "width": config["width"],
-                "sparsity": float(config["final_sparsity"]), "seed": config["seed"]}
+                "sparsity": float(config["final_sparsity"]), "seed": config["seed"],
+                "method": variant_of(config)}
         for it in record["iterations"]:
             for name, value in _flatten(it.get("measures") or {}).items():
                 rows.append({**base, "env_steps": it["env_steps"], "measure": name,
