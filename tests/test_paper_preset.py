@@ -5,6 +5,7 @@ import pytest
 from prunebook import pruning, spec
 from prunebook.agents import iqn
 from prunebook.config import ConfigError, RunConfig, paper_config, preset_config
+from prunebook.config.base import variant_of
 from prunebook.config.paper import ENV_TABLE, IQN_FIELDS, PAPER_TABLE, VARIANT_TABLE
 from prunebook.envs import atari
 from prunebook.spec import AGENTS, ATARI_60_GAMES
@@ -32,7 +33,11 @@ def test_preset_matches_the_table_field_by_field(agent):
               "der": {"loss", *IQN_FIELDS},  # C51
               "drq_eps": {"num_atoms", "v_max", "priority_beta", *IQN_FIELDS}}[agent]
     minatar_only = {"max_episode_steps", "full_action_set"}  # RunConfig's MinAtar settings
-    assert set(fields) - set(_expected(agent)) <= {"game", "seed"} | unused | minatar_only
+    # The controls' and baselines' switches: the paper's runs are GMP with none of them on.
+    variant_switches = {"mask_method", "redo_tau", *spec.BASELINE_FIELDS.values()}
+    assert variant_of(fields) == ""
+    assert set(fields) - set(_expected(agent)) <= (
+        {"game", "seed"} | unused | minatar_only | variant_switches)
 
 
 @pytest.mark.parametrize("agent", ["dqn", "rainbow", "iqn", "der", "drq_eps"])
