@@ -7,6 +7,7 @@ typo fails in milliseconds with a message naming the field, not hours into a swe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -23,31 +24,46 @@ from prunebook.sweeps.registry import COST_PRIORS, get_sweep
 from prunebook.sweeps.store import atomic_write_bytes
 from prunebook.sweeps.vmap import VmapExecutor
 
+_GRID_FLAGS = {"agents": "agent", "games": "game", "widths": "width",
+               "sparsities": "final_sparsity", "seeds": "seed"}  # flag -> RunConfig field
+_ADHOC_DEFAULTS = {"agents": ["dqn"], "games": ["Breakout"], "widths": [1],
+                   "sparsities": [0.0, 0.95], "seeds": [0]}
+
 
 def _sweep_from_args(args) -> Sweep:
+    """A named sweep, or the part of it the grid flags select; or an ad-hoc grid."""
     if args.sweep:
-        return get_sweep(args.sweep)
+        sweep = get_sweep(args.sweep)
+        only = tuple((field, tuple(getattr(args, flag))) for flag, field in _GRID_FLAGS.items()
+                     if getattr(args, flag) is not None)
+        selected = dataclasses.replace(sweep, only=only)
+        if not selected.configs():
+            raise ConfigError(f"no run of sweep {args.sweep!r} has "
+                              + ", ".join(f"{field} in {list(v)}" for field, v in only))
+        return selected
     overrides = {}
     if args.env_steps is not None:
         overrides["num_env_steps"] = args.env_steps
-    grid = Grid(args.agents, args.games, args.widths, args.sparsities, args.seeds,
-                args.preset, tuple(sorted(overrides.items())))
+    flags = {flag: getattr(args, flag) or default for flag, default in _ADHOC_DEFAULTS.items()}
+    grid = Grid(flags["agents"], flags["games"], flags["widths"], flags["sparsities"],
+                flags["seeds"], args.preset, tuple(sorted(overrides.items())))
     return Sweep(args.name or f"adhoc_{args.preset}", (grid,))
 
 
 def _add_grid_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sweep", help="a named sweep from prunebook.sweeps.registry (e.g. online_cpu)")
+    p.add_argument("--sweep", help="a named sweep from prunebook.sweeps.registry (e.g. "
+                                   "online_cpu); with grid flags, only its runs that match them")
     p.add_argument("--name", help="sweep name for an ad-hoc grid (results/<name>/)")
     p.add_argument("--preset", default="ci", help=f"one of {list(PRESETS)}")
-    p.add_argument("--agents", nargs="+", default=["dqn"],
+    p.add_argument("--agents", nargs="+",
                    help=f"from {list(AGENTS)}; {list(ATARI_100K_AGENTS)} (Fig 7) are Atari "
-                        "only: use them with --preset paper")
-    p.add_argument("--games", nargs="+", default=["Breakout"],
+                        "only: use them with --preset paper (default: dqn)")
+    p.add_argument("--games", nargs="+",
                    help=f"MinAtar: {list(MINATAR_GAMES)}; with --preset paper, Atari names "
-                        "(e.g. Pong, Breakout)")
-    p.add_argument("--widths", nargs="+", type=int, default=[1])
-    p.add_argument("--sparsities", nargs="+", type=float, default=[0.0, 0.95])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+                        "(e.g. Pong, Breakout) (default: Breakout)")
+    p.add_argument("--widths", nargs="+", type=int, help="(default: 1)")
+    p.add_argument("--sparsities", nargs="+", type=float, help="(default: 0 0.95)")
+    p.add_argument("--seeds", nargs="+", type=int, help="(default: 0)")
     p.add_argument("--env-steps", type=int, default=None, help="override num_env_steps")
     p.add_argument("--results", default="results", help="results root (committed)")
     p.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_ROOT),

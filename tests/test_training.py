@@ -19,7 +19,7 @@ from prunebook.config import ConfigError, RunConfig, ci_config
 from prunebook.envs.minatar import MinAtarEnv
 from prunebook.loops import minatar as minatar_loop
 from prunebook.loops.trainer import TIMING_KEYS
-from prunebook.sweeps import checkpoints, cost, local, runner, store, vmap
+from prunebook.sweeps import checkpoints, cost, local, registry, runner, store, vmap
 from prunebook.sweeps.grid import Grid, Sweep
 from prunebook.sweeps.runner import NonFiniteLossError
 
@@ -219,6 +219,25 @@ def test_cli_ci_sweep_and_status(tmp_path, capsys):
     assert "1 finished runs missing" in capsys.readouterr().out
     assert lost.read_text() == record  # same finished_at and timings: nothing was retrained
     assert cli.main(["run", "--widths", "0", "--results", str(tmp_path / "r")]) == 2
+
+
+def test_grid_flags_select_part_of_a_named_sweep(capsys):
+    from prunebook import cli
+
+    whole = registry.get_sweep("online_std").configs()
+    assert cli.main(["status", "--sweep", "online_std", "--widths", "1", "--seeds", "0", "2",
+                     "--results", "/nonexistent"]) == 0
+    out = capsys.readouterr().out
+    wanted = [c for c in whole if c.width == 1 and c.seed in (0, 2)]
+    assert f"sweep online_std: {len(wanted)} runs" in out and 0 < len(wanted) < len(whole)
+    selected = cli._sweep_from_args(cli.argparse.Namespace(
+        sweep="online_std", agents=None, games=["Seaquest"], widths=[5], sparsities=None,
+        seeds=None))
+    assert selected.name == "online_std"  # same results folder and donors as the whole sweep
+    assert [c.run_id for c in selected.configs()] == [
+        c.run_id for c in whole if c.game == "Seaquest" and c.width == 5]
+    assert cli.main(["status", "--sweep", "online_std", "--widths", "7"]) == 2
+    assert "no run of sweep 'online_std' has width in [7]" in capsys.readouterr().err
 
 
 def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_path):

@@ -44,6 +44,9 @@ class Sweep:
     name: str
     grids: Sequence[Grid]
     order: str = "longest_first"
+    # (field, allowed values) pairs: run only these of the sweep's runs (`prunebook run
+    # --sweep S --widths 1`), e.g. the short runs when a session cannot finish a long one
+    only: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     def __post_init__(self):
         if self.order not in SWEEP_ORDERS:
@@ -54,7 +57,8 @@ class Sweep:
         """All runs, deduplicated (grids may overlap), seed-major so early seeds finish first."""
         seen: dict[str, RunConfig] = {}
         for config in (c for grid in self.grids for c in grid.configs()):
-            seen.setdefault(config.run_id, config)
+            if all(getattr(config, field) in allowed for field, allowed in self.only):
+                seen.setdefault(config.run_id, config)
         runs = list(seen.values())
         if self.order == "grid":
             return sorted(runs, key=lambda c: c.seed)  # stable: grid order within a seed
