@@ -48,21 +48,6 @@ def test_missing_games_and_sources():
         atari_scores.human_normalized(1.0, "Pong", source="atari57")
 
 
-def test_committed_random_scores():
-    table = normalization.random_scores()
-    assert set(table) == set(spec.MINATAR_GAMES)
-    for game, entry in table.items():
-        assert entry["episodes"] >= 1000, game
-        assert 0.0 <= entry["mean"] < 10.0 and entry["std"] > 0.0, game
-
-
-def test_measure_random_scores_small():
-    out = normalization.measure_random_scores(["Breakout"], episodes=16, seed=3)["Breakout"]
-    assert out["episodes"] == 16  # every episode completes within the cap
-    assert 0.0 <= out["mean"] < 5.0
-    assert 1 <= out["mean_episode_length"] <= out["max_steps_in_episode"]
-
-
 def test_minatar_normalized():
     assert normalization.minatar_normalized(10.0, "Breakout", reference=10.0, random=0.5) == 1.0
     assert normalization.minatar_normalized(0.5, "Breakout", reference=10.0, random=0.5) == 0.0

@@ -9,7 +9,7 @@ import pytest
 from prunebook.config import config_from_dict
 from prunebook.envs import minatar
 from prunebook.spec import MINATAR_AGENTS
-from prunebook.sweeps import migrations
+from prunebook.sweeps import migrations, store
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 GYMNAX_DEFAULT_STEPS = {"Freeway": 2500}  # every other MinAtar game: 1,000
@@ -79,3 +79,23 @@ def test_migrate_tree_writes_the_corrected_files(tmp_path):
     target.write_text(old)
     assert migrations.migrate_tree(tmp_path) == [target]
     assert target.read_text() == _sample_text()
+
+
+ZEN4 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 avx avx2 avx512f avx512bw
+
+processor\t: 1
+model name\t: something else
+"""
+
+
+def test_the_device_names_the_cpus_family_model_and_vector_instructions():
+    # why: the same code rounds differently on CPUs with other instruction sets (chapter 6)
+    assert store.cpu_description(ZEN4) == "AMD EPYC (family 25, model 17; AVX-512)"
+    avx2 = ZEN4.replace(" avx512f avx512bw", "").replace("25", "23")
+    assert store.cpu_description(avx2) == "AMD EPYC (family 23, model 17; AVX2)"
+    assert store.cpu_description("model name\t: X\n") == "X (family ?, model ?; no AVX)"

@@ -13,35 +13,29 @@ preset only when :data:`REFERENCE_SWEEPS` (or the ``reference_sweeps`` argument)
 is no silent pooling. The reference runs are data, not a constant: every interval resamples them
 inside each bootstrap replicate (:func:`comparison` builds the :class:`prunebook.analysis.bootstrap.
 Normaliser` for that; a side that *is* the reference shares its resample). Human and measured
-random-policy scores are constants. Random-policy scores are measured by
-:func:`measure_random_scores` and stored in ``results/minatar_random_scores.json``.
+random-policy scores are constants. Random-policy scores are measured in each preset's own
+environment by :mod:`prunebook.analysis.random_policy` and committed under ``results/``.
 """
 
 from __future__ import annotations
-
-import json
-import zlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from prunebook.analysis.atari_scores import atari_reference, human_normalized
 from prunebook.analysis.bootstrap import Normaliser
-from prunebook.spec import MINATAR_GAMES, MINATAR_REFERENCE, REFERENCE_CONFIG
+from prunebook.analysis.random_policy import RANDOM_SCORE_FILES, random_scores
+from prunebook.spec import MINATAR_REFERENCE, REFERENCE_CONFIG
 from prunebook.sweeps.registry import COMPARATOR_SWEEPS
 
 # Sweeps without reference runs of their own -> the sweep (same preset and games) that lends
 # them. rainbow_vmax100 (Rainbow at v_max=100, chapter 2) reruns online_cpu's Rainbow cells only;
 # controls_cpu and baselines_cpu (chapters 6, 7) are compared with online_cpu's runs.
 REFERENCE_SWEEPS: dict[str, str] = {"rainbow_vmax100": "online_cpu", **COMPARATOR_SWEEPS}
-RANDOM_SCORES_PATH = Path(__file__).resolve().parents[2] / "results" / "minatar_random_scores.json"
 
 
-def minatar_normalized(score, game: str, reference: float, random: float | None = None):
-    """``(score - random) / (reference - random)``; random defaults to our measured score."""
-    if random is None:
-        random = random_score(game)
+def minatar_normalized(score, game: str, reference: float, random: float):
+    """``(score - random) / (reference - random)``: 0 = random play, 1 = the reference."""
     if not reference > random:
         raise ValueError(
             f"{game}: reference {reference:.4g} is not above the random score {random:.4g}; "
@@ -51,105 +45,13 @@ def minatar_normalized(score, game: str, reference: float, random: float | None 
 
 
 # --------------------------------------------------------------------------- MinAtar random policy
-def random_scores(path: str | Path = RANDOM_SCORES_PATH) -> dict[str, dict]:
-    """Per-game random-policy statistics (``mean``, ``std``, ``episodes``, ...) from the JSON."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} not found; create it with `python -m prunebook.analysis.normalization {path}`"
-        )
-    return json.loads(path.read_text())["games"]
-
-
-def random_score(game: str, table: dict | None = None) -> float:
-    """The measured random-policy mean score of a MinAtar game (KeyError saying how to make it)."""
-    table = random_scores() if table is None else table
+def random_score(game: str, table: dict) -> float:
+    """The measured random-policy mean score of a MinAtar game in ``table``
+    (:func:`.random_policy.random_scores`); never guessed."""
     if game not in table:
-        raise KeyError(f"no random-policy score for {game} in {RANDOM_SCORES_PATH.name}; "
-                       "measure it with `python -m prunebook.analysis.normalization` "
-                       "(never guessed)")
+        raise KeyError(f"no random-policy score for {game}; measure it with `python -m "
+                       "prunebook.analysis.random_policy` (never guessed)")
     return float(table[game]["mean"])
-
-
-def measure_random_scores(
-    games=MINATAR_GAMES, episodes: int = 1000, seed: int = 0
-) -> dict[str, dict]:
-    """Mean undiscounted return of a uniform-random policy on gymnax MinAtar games.
-
-    ``episodes`` environments run in parallel (vmap) under one jit, each until its first episode
-    ends; only completed episodes count (all complete: gymnax truncates at the env's
-    ``max_steps_in_episode``, the episode-length cap, and we roll out that many steps).
-    Each game gets its own key ``fold_in(key(seed), crc32(game))``, independent of list order.
-    """
-    import gymnax  # heavy imports only when measuring
-    import jax
-    import jax.numpy as jnp
-
-    out = {}
-    for game in games:
-        env, params = gymnax.make(f"{game}-MinAtar")
-        horizon = int(params.max_steps_in_episode) + 1
-        space = env.action_space(params)
-
-        def rollout(key, env=env, params=params, space=space, horizon=horizon):
-            key, reset_key = jax.random.split(key)
-            _, state = env.reset(reset_key, params)
-
-            def body(carry, _):
-                state, key, ret, length, done = carry
-                key, act_key, step_key = jax.random.split(key, 3)
-                action = space.sample(act_key)
-                _, state, reward, terminated, truncated, _ = env.step(
-                    step_key, state, action, params
-                )
-                active = jnp.logical_not(done)
-                ret = ret + jnp.where(active, reward, 0.0)
-                length = length + active.astype(jnp.int32)
-                done = jnp.logical_or(done, jnp.logical_or(terminated, truncated))
-                return (state, key, ret, length, done), None
-
-            init = (state, key, jnp.float32(0.0), jnp.int32(0), jnp.bool_(False))
-            (_, _, ret, length, done), _ = jax.lax.scan(body, init, None, length=horizon)
-            return ret, length, done
-
-        key = jax.random.fold_in(jax.random.key(seed), zlib.crc32(game.encode()))
-        keys = jax.random.split(key, episodes)
-        ret, length, done = jax.device_get(jax.jit(jax.vmap(rollout))(keys))
-        ret = np.asarray(ret, dtype=float)[np.asarray(done)]  # completed episodes only
-        out[game] = {
-            "mean": float(ret.mean()),
-            "std": float(ret.std(ddof=1)) if ret.size > 1 else 0.0,
-            "sem": float(ret.std(ddof=1) / np.sqrt(ret.size)) if ret.size > 1 else 0.0,
-            "episodes": int(ret.size),
-            "mean_episode_length": float(np.asarray(length)[np.asarray(done)].mean()),
-            "max_steps_in_episode": int(params.max_steps_in_episode),
-            "num_actions": int(space.n),
-        }
-    return out
-
-
-def write_random_scores(path: str | Path, episodes: int = 1000, seed: int = 0) -> dict:
-    """Measure and write the random-policy JSON (with how it was made)."""
-    from importlib.metadata import version
-
-    games = measure_random_scores(MINATAR_GAMES, episodes=episodes, seed=seed)
-    record = {
-        "schema": 1,
-        "episodes": episodes,
-        "seed": seed,
-        "gymnax_version": version("gymnax"),
-        "how": (
-            "prunebook.analysis.normalization.measure_random_scores: uniform-random actions over "
-            "gymnax's "
-            "default (minimal) action set and default EnvParams; `episodes` parallel envs "
-            "(jit+vmap), each run until its first episode ends (terminated or truncated at "
-            "max_steps_in_episode); undiscounted return of completed episodes; std uses ddof=1."
-        ),
-        "games": games,
-    }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(record, indent=2) + "\n")
-    return record
 
 
 # --------------------------------------------------------------------------- DataFrames
@@ -198,11 +100,12 @@ def normalize_frame(
     """Copy of a per-run final-score frame with ``normalized`` and ``normalization`` columns.
 
     Suite "atari*": human-normalized (``source`` table). Suite "minatar": normalised by the
-    point mean of the reference runs (:func:`reference_rows`) and the measured random score;
-    intervals must not use these values (they hold the reference fixed): use
-    :func:`comparison`. When a score cannot be normalised (no reference runs, reference not
-    above random, unknown game or suite), ``on_missing="nan"`` (default) gives NaN and the
-    reason in ``normalization``; ``on_missing="raise"`` raises ValueError instead.
+    point mean of the reference runs (:func:`reference_rows`) and the random score measured in
+    the row's preset's environment (``random_table``, if given, for every row); intervals must
+    not use these values (they hold the reference fixed): use :func:`comparison`. When a score
+    cannot be normalised (no reference runs, reference not above random, unknown game or suite),
+    ``on_missing="nan"`` (default) gives NaN and the reason in ``normalization``;
+    ``on_missing="raise"`` raises ValueError instead.
     ``reference_df``: take the MinAtar references from this per-run final-score frame instead of
     ``df`` (for learning curves: pass the per-iteration frame with ``score = train_return`` and
     the final scores here, or for a sweep that borrows its reference runs).
@@ -216,7 +119,9 @@ def normalize_frame(
     ref_df = df if reference_df is None else reference_df
     minatar = (df["suite"] == "minatar").any()
     refs = minatar_references(ref_df, reference_sweeps) if minatar else {}
-    table = random_table
+    # each preset's runs are anchored by the random policy measured in their own environment
+    presets = set(df.loc[df["suite"] == "minatar", "preset"]) & set(RANDOM_SCORE_FILES)
+    tables = {p: random_table if random_table is not None else random_scores(p) for p in presets}
     values, notes = [], []
     for row in out.itertuples(index=False):
         try:
@@ -234,8 +139,9 @@ def normalize_frame(
                         f"{row.preset!r} in sweep {lender} to normalise against (a sweep "
                         "without its own can borrow them: normalization.REFERENCE_SWEEPS)")
                 reference, origin = refs[key]
-                table = table if table is not None else random_scores()
-                random = random_score(row.game, table)
+                if row.preset not in tables:
+                    raise ValueError(f"no MinAtar random-policy table for preset {row.preset!r}")
+                random = random_score(row.game, tables[row.preset])
                 value = float(minatar_normalized(row.score, row.game, reference, random))
                 note = f"minatar: (score - random) / ({MINATAR_REFERENCE} of {origin} - random)"
             else:
@@ -299,7 +205,7 @@ def comparison(
         return raw, Normaliser(low=low, high=high), f"human-normalized ({source})"
     if suite != "minatar":
         raise ValueError(f"unknown suite {suite!r}")
-    table = random_scores() if random_table is None else random_table
+    table = random_scores(preset) if random_table is None else random_table
     low = np.array([random_score(g, table) for g in games])
     rows, origin = reference_rows(reference_df, sweep, preset, reference_sweeps)
     lacking = sorted(set(games) - set(rows.loc[rows["score"].notna(), "game"]))
@@ -369,9 +275,3 @@ def per_game_table(
     ]
     return table
 
-
-if __name__ == "__main__":
-    import sys
-
-    target = sys.argv[1] if len(sys.argv) > 1 else str(RANDOM_SCORES_PATH)
-    print(json.dumps(write_random_scores(target), indent=2))

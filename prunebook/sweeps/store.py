@@ -185,6 +185,9 @@ def code_version(repo: Path | None = None) -> str:
 
 
 def device_description() -> str:
+    """Backend and device; on a CPU also its family, model and widest vector instructions,
+    because XLA's CPU kernels round differently on different CPUs (chapter 6's rerun check:
+    the same code gave other floats on another machine)."""
     import platform
 
     import jax
@@ -192,14 +195,27 @@ def device_description() -> str:
     device = jax.devices()[0]
     name = getattr(device, "device_kind", "") or platform.processor()
     if jax.default_backend() == "cpu":
-        try:
-            for line in open("/proc/cpuinfo"):
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
+        name = cpu_description() or name
     return f"{jax.default_backend()}: {name}"
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """``"<model name> (family F, model M; AVX-512)"`` from /proc/cpuinfo's first processor;
+    empty where there is no /proc/cpuinfo."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return ""
+    fields = {}
+    for line in cpuinfo.split("\n\n")[0].splitlines():
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    isa = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"),
+                                          ("avx", "AVX")) if flag in flags), "no AVX")
+    return (f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, "
+            f"model {fields.get('model', '?')}; {isa})")
 
 
 def iter_result_files(results_root: Path):

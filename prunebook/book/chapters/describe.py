@@ -11,7 +11,7 @@ import dataclasses
 
 import pandas as pd
 
-from prunebook.analysis import normalization
+from prunebook.analysis import random_policy
 from prunebook.book.chapters.data import ChapterData
 from prunebook.config import RunConfig, paper_config
 from prunebook.envs.minatar import observation_shape
@@ -99,7 +99,7 @@ def _training(config: RunConfig) -> str:
 def _network(config: RunConfig, widths, game: str) -> str:
     if config.network == "minatar":
         obs = observation_shape(game)
-        actions = normalization.random_scores()[game]["num_actions"]
+        actions = random_policy.random_scores(config.preset)[game]["num_actions"]
         head = "128·w" if config.scale_dense else "128"
         text = f"MinAtar CNN: conv 3x3 with 16·w channels -> dense {head} -> Q-values"
         ref_game = game

@@ -52,6 +52,7 @@ class MethodData:
     final3: pd.DataFrame  # the same scored over the last 3 iterations (robustness)
     reference: pd.DataFrame  # per-run final scores as stored (the lender's under its name)
     measures: pd.DataFrame  # the §5 measures of the runs that logged them
+    reruns: pd.DataFrame  # the sweep's reruns of lent runs against the lender's records
     done: int | None = None  # finished runs of the sweep itself
     total: int | None = None
 
@@ -142,7 +143,30 @@ def _assemble(sweep: str, preset: str, records: list[dict], source: str) -> Meth
     runs = runs.assign(label=[label(m, w, float(s)) for m, w, s in
                               zip(runs["method"], runs["width"], runs["sparsity"], strict=True)])
     return MethodData(sweep, preset, source, runs, final, out[3], reference,
-                      measure_rows([r for r in records if r["sweep"] == sweep]))
+                      measure_rows([r for r in records if r["sweep"] == sweep]),
+                      rerun_table(records, sweep, lender))
+
+
+RERUN_COLUMNS = ["run", "iterations identical", "final return (lender)", "final return (rerun)",
+                 "bit-identical", "device (lender)", "device (rerun)"]
+
+
+def rerun_table(records: list[dict], sweep: str, lender: str | None) -> pd.DataFrame:
+    """Runs of ``sweep`` that rerun a run of ``lender`` (same run id): how many leading
+    iterations log the same training return and loss, bit for bit, and the final returns."""
+    lent = {r["run_id"]: r for r in records if r["sweep"] == lender}
+    rows = []
+    for rerun in (r for r in records if r["sweep"] == sweep and r["run_id"] in lent):
+        original = lent[rerun["run_id"]]
+        pairs = list(zip(original["iterations"], rerun["iterations"], strict=False))
+        same = next((i for i, (a, b) in enumerate(pairs) if (a["train_return"], a["loss"])
+                     != (b["train_return"], b["loss"])), len(pairs))
+        identical = same == len(pairs) == len(original["iterations"])
+        rows.append((rerun["run_id"], f"{same} of {len(original['iterations'])}",
+                     original["iterations"][-1]["train_return"],
+                     rerun["iterations"][-1]["train_return"], identical,
+                     original.get("device", "?"), rerun.get("device", "?")))
+    return pd.DataFrame(rows, columns=RERUN_COLUMNS).set_index("run")
 
 
 def load(chapter: str, preset: str = "cpu", results_root: str | Path = "results") -> MethodData:

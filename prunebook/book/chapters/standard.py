@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from prunebook.analysis import random_policy
 from prunebook.book.chapters.data import ChapterData
 
 CLAIM_IDS = ("1-dqn", "1-dqn-pruned", "2-dqn")  # pre-registered in prunebook.analysis.claims
@@ -48,7 +49,22 @@ PROTOCOL_ROWS = [
     ("ε schedule", "1 → 0.1 over 100k steps", "1 → 0.01 over 100k steps (Dopamine) — deviation"),
     ("loss", "Huber (DQN example, smooth L1)", "MSE (Dopamine's JAX DQN) — deviation"),
     ("pruning", "—", "GMP to 95% from 20% to 80% of the 1,248,750 updates, masks every 1,000"),
+    ("0 of the normalised scale", "—", "a uniform-random policy measured in this environment "
+     "(1,000 episodes per game; `anchor_table`)"),
 ]
+ANCHOR_CORRECTED = "2026-12-03"  # before it, std runs were anchored by the gymnax-default table
+
+
+def anchor_table(games) -> pd.DataFrame:
+    """The random policy's mean return per game in the `std` environment (the anchor since
+    ANCHOR_CORRECTED) and in gymnax's defaults (the anchor before it, measured with each game's
+    minimal action set and no sticky actions): the correction, old and new numbers."""
+    new, old = random_policy.random_scores("std"), random_policy.random_scores("cpu")
+    rows = [(g, old[g]["num_actions"], old[g]["mean"], new[g]["num_actions"], new[g]["mean"],
+             new[g]["sem"]) for g in games]
+    return pd.DataFrame(rows, columns=[
+        "game", "actions (gymnax default)", f"random return, before {ANCHOR_CORRECTED}",
+        "actions (std)", "random return, std (now)", "s.e.m. (std)"]).set_index("game").round(3)
 
 
 def protocol_table() -> pd.DataFrame:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from prunebook.analysis import claims, normalization
+from prunebook.analysis import claims, normalization, random_policy
 from prunebook.analysis.claims import (
     CLAIMS_BY_ID,
     LAST_ITERATIONS_ALTERNATIVE,
@@ -122,11 +122,12 @@ def normalisation_warnings(data: ChapterData) -> list[str]:
         return []
     out = []
     refs = final[(final["agent"] == "dqn") & (final["width"] == 1) & (final["sparsity"] == 0)]
-    table = normalization.random_scores()
-    for game in sorted(final.loc[final["normalized"].isna(), "game"].unique()):
+    unnormalised = final[final["normalized"].isna()]
+    for (preset, game), _ in unnormalised.groupby(["preset", "game"]):
         ref = refs.loc[refs["game"] == game, "score"].mean()
+        random = random_policy.random_scores(preset)[game]["mean"]
         out.append(f"{game}: dense x1 DQN scores {ref:.2f}, not above the random policy's "
-                   f"{table[game]['mean']:.2f}, so its scores cannot be normalised and it is "
+                   f"{random:.2f}, so its scores cannot be normalised and it is "
                    "left out of IQMs and verdicts")
     return out
 
