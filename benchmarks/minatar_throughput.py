@@ -22,24 +22,26 @@ import time
 SINGLE = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def _config(width, sparsity, steps, agent="dqn"):
-    from prunebook.config import cpu_config
+def _config(width, sparsity, steps, agent="dqn", preset="cpu"):
+    from prunebook.config import preset_config
 
     # warm-up shorter than one timed iteration so every timed block updates; GMP masks are
     # recomputed every 1000 updates as in the book's runs
-    return cpu_config(agent, width=width, final_sparsity=sparsity, num_env_steps=steps * 10,
-                      iteration_env_steps=steps, min_replay_history=1000, replay_capacity=100_000)
+    return preset_config(preset, agent, width=width, final_sparsity=sparsity,
+                         num_env_steps=steps * 10, iteration_env_steps=steps,
+                         min_replay_history=1000, replay_capacity=100_000)
 
 
-def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False):
-    """`plain_adam`: the same loop with `optax.adam` instead of `gmp(adam)` (no pruning code)."""
+def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False, preset="cpu"):
+    """`plain_adam`: the same loop with `optax.adam` instead of `gmp(adam)` (no pruning code);
+    `preset="std"`: MinAtar's protocol (sticky actions, 6 actions, long episodes), same DQN."""
     import jax
     import optax
 
     from prunebook.agents.common import Agent
     from prunebook.loops import minatar as minatar_loop
 
-    config = _config(width, sparsity, steps, agent)
+    config = _config(width, sparsity, steps, agent, preset)
     trainer = minatar_loop.make_trainer(config)
     if plain_adam:
         adam = optax.adam(config.learning_rate, eps=config.adam_eps)
@@ -164,6 +166,8 @@ def main():
     parser.add_argument("--widths", nargs="+", type=int, default=[1, 3, 5])
     parser.add_argument("--steps", type=int, default=10_000, help="env steps per timed chunk")
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument("--std", action="store_true",
+                        help="only compare the std preset's environment with cpu's, per width")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
@@ -172,6 +176,13 @@ def main():
     import jax
 
     print(f"device: {jax.devices()[0]}, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+    if args.std:  # per agent step, std's environment costs what cpu's does (dense DQN)
+        print(f"{'width':>5} {'cpu':>7} {'std':>7} {'cpu/std':>7}   (env steps/s, Breakout)")
+        for width in args.widths:
+            cpu = time_ours(width, 0.0, args.steps)
+            std = time_ours(width, 0.0, args.steps, preset="std")
+            print(f"{width:>5} {cpu:>7.0f} {std:>7.0f} {cpu / std:>7.2f}", flush=True)
+        return None
     print("env steps/s; adam = plain optax.adam (no pruning code), dense = gmp(adam) at "
           "sparsity 0 (the book's dense baseline), gmp95 = 95% GMP; cost ratios are time ratios")
     print(f"{'width':>5} {'adam':>7} {'dense':>7} {'gmp95':>7} {'gmp95/adam':>10} "
