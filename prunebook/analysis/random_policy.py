@@ -32,14 +32,10 @@ RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 RANDOM_SCORE_FILES = {"ci": "minatar_random_scores.json", "cpu": "minatar_random_scores.json",
                       "std": "minatar_random_scores_std.json"}
 """Preset -> the committed table measured in that preset's environment."""
-SETTINGS = ("sticky_actions", "full_action_set", "max_episode_steps")
-"""The run-config fields that change the environment (0 steps = gymnax's own cap)."""
 
 
-def env_settings(preset: str, game: str) -> dict:
-    """The environment settings of ``preset``'s runs on ``game`` (from the preset's config)."""
-    config = preset_config(preset, "dqn", game=game)
-    return {name: getattr(config, name) for name in SETTINGS}
+def _config(preset: str, game: str):
+    return preset_config(preset, "dqn", game=game)
 
 
 def table_path(preset: str, results_dir: str | Path = RESULTS_DIR) -> Path:
@@ -59,7 +55,7 @@ def random_scores(preset: str = "cpu", results_dir: str | Path = RESULTS_DIR) ->
     games = json.loads(path.read_text())["games"]
     for game, entry in games.items():
         measured = entry.get("settings")
-        expected = env_settings(preset, game)
+        expected = minatar.env_settings(_config(preset, game))
         if measured != expected:
             raise ValueError(f"{path.name}: {game} was measured with {measured}, but runs of "
                              f"preset {preset!r} use {expected}; re-measure it")
@@ -76,8 +72,8 @@ def measure(games=MINATAR_GAMES, preset: str = "cpu", episodes: int = 1000,
     """
     out = {}
     for game in games:
-        settings = env_settings(preset, game)
-        env = minatar.from_config(preset_config(preset, "dqn", game=game))
+        config = _config(preset, game)
+        env = minatar.from_config(config)
         key = jax.random.fold_in(jax.random.key(seed), zlib.crc32(game.encode()))
         ret, length = jax.device_get(_rollouts(env, jax.random.split(key, episodes)))
         ret = np.asarray(ret, dtype=float)
@@ -89,7 +85,7 @@ def measure(games=MINATAR_GAMES, preset: str = "cpu", episodes: int = 1000,
             "mean_episode_length": float(np.mean(length)),
             "max_steps_in_episode": env.max_episode_steps,
             "num_actions": env.num_actions,
-            "settings": settings,
+            "settings": minatar.env_settings(config),  # 0 steps = gymnax's own cap
         }
     return out
 

@@ -87,8 +87,15 @@ def observation_shape(game: str) -> tuple[int, ...]:
     return tuple(env.observation_space(params).shape)
 
 
+ENV_FIELDS = ("sticky_actions", "full_action_set", "max_episode_steps")
+"""The run-config fields that change the environment (named as `MinAtarEnv`'s arguments)."""
+
+
+def env_settings(config) -> dict:
+    """The environment fields of a MinAtar run config (the one place they are read)."""
+    return {name: getattr(config, name) for name in ENV_FIELDS}
+
+
 def from_config(config) -> MinAtarEnv:
-    """The environment a MinAtar run config describes (the one place its env fields are read)."""
-    return MinAtarEnv(config.game, sticky_actions=config.sticky_actions,
-                      max_episode_steps=config.max_episode_steps,
-                      full_action_set=config.full_action_set)
+    """The environment a MinAtar run config describes."""
+    return MinAtarEnv(config.game, **env_settings(config))
