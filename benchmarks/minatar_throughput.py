@@ -138,13 +138,14 @@ def time_reference(width, steps, repeats=2):
     return steps / best
 
 
-def _child(width, steps):
-    print(f"RATE {time_ours(width, 0.0, steps, repeats=2):.1f}", flush=True)
+def _child(width, steps, preset="cpu"):
+    print(f"RATE {time_ours(width, 0.0, steps, repeats=2, preset=preset):.1f}", flush=True)
 
 
-def _spawn(width, steps, xla_flags, core=None):
+def _spawn(width, steps, xla_flags, core=None, preset="cpu"):
     env = dict(os.environ, XLA_FLAGS=xla_flags)
-    cmd = [sys.executable, __file__, "--child", str(width), "--steps", str(steps)]
+    cmd = [sys.executable, __file__, "--child", str(width), "--steps", str(steps),
+           "--preset", preset]
     if core is not None:
         cmd = ["taskset", "-c", str(core), *cmd]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
@@ -161,6 +162,34 @@ def workers_vs_one_process(width, steps):
     return one, sum(_rate(p) for p in pair)
 
 
+RECORDED = (("std", (1, 5)), ("cpu", (1, 3, 5, 10)))
+"""What `--record` measures: the presets and DQN widths of the open sweeps."""
+
+
+def record(path, steps, core):
+    """One pinned single-threaded worker (as the sweeps run) per (preset, width), on `core`
+    with the other cores expected idle; merged into `path` under this CPU's description, the
+    benchmark `prunebook status` compares workers' speed with."""
+    import json
+    import time
+
+    from prunebook.sweeps.store import atomic_write_bytes, code_version, device_description
+
+    cpu = device_description()
+    table = json.loads(path.read_text()) if path.exists() else {"cpus": {}}
+    entry = table["cpus"].setdefault(cpu, {"agent_steps_per_s": {}})
+    for preset, widths in RECORDED:
+        for width in widths:
+            rate = _rate(_spawn(width, steps, SINGLE, core, preset))
+            entry["agent_steps_per_s"][f"{preset}/dqn/x{width}"] = round(rate, 1)
+            print(f"{cpu}: {preset} dqn x{width}: {rate:,.0f} agent steps/s", flush=True)
+    entry.update(measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                 code_version=code_version(), steps_per_timed_chunk=steps,
+                 how="benchmarks/minatar_throughput.py --record: dense DQN, one pinned "
+                     "single-threaded process, best of 2 timed iterations after a warm-up")
+    atomic_write_bytes(path, (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", nargs="+", type=int, default=[1, 3, 5])
@@ -168,10 +197,19 @@ def main():
     parser.add_argument("--skip-workers", action="store_true")
     parser.add_argument("--std", action="store_true",
                         help="only compare the std preset's environment with cpu's, per width")
+    parser.add_argument("--record", metavar="PATH", default=None,
+                        help="measure one pinned worker per open-sweep preset and width and "
+                             "merge the rates into PATH (results/throughput.json)")
+    parser.add_argument("--core", type=int, default=0, help="the core --record pins to")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--preset", default="cpu", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        return _child(args.child, args.steps)
+        return _child(args.child, args.steps, args.preset)
+    if args.record:
+        from pathlib import Path
+
+        return record(Path(args.record), args.steps, args.core)
 
     import jax
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import os
 import sys
 from pathlib import Path
 
 from prunebook.config import ConfigError
 from prunebook.spec import AGENTS, ATARI_100K_AGENTS, MINATAR_GAMES, OFFLINE_AGENTS, PRESETS
-from prunebook.sweeps import cost, local, registry
+from prunebook.sweeps import cost, local, planner, registry, store
 from prunebook.sweeps.checkpoints import DEFAULT_CHECKPOINT_ROOT
 from prunebook.sweeps.grid import Grid, Sweep
 from prunebook.sweeps.local import LocalExecutor, SerialExecutor
@@ -34,8 +35,7 @@ def _sweep_from_args(args) -> Sweep:
     """A named sweep, or the part of it the grid flags select; or an ad-hoc grid."""
     if args.sweep:
         sweep = get_sweep(args.sweep)
-        only = tuple((field, tuple(getattr(args, flag))) for flag, field in _GRID_FLAGS.items()
-                     if getattr(args, flag) is not None)
+        only = _only(args)
         selected = dataclasses.replace(sweep, only=only)
         if not selected.configs():
             raise ConfigError(f"no run of sweep {args.sweep!r} has "
@@ -53,6 +53,9 @@ def _sweep_from_args(args) -> Sweep:
 def _add_grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", help="a named sweep from prunebook.sweeps.registry (e.g. "
                                    "online_cpu); with grid flags, only its runs that match them")
+    p.add_argument("--sweeps", nargs="+", metavar="SWEEP",
+                   help="several named sweeps as one queue, in the order given (with --until: "
+                        "a session's workers)")
     p.add_argument("--name", help="sweep name for an ad-hoc grid (results/<name>/)")
     p.add_argument("--preset", default="ci", help=f"one of {list(PRESETS)}")
     p.add_argument("--agents", nargs="+",
@@ -68,6 +71,92 @@ def _add_grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default="results", help="results root (committed)")
     p.add_argument("--checkpoints", default=str(DEFAULT_CHECKPOINT_ROOT),
                    help="checkpoint root (outside the work tree)")
+
+
+def _only(args) -> tuple:
+    return tuple((field, tuple(getattr(args, flag))) for flag, field in _GRID_FLAGS.items()
+                 if getattr(args, flag) is not None)
+
+
+def _run_queue(args) -> int:
+    """`prunebook run --sweeps A B --until T`: one queue over the sweeps, stopping at T."""
+    now = dt.datetime.now().astimezone()
+    try:
+        sweeps = planner.sweeps_named(args.sweeps, _only(args))
+        for sweep in sweeps:
+            sweep.configs()  # validates every run before any compute
+        until = planner.parse_until(args.until, now) if args.until else None
+    except (ConfigError, ValueError) as error:
+        print(f"prunebook: error: {error}", file=sys.stderr)
+        return 2
+    if until is None:
+        print("prunebook: error: --sweeps needs --until (e.g. --until 09:30 or --until +2h)",
+              file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers <= 0:
+        print(f"prunebook: error: --workers must be positive, got {args.workers}", file=sys.stderr)
+        return 2
+    print(f"queue {' -> '.join(args.sweeps)} until {until:%Y-%m-%d %H:%M %Z}")
+    outcome = local.run_queue(sweeps, until.timestamp(), Path(args.results),
+                              Path(args.checkpoints), workers=args.workers)
+    done = sum(status == "done" for status in outcome.values())
+    failed = {k: v for k, v in outcome.items() if v.startswith("failed")}
+    print(f"queue: {done} runs finished, {len(outcome) - done - len(failed)} stopped or held "
+          f"elsewhere, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def _print_status(sweep: Sweep, args, cpu: str) -> None:
+    """One sweep's `prunebook status`: run states, runs in progress with their iteration and
+    expected end, speed against the benchmark on this CPU model, and the measured cost."""
+    results, checkpoints = Path(args.results), Path(args.checkpoints)
+    configs = {c.run_id: c for c in sweep.configs()}
+    state = cost.sweep_status(sweep, results, checkpoints)
+    print(f"sweep {sweep.name}: {len(configs)} runs")
+    prior = COST_PRIORS.get(sweep.name)
+    costs = cost.cost_estimate(  # one read of the results
+        sweep, results, prior=registry.get_sweep(prior) if prior else None)
+    hours = cost.done_hours(costs)
+    for key in ("done", "running", "partial", "left"):
+        note = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
+        print(f"  {key:8s} {len(state[key]):4d}{note}")
+        if key in ("running", "partial"):
+            for run_id in state[key]:
+                progress = cost.run_progress(configs[run_id], sweep.name, checkpoints)
+                line = run_id if progress is None else progress[0].describe(progress[1])
+                print(f"           {line}")
+    if state["bad"]:  # not counted as done: `prunebook run` restores or reruns them
+        print(f"  bad      {len(state['bad']):4d}  (results files that cannot be used)")
+        for line in state["bad"]:
+            print(f"           {line}")
+    print("  speed: " + cost.efficiency(sweep, results, checkpoints, cpu).describe())
+    workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
+    print("cost per (agent, width), measured on finished runs (training iterations):")
+    print(cost.format_cost_estimate(costs, workers))
+    if args.markdown:
+        atomic_write_bytes(Path(args.markdown), cost.cost_markdown(costs, sweep.name).encode())
+
+
+def _queue_status(args) -> int:
+    """`prunebook status --sweeps A B`: each sweep's status, then what the queue would start."""
+    try:
+        sweeps = planner.sweeps_named(args.sweeps, _only(args))
+    except ConfigError as error:
+        print(f"prunebook: error: {error}", file=sys.stderr)
+        return 2
+    if args.markdown:
+        print("prunebook: error: --markdown takes one --sweep", file=sys.stderr)
+        return 2
+    cpu = store.device_description()
+    print(f"this CPU: {cpu}")
+    for sweep in sweeps:
+        _print_status(sweep, args, cpu)
+    plan = planner.pending(sweeps, Path(args.results), Path(args.checkpoints), cpu)
+    print(f"queue: {len(plan)} runs left; the first ones, with their estimates:")
+    for run in plan[:8]:
+        hours = "?" if run.seconds_left is None else f"{run.seconds_left / 3600:.2f} h"
+        print(f"  {planner.key(run):55s} {hours:>7s}  ({run.rate_source})")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -87,6 +176,10 @@ def main(argv=None) -> int:
     run.add_argument("--memory-per-run-gb", type=float, default=None)
     run.add_argument("--max-retries", type=int, default=3)
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument("--until", default=None,
+                     help="with --sweeps: stop at this time (HH:MM, an ISO date-time or +2h30m); "
+                          "runs are started only if they should finish by then, and every "
+                          "worker checkpoints and exits at it")
     status = sub.add_parser("status", help="what is done, running, partial and left, and "
                                            "what the runs left should cost")
     _add_grid_flags(status)
@@ -95,6 +188,16 @@ def main(argv=None) -> int:
     status.add_argument("--markdown", metavar="PATH", default=None,
                         help="also write the measured cost table as markdown (the book's)")
     args = parser.parse_args(argv)
+    if args.sweep and args.sweeps:
+        print("prunebook: error: give --sweep or --sweeps, not both", file=sys.stderr)
+        return 2
+    if args.command == "run" and args.sweeps:
+        return _run_queue(args)
+    if args.command == "status" and args.sweeps:
+        return _queue_status(args)
+    if args.command == "run" and args.until:
+        print("prunebook: error: --until needs --sweeps", file=sys.stderr)
+        return 2
 
     try:
         sweep = _sweep_from_args(args)
@@ -104,28 +207,7 @@ def main(argv=None) -> int:
         return 2
 
     if args.command == "status":
-        state = cost.sweep_status(sweep, Path(args.results), Path(args.checkpoints))
-        print(f"sweep {sweep.name}: {len(configs)} runs")
-        prior = COST_PRIORS.get(sweep.name)
-        costs = cost.cost_estimate(  # one read of the results
-            sweep, Path(args.results), prior=registry.get_sweep(prior) if prior else None)
-        hours = cost.done_hours(costs)
-        for key in ("done", "running", "partial", "left"):
-            note = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
-            print(f"  {key:8s} {len(state[key]):4d}{note}")
-            if key in ("running", "partial"):
-                for run_id in state[key]:
-                    print(f"           {run_id}")
-        if state["bad"]:  # not counted as done: `prunebook run` restores or reruns them
-            print(f"  bad      {len(state['bad']):4d}  (results files that cannot be used)")
-            for line in state["bad"]:
-                print(f"           {line}")
-        workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
-        print("cost per (agent, width), measured on finished runs (training iterations):")
-        print(cost.format_cost_estimate(costs, workers))
-        if args.markdown:
-            atomic_write_bytes(Path(args.markdown),
-                               cost.cost_markdown(costs, sweep.name).encode())
+        _print_status(sweep, args, store.device_description())
         return 0
 
     if args.workers is not None and args.workers <= 0:

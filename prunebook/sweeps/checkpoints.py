@@ -67,6 +67,17 @@ def load_checkpoint(path: Path) -> tuple[list[np.ndarray], dict[str, Any]] | Non
                            "that run from scratch") from error
 
 
+def checkpoint_meta(path: Path) -> dict[str, Any] | None:
+    """A checkpoint's metadata (config, iteration log, wall seconds) without loading its arrays
+    (npz members load lazily): what the queue and `prunebook status` read of a partial run.
+    None when there is no checkpoint or it cannot be read (resuming it would say why)."""
+    try:
+        with np.load(path) as data:
+            return json.loads(bytes(data["meta"]).decode())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

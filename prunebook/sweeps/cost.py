@@ -4,12 +4,15 @@ finished runs (`cost_estimate`), as `prunebook status` prints it and the Perform
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from prunebook.sweeps import store
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
+    checkpoint_meta,
     checkpoint_path,
     file_state,
     lock_alive,
@@ -164,3 +167,111 @@ def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
     lines.append(f"| **all** | | **{done}** | | **{done_hours(rows):.2f}** | **{left}** | "
                  f"{total_left} |")
     return "\n".join(lines) + "\n"
+
+
+BENCHMARKS_FILE = "throughput.json"
+"""Single-worker agent steps/s per CPU model (`benchmarks/minatar_throughput.py --record`),
+in the results root: what a worker's measured speed is compared with."""
+
+
+def benchmark_rates(results_root: Path | str, cpu: str) -> dict[str, float]:
+    """{"<preset>/<agent>/x<width>": agent steps/s} measured on `cpu` by one pinned,
+    single-threaded worker with the other cores idle; {} when this CPU was never measured."""
+    path = Path(results_root) / BENCHMARKS_FILE
+    if not path.exists():
+        return {}
+    try:
+        table = json.loads(path.read_text())
+    except ValueError as error:
+        raise store.ResultsFileError(path, f"not valid JSON ({error})") from error
+    return dict(table.get("cpus", {}).get(cpu, {}).get("agent_steps_per_s", {}))
+
+
+def benchmark_key(config) -> str:
+    return f"{config.preset}/{config.agent}/x{config.width}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """A run in progress, from its checkpoint: iterations done, its pace, its expected end."""
+
+    run_id: str
+    iterations_done: int
+    num_iterations: int
+    units_per_s: float | None
+    finish_s: float | None  # seconds from the checkpoint's time to the run's end, at its pace
+
+    def describe(self, saved_at: float) -> str:
+        pace = f"{self.units_per_s:,.0f} steps/s" if self.units_per_s else "pace unknown"
+        eta = "" if self.finish_s is None else (
+            ", finishes about " + time.strftime("%H:%M", time.localtime(saved_at + self.finish_s)))
+        return f"{self.run_id}: iteration {self.iterations_done}/{self.num_iterations}, {pace}{eta}"
+
+
+def run_progress(config, sweep: str, checkpoint_root: Path | str) -> tuple[Progress, float] | None:
+    """(`Progress`, the checkpoint's modification time) of a partial or running run."""
+    ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
+    meta = checkpoint_meta(ckpt)
+    if meta is None:
+        return None
+    done = len(meta["iterations"])
+    units = done * config.iteration_units
+    pace = units / meta["wall_s"] if meta.get("wall_s") else None
+    left = (config.num_iterations - done) * config.iteration_units
+    return (Progress(config.run_id, done, config.num_iterations, pace,
+                     left / pace if pace else None), ckpt.stat().st_mtime)
+
+
+@dataclasses.dataclass(frozen=True)
+class Efficiency:
+    """A sweep's measured training speed on one CPU model against the single-worker benchmark:
+    `efficiency` = benchmark seconds for the units trained / seconds the workers took."""
+
+    sweep: str
+    runs: int
+    units: int
+    seconds: float
+    benchmark_seconds: float | None  # None: no benchmark for some group on this CPU
+
+    @property
+    def efficiency(self) -> float | None:
+        return (self.benchmark_seconds / self.seconds
+                if self.benchmark_seconds is not None and self.seconds else None)
+
+    def describe(self) -> str:
+        if not self.runs:
+            return f"{self.sweep}: no run trained on this CPU model yet"
+        speed = f"{self.units / self.seconds:,.0f} agent steps/s per worker"
+        eff = ("no single-worker benchmark for this CPU model (run benchmarks/"
+               "minatar_throughput.py --record)" if self.efficiency is None
+               else f"{100 * self.efficiency:.0f}% of the single-worker benchmark")
+        return (f"{self.sweep}: {self.runs} runs on this CPU model, "
+                f"{self.seconds / 3600:.2f} core-hours, {speed}, {eff}")
+
+
+def efficiency(sweep: Sweep, results_root: Path | str, checkpoint_root: Path | str,
+               cpu: str) -> Efficiency:
+    """Over the sweep's finished runs made on `cpu` and its checkpointed ones (on this
+    machine): units trained, seconds in training iterations, and the benchmark's seconds."""
+    bench = benchmark_rates(results_root, cpu)
+    runs = units = 0
+    seconds, bench_s, complete = 0.0, 0.0, True
+    for config in sweep.configs():
+        path = store.run_path(Path(results_root), sweep.name, config.run_id)
+        trained = None
+        if path.exists() and file_state(path, config, sweep.name) == "finished":
+            record = store.read_run(path)
+            if record.get("device") == cpu and record.get("wall_clock_s"):
+                trained = (run_units(config), float(record["wall_clock_s"]))
+        else:
+            meta = checkpoint_meta(checkpoint_path(Path(checkpoint_root), sweep.name,
+                                                   config.run_id))
+            if meta and meta.get("wall_s"):
+                trained = (len(meta["iterations"]) * config.iteration_units, meta["wall_s"])
+        if trained is None:
+            continue
+        runs, units, seconds = runs + 1, units + trained[0], seconds + trained[1]
+        rate = bench.get(benchmark_key(config))
+        complete = complete and rate is not None
+        bench_s += trained[0] / rate if rate else 0.0
+    return Efficiency(sweep.name, runs, units, seconds, bench_s if complete else None)

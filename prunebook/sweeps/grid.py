@@ -32,14 +32,15 @@ class Grid:
                     self.seeds, self.agents, self.games, self.widths, self.sparsities)]
 
 
-SWEEP_ORDERS = ("longest_first", "grid")
+SWEEP_ORDERS = ("longest_first", "grid", "grids")
 
 
 @dataclasses.dataclass(frozen=True)
 class Sweep:
-    """A named set of grids. `order` is the queue within each seed: "longest_first" (fewest
+    """A named set of grids. `order` is the queue: within each seed, "longest_first" (fewest
     idle workers at the end) or "grid" (the grids' own order: seed, agent, game, width,
-    sparsity, so the runs one comparison needs finish together)."""
+    sparsity, so the runs one comparison needs finish together); or "grids": grid by grid,
+    each over all its seeds, so that the comparisons of the first grids complete first."""
 
     name: str
     grids: Sequence[Grid]
@@ -60,6 +61,8 @@ class Sweep:
             if all(getattr(config, field) in allowed for field, allowed in self.only):
                 seen.setdefault(config.run_id, config)
         runs = list(seen.values())
+        if self.order == "grids":
+            return runs
         if self.order == "grid":
             return sorted(runs, key=lambda c: c.seed)  # stable: grid order within a seed
         return sorted(runs, key=lambda c: (c.seed, -_cost_weight(c)))

@@ -1,16 +1,18 @@
 """Executing a sweep on this machine: one single-threaded XLA worker process per core
-(`LocalExecutor`) or in-process (`SerialExecutor`), and `run_sweep`, the work queue with its
-progress bar. Every executor runs `prunebook.sweeps.runner.run_one` per run."""
+(`LocalExecutor`) or in-process (`SerialExecutor`); `run_sweep`, the work queue with its
+progress bar; and `run_queue`, several sweeps in one queue with a deadline (a session's
+workers). Every executor runs `prunebook.sweeps.runner.run_one` per run."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from prunebook.config import config_from_dict
 from prunebook.loops.offline import use_compilation_cache
+from prunebook.sweeps import planner
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
     check_disk,
@@ -22,38 +24,47 @@ from prunebook.sweeps.checkpoints import (
 from prunebook.sweeps.grid import Sweep, run_units
 from prunebook.sweeps.lottery import DonorNotReadyError
 from prunebook.sweeps.runner import NonFiniteLossError, run_one
+from prunebook.sweeps.store import device_description
 
 SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def _claimed_run(config, sweep, results_root, checkpoint_root, progress):
+def _claimed_run(config, sweep, results_root, checkpoint_root, progress, deadline=None,
+                 clock=time.time):
     lock = checkpoint_path(Path(checkpoint_root), sweep, config.run_id).with_suffix(".lock")
     if not try_claim(lock):
         return "busy"
     try:
-        run_one(config, sweep, results_root, checkpoint_root, progress)
-        return "done"
+        out = run_one(config, sweep, results_root, checkpoint_root, progress, deadline=deadline,
+                      clock=clock)
+        return "done" if out is not None else STOPPED
     except (NonFiniteLossError, DonorNotReadyError) as error:
         return f"failed: {error}"
     finally:
         release(lock)
 
 
-def _worker_main(core, tasks, events, sweep, results_root, checkpoint_root):
-    """Worker process: one single-threaded XLA instance pinned to one core."""
+STOPPED = "stopped at the deadline (checkpointed)"
+
+
+def _worker_main(worker, core, tasks, events, results_root, checkpoint_root):
+    """Worker process: one single-threaded XLA instance pinned to one core. A task is
+    (sweep name, config dict, deadline in epoch seconds or None); None ends the worker."""
     os.environ["XLA_FLAGS"] = SINGLE_THREAD_XLA
-    if sweep.startswith("offline"):  # offline runs of one shape share compiled code
-        use_compilation_cache()
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
     progress = parent_watching_progress(os.getppid(), events)
     while True:
-        config_dict = tasks.get()
-        if config_dict is None:
+        task = tasks.get()
+        if task is None:
             return
+        sweep, config_dict, deadline = task
+        if sweep.startswith("offline"):  # offline runs of one shape share compiled code
+            use_compilation_cache()
         config = config_from_dict(config_dict)
-        status = _claimed_run(config, sweep, results_root, checkpoint_root, progress)
-        events.put(("finished", {"run_id": config.run_id, "status": status}))
+        status = _claimed_run(config, sweep, results_root, checkpoint_root, progress, deadline)
+        events.put(("finished", {"run_id": config.run_id, "sweep": sweep, "status": status,
+                                 "worker": worker}))
 
 
 def parent_watching_progress(parent_pid: int, events):
@@ -85,35 +96,54 @@ class LocalExecutor:
         ctx = mp.get_context("spawn")
         tasks, events = ctx.Queue(), ctx.Queue()
         for config in configs:
-            tasks.put(config.to_dict())
-        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        workers = []
-        for i in range(self.num_workers):
-            tasks.put(None)
-            core = cores[i % len(cores)] if (self.pin and cores) else None
-            p = ctx.Process(target=_worker_main, daemon=True,
-                            args=(core, tasks, events, sweep, str(results_root),
-                                  str(checkpoint_root)))
-            p.start()
-            workers.append(p)
+            tasks.put((sweep, config.to_dict(), None))
+        for _ in range(self.num_workers):
+            tasks.put(None)  # after the tasks: each worker's end
+        workers = self.start_workers(ctx, [tasks] * self.num_workers, events, results_root,
+                                     checkpoint_root)
         remaining = len(configs)
         try:
             while remaining:
-                try:
-                    kind, event = events.get(timeout=5)
-                except Exception as empty:  # queue.Empty
-                    if not any(p.is_alive() for p in workers):
-                        raise RuntimeError("all workers died; rerun to resume from "
-                                           "checkpoints") from empty
+                kind, event = next_event(events, workers)
+                if kind is None:
                     continue
                 on_event(kind, event)
                 if kind == "finished":
                     remaining -= 1
         finally:
-            for p in workers:
-                p.join(timeout=1)
-                if p.is_alive():
-                    p.terminate()
+            stop_workers(workers)
+
+    def start_workers(self, ctx, task_queues, events, results_root, checkpoint_root):
+        """One process per task queue, pinned round-robin to this process's cores; a worker
+        ends at the first None in its queue."""
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        workers = []
+        for i, tasks in enumerate(task_queues):
+            core = cores[i % len(cores)] if (self.pin and cores) else None
+            p = ctx.Process(target=_worker_main, daemon=True,
+                            args=(i, core, tasks, events, str(results_root),
+                                  str(checkpoint_root)))
+            p.start()
+            workers.append(p)
+        return workers
+
+
+def next_event(events, workers, timeout: float = 5.0):
+    """The next (kind, event) from the workers, or (None, None) after `timeout` seconds; raises
+    when every worker has died (a killed run resumes from its checkpoint when rerun)."""
+    try:
+        return events.get(timeout=timeout)
+    except Exception as empty:  # queue.Empty
+        if not any(p.is_alive() for p in workers):
+            raise RuntimeError("all workers died; rerun to resume from checkpoints") from empty
+        return None, None
+
+
+def stop_workers(workers) -> None:
+    for p in workers:
+        p.join(timeout=1)
+        if p.is_alive():
+            p.terminate()
 
 
 class SerialExecutor:
@@ -170,4 +200,74 @@ def run_sweep(sweep: Sweep, results_root: Path | str = "results",
 
     executor.run(configs, sweep.name, Path(results_root), Path(checkpoint_root), on_event)
     bar.close()
+    return outcome
+
+
+def run_queue(sweeps: Sequence[Sweep], until: float, results_root: Path | str = "results",
+              checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT, workers: int | None = None,
+              clock: Callable[[], float] = time.time, log: Callable[[str], None] = print
+              ) -> dict[str, str]:
+    """Train the runs of several sweeps, in their order, until `until` (a `clock()` time):
+    each free worker takes `planner.choose`'s pick (a partial run first, else the next run that
+    fits the time left), and every run stops at the deadline with its state checkpointed.
+    `workers=0` runs in this process (tests, with a fake `clock`). Returns {sweep/run_id:
+    status} for the runs given out."""
+    cpu = device_description()
+    outcome: dict[str, str] = {}
+    busy: dict[int, str] = {}  # worker -> the run it trains
+
+    def next_task():
+        left = until - clock()
+        if left <= 0:
+            return None
+        plan = planner.pending(sweeps, results_root, checkpoint_root, cpu)
+        run = planner.choose(plan, left, taken=[*busy.values(), *outcome])
+        if run is not None:
+            estimate = ("?" if run.seconds_left is None
+                        else f"{run.seconds_left / 3600:.2f} h ({run.rate_source})")
+            resumed = f", resumed at iteration {run.iterations_done}" if run.partial else ""
+            log(f"{planner.key(run)}: starting{resumed}; estimated {estimate}, "
+                f"{left / 3600:.2f} h to the deadline")
+        return run
+
+    def finished(name: str, status: str):
+        outcome[name] = status
+        log(f"{name}: {status}")
+
+    if workers == 0:
+        while (run := next_task()) is not None:
+            finished(planner.key(run), _claimed_run(run.config, run.sweep, results_root,
+                                                    checkpoint_root, None, until, clock))
+        return outcome
+
+    import multiprocessing as mp
+
+    executor = LocalExecutor(workers)
+    ctx = mp.get_context("spawn")
+    queues, events = [ctx.Queue() for _ in range(executor.num_workers)], ctx.Queue()
+    processes = executor.start_workers(ctx, queues, events, results_root, checkpoint_root)
+
+    def give(worker: int):  # the worker's next run, or its end
+        run = next_task()
+        if run is None:
+            queues[worker].put(None)
+        else:
+            busy[worker] = planner.key(run)
+            queues[worker].put((run.sweep, run.config.to_dict(), until))
+
+    try:
+        for worker in range(len(queues)):
+            give(worker)
+        while busy:
+            kind, event = next_event(events, processes)
+            for worker in [w for w in busy if not processes[w].is_alive()]:
+                finished(busy.pop(worker), f"failed: worker {worker} died (rerun to resume)")
+            if kind != "finished":
+                continue
+            worker = event["worker"]
+            busy.pop(worker, None)
+            finished(f"{event['sweep']}/{event['run_id']}", event["status"])
+            give(worker)
+    finally:
+        stop_workers(processes)
     return outcome

@@ -72,21 +72,23 @@ def controls_sweep(preset: str = "cpu", games=BOOK_GAMES, seeds=BOOK_SEEDS,
 
     GMP x5 at 50/80/90%, x10 dense and x10 at 95% (equal kept weights: x10 at 95% keeps about
     as many as x5 at 90%, x5 at 80% about as many as dense x1), static random 95% at x1 and
-    x5, and the lottery ticket of 95% x5. Queued first: GMP 95% x5 for every seed (the
-    lottery tickets' donors, which also rerun `online_cpu`'s runs bit for bit with the §5
-    measures) and dense x5 for the first seed (the same check); lottery runs come last within
-    a seed, after their donors. The comparators (dense and 95% at x1 and x5) are borrowed
-    from `online_cpu` (`COMPARATOR_SWEEPS`).
+    x5, and the lottery ticket of 95% x5. The comparators (dense and 95% at x1 and x5) are
+    borrowed from `online_cpu` (`COMPARATOR_SWEEPS`). Queued grid by grid, so that the
+    pre-registered comparisons complete early: GMP 95% x5 for every seed (the lottery tickets'
+    donors, which also rerun `online_cpu`'s runs with the §5 measures) and dense x5 for the
+    first seed (the same check); static random x1 and x5; the lottery tickets, after their
+    donors; x5 at 50/80/90%; x10 dense and at 95% last (the costliest). The order changes no
+    rule.
     """
     w, s = CONTROL_WIDTH, CONTROL_SPARSITY
     grids = [Grid(("dqn",), games, (w,), (s,), seeds, preset),
-             Grid(("dqn",), games, (w,), (0.0,), seeds[:1], preset)]
-    grids += [Grid(("dqn",), games, (w,), (0.5, 0.8, 0.9), seeds, preset),
-              Grid(("dqn",), games, (2 * w,), (0.0, s), seeds, preset),
-              Grid(("dqn",), games, (1, w), (s,), seeds, preset,
-                   (("mask_method", "static_random"),)),
-              Grid(("dqn",), games, (w,), (s,), seeds, preset, (("mask_method", "lottery"),))]
-    return Sweep(name or f"controls_{preset}", tuple(grids), order="grid")
+             Grid(("dqn",), games, (w,), (0.0,), seeds[:1], preset),
+             Grid(("dqn",), games, (1, w), (s,), seeds, preset,
+                  (("mask_method", "static_random"),)),
+             Grid(("dqn",), games, (w,), (s,), seeds, preset, (("mask_method", "lottery"),)),
+             Grid(("dqn",), games, (w,), (0.5, 0.8, 0.9), seeds, preset),
+             Grid(("dqn",), games, (2 * w,), (0.0, s), seeds, preset)]
+    return Sweep(name or f"controls_{preset}", tuple(grids), order="grids")
 
 
 def controls_ci_sweep(width: int = 2) -> Sweep:
@@ -108,14 +110,15 @@ def baselines_sweep(preset: str = "cpu", games=BOOK_GAMES, seeds=BOOK_SEEDS,
     """Chapter 7 (the paper's Fig 12): dense DQN with each of weight decay, L2, Reset and ReDo
     (`config.baseline_settings`, scaled to the preset's run length) x `widths` x games x
     seeds. The comparators (dense and 95% GMP at the same widths) are `online_cpu`'s at `cpu`;
-    `with_comparators` trains them too (the `ci` version)."""
+    `with_comparators` trains them too (the `ci` version). Queued width by width (every
+    method at x1, then x3, then x5), so the cheapest comparisons complete first."""
     shape = preset_config(preset, "dqn")
-    grids = [Grid(("dqn",), games, widths, (0.0,), seeds, preset,
+    grids = [Grid(("dqn",), games, (width,), (0.0,), seeds, preset,
                   tuple(sorted(baseline_settings(method, shape).items())))
-             for method in BASELINES]
+             for width in widths for method in BASELINES]
     if with_comparators:
         grids.insert(0, Grid(("dqn",), games, widths, (0.0, 0.95), seeds, preset))
-    return Sweep(name or f"baselines_{preset}", tuple(grids), order="grid")
+    return Sweep(name or f"baselines_{preset}", tuple(grids), order="grids")
 
 
 def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,

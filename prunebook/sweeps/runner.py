@@ -44,11 +44,15 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
             checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT,
             progress: Callable[[dict[str, Any]], None] | None = None,
             trainer=None, max_iterations: int | None = None,
-            checkpoint_interval_s: float = 30.0) -> Path | None:
+            checkpoint_interval_s: float = 30.0, deadline: float | None = None,
+            clock: Callable[[], float] = time.time) -> Path | None:
     """Train (or resume) one run to completion and write its results file.
 
-    Returns the results path, or None when `max_iterations` stopped it early (tests use that
-    to simulate an interruption). Skips runs whose results file already exists. The state is
+    Returns the results path, or None when it stopped early with its state checkpointed:
+    after `max_iterations` iterations (tests use that to simulate an interruption), or at
+    `deadline` (a `clock()` time, epoch seconds by default): the run stops after the last
+    iteration that, at the pace of the one before, ends by then, so a session's workers save
+    and exit in time to commit. Skips runs whose results file already exists. The state is
     checkpointed after an iteration once `checkpoint_interval_s` have passed since the last
     save (0: after every iteration).
     """
@@ -75,7 +79,7 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
     done_here = 0
     last_save = time.perf_counter()
     while len(iterations) < config.num_iterations:
-        if max_iterations is not None and done_here >= max_iterations:
+        if max_iterations == 0 or (deadline is not None and clock() > deadline):
             return None
         start = time.perf_counter()
         new_state = trainer.run_iteration(state)
@@ -95,14 +99,19 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
                                            eval_return, elapsed))
         done_here += 1
         due = time.perf_counter() - last_save >= checkpoint_interval_s
-        stopping = max_iterations is not None and done_here >= max_iterations
-        if len(iterations) < config.num_iterations and (due or stopping):
+        unfinished = len(iterations) < config.num_iterations
+        stopping = unfinished and (
+            (max_iterations is not None and done_here >= max_iterations)
+            or (deadline is not None and clock() + elapsed > deadline))  # next one ends late
+        if unfinished and (due or stopping):
             last_save = time.perf_counter()
             save_checkpoint(ckpt, trainer.to_arrays(state),
                             {"config": config.to_dict(), "iterations": iterations, "wall_s": wall})
         if progress:
             progress({"run_id": config.run_id, "iteration": len(iterations),
                       "units": config.iteration_units, "seconds": elapsed})
+        if stopping:
+            return None
     if isinstance(config, RunConfig) and lottery.is_donor(config, sweep):
         final = pruning.flat_masks(jax.device_get(state.opt_state.masks))
         lottery.save_masks(lottery.masks_path(results_root, sweep, config.run_id), final)

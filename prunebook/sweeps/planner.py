@@ -1,0 +1,187 @@
+"""One work queue over several sweeps, with a deadline: what a session's workers train next.
+
+A free worker resumes a run whose checkpoint is on disk first (its progress would otherwise
+wait for a later session), else starts the next run, in the sweeps' order, whose estimated
+training time fits before the deadline. Estimates are seconds per progress unit measured on
+finished runs of the same (sweep, agent, width), preferring runs made on this CPU model, then
+the registry's cost prior (`COST_PRIORS`), then the nearest measured width scaled linearly
+(an extrapolation, marked as such). Everything here is pure but for reading files, so the
+executor (`prunebook.sweeps.local.run_queue`) and the tests share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from prunebook.config import ConfigError, config_from_dict
+from prunebook.sweeps import lottery, store
+from prunebook.sweeps.checkpoints import (
+    checkpoint_meta,
+    checkpoint_path,
+    finished_state,
+    lock_alive,
+)
+from prunebook.sweeps.grid import Sweep, run_units
+from prunebook.sweeps.registry import COST_PRIORS, get_sweep
+
+
+@dataclasses.dataclass(frozen=True)
+class Rate:
+    """Seconds per progress unit of one (agent, width), and where the number comes from."""
+
+    seconds_per_unit: float
+    source: str  # e.g. "online_std on this CPU", "online_cpu (prior)", "x5 scaled to x10"
+
+
+@dataclasses.dataclass(frozen=True)
+class QueuedRun:
+    """A run the queue may give a worker: its sweep, config, and the training seconds it
+    should still take (None: nothing to estimate from)."""
+
+    sweep: str
+    config: Any
+    seconds_left: float | None
+    iterations_done: int = 0  # > 0: a partial run, resumed from its checkpoint
+    rate_source: str = ""
+
+    @property
+    def partial(self) -> bool:
+        return self.iterations_done > 0
+
+
+def measured_rates(sweep: str, results_root: Path | str, cpu: str
+                   ) -> dict[tuple[str, int], Rate]:
+    """Per (agent, width): total `wall_clock_s` over total progress units of `sweep`'s finished
+    runs, from the runs made on CPU `cpu` (a record's `device`) where there are any."""
+    totals: dict[tuple[str, int, bool], list[float]] = {}
+    good, _ = store.scan(Path(results_root), sweep)
+    for path in good:
+        record = store.read_run(path)
+        if not record.get("wall_clock_s"):
+            continue
+        config = config_from_dict(record["config"])
+        units = run_units(config)
+        here = record.get("device") == cpu
+        total = totals.setdefault((config.agent, config.width, here), [0.0, 0.0])
+        total[0] += float(record["wall_clock_s"])
+        total[1] += units
+    rates = {}
+    for (agent, width, here), (seconds, units) in sorted(totals.items(), key=lambda kv: kv[0][2]):
+        # sorted so that this CPU's numbers (here=True) overwrite other machines'
+        rates[(agent, width)] = Rate(seconds / units,
+                                     f"{sweep} on {'this CPU' if here else 'another CPU'}")
+    return rates
+
+
+def rate_for(agent: str, width: int, tables: Sequence[dict[tuple[str, int], Rate]]
+             ) -> Rate | None:
+    """The first table with (agent, width) measured; else the nearest measured width of the
+    agent in the first table that has one, scaled by the width ratio (the conv and flatten
+    work grow about linearly with width at these sizes: x10 about twice x5)."""
+    for table in tables:
+        if (agent, width) in table:
+            return table[(agent, width)]
+    for table in tables:
+        widths = sorted((w for a, w in table if a == agent), key=lambda w: (abs(w - width), -w))
+        if widths:
+            near = table[(agent, widths[0])]
+            return Rate(near.seconds_per_unit * width / widths[0],
+                        f"{near.source}, x{widths[0]} scaled to x{width}")
+    return None
+
+
+def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: Path | str,
+            cpu: str) -> list[QueuedRun]:
+    """The runs left in `sweeps`, in queue order (partial runs first, then each sweep's own
+    order), with their estimated seconds left. Runs another live process holds, and lottery
+    runs whose donor's masks are not there yet, are left out."""
+    partial, fresh = [], []
+    for sweep in sweeps:
+        prior = COST_PRIORS.get(sweep.name)
+        tables = [measured_rates(sweep.name, results_root, cpu)]
+        if prior:
+            tables.append(measured_rates(prior, results_root, cpu))
+        for config in sweep.configs():
+            if finished_state(config, sweep.name, results_root, checkpoint_root)[0] != "train":
+                continue
+            if getattr(config, "mask_method", "") == "lottery" and not lottery.masks_path(
+                    results_root, sweep.name, lottery.donor_config(config).run_id).exists():
+                continue  # its donor has not finished: it would fail now
+            ckpt = checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id)
+            if lock_alive(ckpt.with_suffix(".lock")):
+                continue
+            meta = checkpoint_meta(ckpt)
+            done = len(meta["iterations"]) if meta else 0
+            left_units = (config.num_iterations - done) * config.iteration_units
+            if meta and meta.get("wall_s") and done:  # the run's own pace so far
+                rate = Rate(meta["wall_s"] / (done * config.iteration_units), "its checkpoint")
+            else:
+                rate = rate_for(config.agent, config.width, tables)
+            run = QueuedRun(sweep.name, config,
+                            None if rate is None else rate.seconds_per_unit * left_units, done,
+                            rate.source if rate else "no measured rate")
+            (partial if done else fresh).append(run)
+    return partial + fresh
+
+
+def choose(queue: Sequence[QueuedRun], seconds_left: float, taken: Iterable[str] = ()
+           ) -> QueuedRun | None:
+    """The next run for a free worker: the first partial run, else the first run whose
+    estimate fits in `seconds_left` (a run with no estimate never does). `taken`: run keys
+    (`key(run)`) already given to a worker."""
+    taken = set(taken)
+    free = [run for run in queue if key(run) not in taken]
+    for run in free:
+        if run.partial:
+            return run
+    for run in free:
+        if run.seconds_left is not None and run.seconds_left <= seconds_left:
+            return run
+    return None
+
+
+def key(run: QueuedRun) -> str:
+    return f"{run.sweep}/{run.config.run_id}"
+
+
+def sweeps_named(names: Sequence[str], only: tuple = ()) -> list[Sweep]:
+    """The named sweeps (validated before any compute), each restricted by `only`."""
+    if not names:
+        raise ConfigError("--sweeps needs at least one sweep name")
+    return [dataclasses.replace(get_sweep(name), only=only) for name in names]
+
+
+_RELATIVE = re.compile(r"^\+(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+def parse_until(text: str, now: dt.datetime) -> dt.datetime:
+    """`--until`: "HH:MM" (the next such time, in `now`'s time zone), an ISO date-time, or
+    "+2h30m" / "+90m" from `now`."""
+    text = text.strip()
+    relative = _RELATIVE.match(text)
+    if relative and any(relative.groups()):
+        hours, minutes = (int(g or 0) for g in relative.groups())
+        return now + dt.timedelta(hours=hours, minutes=minutes)
+    try:
+        clock = dt.time.fromisoformat(text) if len(text) <= 8 else None
+    except ValueError:
+        clock = None
+    if clock is not None:
+        until = now.replace(hour=clock.hour, minute=clock.minute, second=clock.second,
+                            microsecond=0)
+        return until if until > now else until + dt.timedelta(days=1)
+    try:
+        until = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--until={text!r}: use HH:MM, an ISO date-time "
+                          "(2026-12-06T09:30) or +2h30m") from None
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=now.tzinfo)
+    if until <= now:
+        raise ConfigError(f"--until={text!r} is already past (now {now:%Y-%m-%d %H:%M})")
+    return until

@@ -1,0 +1,210 @@
+"""The session queue over several sweeps (`prunebook run --sweeps ... --until T`): which run a
+free worker gets, estimates from measured rates, and stopping at the deadline so that the run
+resumes to the record an uninterrupted run writes."""
+
+import datetime as dt
+import json
+import time
+
+import pytest
+
+from prunebook import cli
+from prunebook.config import ConfigError, ci_config
+from prunebook.loops.trainer import TIMING_KEYS
+from prunebook.sweeps import checkpoints, cost, local, planner, runner, store
+from prunebook.sweeps.grid import Grid, Sweep
+
+CPU = "cpu: test CPU (family 1, model 2; AVX2)"
+
+
+class FakeClock:
+    """Time that moves only when read: `step` seconds per call."""
+
+    def __init__(self, start=1_000.0, step=1.0):
+        self.now, self.step = start, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+def _run(sweep, run_id, seconds, done=0):
+    config = ci_config("dqn")
+    config = config.__class__(**{**config.to_dict(), "seed": int(run_id)})
+    return planner.QueuedRun(sweep, config, seconds, done)
+
+
+def test_choose_takes_a_partial_run_first_then_the_first_that_fits():
+    fits, too_long = _run("a", 1, 500.0), _run("a", 2, 5_000.0)
+    partial = _run("b", 3, 9_000.0, done=4)  # does not fit, but its checkpoint is on disk
+    unknown = _run("a", 4, None)
+    queue = [too_long, unknown, fits, partial]
+    assert planner.choose(queue, 1_000.0) is partial
+    assert planner.choose(queue, 1_000.0, taken=[planner.key(partial)]) is fits
+    # packing: with the short run given out, nothing else fits in 1,000 s
+    assert planner.choose(queue, 1_000.0, taken=[planner.key(partial), planner.key(fits)]) is None
+    assert planner.choose(queue, 6_000.0, taken=[planner.key(partial)]) is too_long
+    assert planner.choose([unknown], 1e9) is None  # no estimate: never started blind
+
+
+def _record(results, sweep, config, wall_s, device):
+    record = store.run_record(config.to_dict(), config.run_id, sweep, [], wall_s,
+                              version="test", device=device)
+    store.write_run(store.run_path(results, sweep, config.run_id), record)
+
+
+def test_pending_estimates_from_this_cpu_first_and_puts_partial_runs_first(tmp_path):
+    results, ckpts = tmp_path / "results", tmp_path / "ck"
+    grid = Grid(("dqn",), ("Breakout",), (1, 2), (0.0,), (0, 1, 2), "ci")
+    sweep = Sweep("q", (grid,), order="grid")
+    configs = {(c.width, c.seed): c for c in sweep.configs()}
+    units = configs[(1, 0)].num_env_steps
+    _record(results, "q", configs[(1, 0)], 100.0, CPU)  # this CPU: 100 s a run
+    _record(results, "q", configs[(2, 0)], 900.0, "cpu: another")
+    _record(results, "q", configs[(1, 1)], 300.0, "cpu: another")  # ignored: this CPU measured
+    checkpoints.save_checkpoint(
+        checkpoints.checkpoint_path(ckpts, "q", configs[(2, 2)].run_id), [],
+        {"config": configs[(2, 2)].to_dict(), "iterations": [{}], "wall_s": 50.0})
+    plan = planner.pending([sweep], results, ckpts, CPU)
+    by_id = {run.config.run_id: run for run in plan}
+    assert plan[0].config == configs[(2, 2)] and plan[0].partial
+    it = configs[(2, 2)].iteration_env_steps
+    assert plan[0].seconds_left == pytest.approx(50.0 / it * (units - it))  # its own pace
+    assert by_id[configs[(1, 2)].run_id].seconds_left == pytest.approx(100.0)
+    assert by_id[configs[(2, 1)].run_id].seconds_left == pytest.approx(900.0)
+    assert configs[(1, 0)].run_id not in by_id  # finished
+    lock = checkpoints.checkpoint_path(ckpts, "q", configs[(1, 2)].run_id).with_suffix(".lock")
+    assert checkpoints.try_claim(lock)  # held by a live process: not offered
+    assert configs[(1, 2)].run_id not in {r.config.run_id for r in
+                                           planner.pending([sweep], results, ckpts, CPU)}
+
+
+def test_rate_for_scales_the_nearest_measured_width():
+    table = {("dqn", 5): planner.Rate(2.0, "s")}
+    assert planner.rate_for("dqn", 10, [{}, table]).seconds_per_unit == pytest.approx(4.0)
+    assert planner.rate_for("dqn", 5, [table]).seconds_per_unit == 2.0
+    assert planner.rate_for("rainbow", 5, [table]) is None
+
+
+def test_parse_until():
+    now = dt.datetime(2026, 12, 6, 7, 0, tzinfo=dt.timezone.utc)
+    assert planner.parse_until("09:30", now) == now.replace(hour=9, minute=30)
+    assert planner.parse_until("06:30", now) == now.replace(day=7, hour=6, minute=30)
+    assert planner.parse_until("+2h30m", now) == now + dt.timedelta(hours=2, minutes=30)
+    assert planner.parse_until("+45m", now) == now + dt.timedelta(minutes=45)
+    assert planner.parse_until("2026-12-06T10:00", now) == now.replace(hour=10)
+    for bad in ("tomorrow", "+", "2026-12-05T10:00"):
+        with pytest.raises(ConfigError, match="--until"):
+            planner.parse_until(bad, now)
+
+
+def test_cli_queue_flags_fail_before_compute(tmp_path, capsys):
+    base = ["--results", str(tmp_path / "r"), "--checkpoints", str(tmp_path / "c")]
+    assert cli.main(["run", "--sweeps", "online_std", "nope", "--until", "+1h", *base]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert cli.main(["run", "--sweeps", "online_std", *base]) == 2
+    assert "--until" in capsys.readouterr().err
+    assert cli.main(["run", "--sweep", "online_std", "--until", "+1h", *base]) == 2
+    assert cli.main(["run", "--sweeps", "online_std", "--until", "soon", *base]) == 2
+    assert "HH:MM" in capsys.readouterr().err
+
+
+def _strip(record):
+    return [{k: v for k, v in it.items() if k not in TIMING_KEYS} for it in record["iterations"]]
+
+
+def test_deadline_stops_with_a_checkpoint_that_resumes_to_the_uninterrupted_record(tmp_path):
+    config = ci_config("dqn", final_sparsity=0.9)
+    full = runner.run_one(config, "t", tmp_path / "full", tmp_path / "ck_full")
+    clock = FakeClock(step=1.0)
+    # the clock passes the deadline during the second iteration's check
+    assert runner.run_one(config, "t", tmp_path / "r", tmp_path / "ck", deadline=clock.now + 2.5,
+                          clock=clock) is None
+    ckpt = checkpoints.checkpoint_path(tmp_path / "ck", "t", config.run_id)
+    meta = checkpoints.checkpoint_meta(ckpt)
+    assert 0 < len(meta["iterations"]) < config.num_iterations
+    assert runner.run_one(config, "t", tmp_path / "r", tmp_path / "ck", deadline=clock.now - 1,
+                          clock=clock) is None  # past the deadline: nothing trained or lost
+    assert checkpoints.checkpoint_meta(ckpt)["iterations"] == meta["iterations"]
+    resumed = runner.run_one(config, "t", tmp_path / "r", tmp_path / "ck")
+    assert _strip(json.loads(resumed.read_text())) == _strip(json.loads(full.read_text()))
+
+
+def test_run_queue_packs_runs_into_the_deadline_and_resumes_partial_runs_first(tmp_path):
+    """In-process queue with a fake clock over two sweeps: sweep "b"'s run is partial and goes
+    first; then only the runs whose estimate fits the time left start."""
+    results, ckpts = tmp_path / "results", tmp_path / "ck"
+    a = Sweep("a", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0, 1, 2), "ci"),), order="grid")
+    b = Sweep("b", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0,), "ci"),), order="grid")
+    cfg_a = a.configs()
+    device = store.device_description()
+    # a measured rate for "a" on this CPU: 1,000 fake seconds a run
+    _record(results, "a", cfg_a[0], 1_000.0, device)
+    assert runner.run_one(b.configs()[0], "b", results, ckpts, max_iterations=1,
+                          checkpoint_interval_s=0) is None
+    clock = FakeClock(step=1.0)
+    log = []
+
+    def note(line):  # a run of "a" takes 1,100 fake seconds of the session
+        log.append(line)
+        if line.startswith("a/") and "starting" in line:
+            clock.now += 1_100.0
+
+    outcome = local.run_queue([a, b], clock.now + 1_500.0, results, ckpts, workers=0,
+                              clock=clock, log=note)
+    assert list(outcome) == [f"b/{b.configs()[0].run_id}", f"a/{cfg_a[1].run_id}"]
+    assert all(status == "done" for status in outcome.values())
+    assert "resumed at iteration 1" in log[0]
+    # ~390 s left after the second run, estimated at ~500 s (the mean of the fake 1,000 s and
+    # its own few seconds): the third did not start
+    assert not store.run_path(results, "a", cfg_a[2].run_id).exists()
+
+
+def test_efficiency_against_the_benchmark(tmp_path):
+    results = tmp_path / "results"
+    sweep = Sweep("e", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0, 1), "ci"),))
+    configs = sweep.configs()
+    units = configs[0].num_env_steps
+    _record(results, "e", configs[0], units / 800.0, CPU)  # 800 steps/s
+    _record(results, "e", configs[1], 1.0, "cpu: another")  # not this CPU: not counted
+    row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
+    assert row.runs == 1 and row.efficiency is None  # no benchmark yet
+    (results / cost.BENCHMARKS_FILE).write_text(json.dumps(
+        {"cpus": {CPU: {"agent_steps_per_s": {"ci/dqn/x1": 1000.0}}}}))
+    row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
+    assert row.efficiency == pytest.approx(0.8)
+    assert "80% of the single-worker benchmark" in row.describe()
+
+
+def test_controls_and_baselines_queue_their_cheap_comparisons_first():
+    from prunebook.sweeps import registry
+
+    controls = registry.get_sweep("controls_cpu").configs()
+    assert len(controls) == len({c.run_id for c in controls}) == 112
+    kinds = [(c.mask_method, c.width, c.final_sparsity) for c in controls]
+    first_lottery = next(i for i, k in enumerate(kinds) if k[0] == "lottery")
+    donors = [i for i, k in enumerate(kinds) if k == ("gmp", 5, 0.95)]
+    assert max(donors) < first_lottery  # every donor is queued before any lottery ticket
+    static = [i for i, k in enumerate(kinds) if k[0] == "static_random"]
+    assert max(static) < min(i for i, k in enumerate(kinds) if k[2] in (0.5, 0.8, 0.9))
+    wide = [i for i, k in enumerate(kinds) if k[1] == 10]
+    assert min(wide) == len(kinds) - len(wide)  # x10 last
+    baselines = registry.get_sweep("baselines_cpu").configs()
+    assert len(baselines) == 144
+    widths = [c.width for c in baselines]
+    assert widths == sorted(widths)  # every method at x1, then x3, then x5
+
+
+def test_run_queue_in_a_worker_process(tmp_path):
+    """The path sessions use: a pinned worker process takes the queue's picks and finishes
+    them, reporting back to the queue (packing by deadline is tested in-process above)."""
+    results, ckpts = tmp_path / "results", tmp_path / "ck"
+    sweep = Sweep("w", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0, 1, 2), "ci"),),
+                  order="grid")
+    configs = sweep.configs()
+    _record(results, "w", configs[0], 60.0, store.device_description())
+    log = []
+    outcome = local.run_queue([sweep], time.time() + 900.0, results, ckpts, workers=1,
+                              log=log.append)
+    assert outcome == {f"w/{c.run_id}": "done" for c in configs[1:]}, log
+    assert all(store.run_path(results, "w", c.run_id).exists() for c in configs)
