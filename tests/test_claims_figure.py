@@ -86,3 +86,16 @@ def test_pending_claims_fold_into_one_progress_line_per_sweep():
     for statement in {c.statement for c in CLAIMS}:  # each quoted sentence once
         assert markdown.count(statement) == 1
     assert "undecided" not in markdown and isinstance(table, pd.DataFrame)
+
+
+def test_no_text_is_clipped_and_none_is_below_9_points():
+    longest = max(CLAIMS, key=lambda c: len(c.title))
+    res = RES + [_res(longest.id, "online_cpu", 1.2, (1.0, 1.4), "inconclusive", fragile=True)]
+    fig = frontpage.claims_figure(res)
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    for text in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize")):
+        if text.get_text() and text.get_visible():
+            extent = text.get_window_extent(renderer)
+            assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()
+            assert text.get_fontsize() >= 9, text.get_text()

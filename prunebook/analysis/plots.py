@@ -238,8 +238,8 @@ def plot_interval_rows(
                 for rows in panels.values() for r in rows) if any(panels.values()) else 0
     notes = max((len(r.get("paper_text", "direction only")) for rows in panels.values()
                  for r in rows if "paper" in r and r["paper"] is None), default=0)
-    left = max(0.22 if columns == 1 else 0.2, (chars * fontsize * 0.52 / 72 + 0.15) / fig_width)
-    right = min(0.84 if columns == 1 else 0.97, 1 - (notes * small * 0.52 / 72 + 0.1) / fig_width)
+    left = max(0.22 if columns == 1 else 0.2, (chars * fontsize * 0.56 / 72 + 0.15) / fig_width)
+    right = min(0.84 if columns == 1 else 0.97, 1 - (notes * small * 0.56 / 72 + 0.12) / fig_width)
     grid = fig.add_gridspec(len(per_row), columns, height_ratios=heights,
                             hspace=gaps / np.mean(heights), wspace=1.0, left=left, right=right,
                             top=1 - top / total, bottom=bottom / total)
@@ -282,7 +282,9 @@ def plot_interval_rows(
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
         ax.set_xlabel(xlabel, fontsize=fontsize)
-        ax.set_title(name, fontsize=fontsize + 1, loc="left")
+        # one column: panel titles start at the figure's left edge, over the row labels
+        ax.set_title(name, fontsize=fontsize + 1, loc="left",
+                     x=(0.01 - left) / (right - left) if columns == 1 else 0.0)
         ax.tick_params(axis="x", labelsize=fontsize)
         ax.grid(axis="x", color="0.9", linewidth=0.6, zorder=0)
     handles = [plt.Line2D([], [], color=c, marker="o", linewidth=2, label=v)
