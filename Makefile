@@ -34,7 +34,8 @@ book: notebooks claims site
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --in-place
 
-# The front page's claims figure and table and the performance page's cost tables, from results/.
+# The front page's claims figure and table and its downloads (book/_generated/data/), and the
+# performance page's cost tables, from results/.
 claims: $(STAMP)
 	$(PY) -m prunebook.book.frontpage book/_generated
 	for sweep in $$($(PY) -c "from prunebook.sweeps.registry import BOOK_SWEEPS; print(*BOOK_SWEEPS)"); do \

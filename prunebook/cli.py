@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from prunebook.analysis import export
 from prunebook.config import ConfigError
 from prunebook.spec import AGENTS, ATARI_100K_AGENTS, MINATAR_GAMES, OFFLINE_AGENTS, PRESETS
 from prunebook.sweeps import cost, local, planner, registry, store
@@ -187,7 +188,22 @@ def main(argv=None) -> int:
                         help="workers to estimate the wall time with (default: cores)")
     status.add_argument("--markdown", metavar="PATH", default=None,
                         help="also write the measured cost table as markdown (the book's)")
+    # `prunebook export`: a sweep's per-run scores and rliable arrays (analysis.export)
+    export_cmd = sub.add_parser("export", help="write a sweep's per-run final scores (csv or "
+                                               "npz) and rliable's (runs, games) arrays")
+    export_cmd.add_argument("--sweep", required=True, help="a folder of results/, e.g. online_cpu")
+    export_cmd.add_argument("--format", choices=export.FORMATS, default="csv")
+    export_cmd.add_argument("--out", default=".", help="folder to write into (default: here)")
+    export_cmd.add_argument("--results", default="results", help="results root")
     args = parser.parse_args(argv)
+    if args.command == "export":
+        try:
+            written = export.export(args.results, args.sweep, args.out, [args.format])
+        except ValueError as error:
+            print(f"prunebook: error: {error}", file=sys.stderr)
+            return 2
+        print("\n".join(map(str, written)))
+        return 0
     if args.sweep and args.sweeps:
         print("prunebook: error: give --sweep or --sweeps, not both", file=sys.stderr)
         return 2

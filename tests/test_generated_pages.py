@@ -19,10 +19,23 @@ GENERATED = ROOT / "book" / "_generated"
 
 def test_claims_table_and_figure_match_results():
     res = claims_table.results_for(ROOT / "results")
-    expected = claims_table.to_markdown(claims_table.table_of(res))
-    assert (GENERATED / "claims.md").read_text() == expected, "run `make claims`"
+    pending = sorted({frontpage.pending_sweep(r) for r in res if r.verdict == "not yet run"})
+    table = frontpage.page_table(res, frontpage.sweep_progress(ROOT / "results", pending))
+    assert (GENERATED / "claims.md").read_text() == frontpage.page_markdown(table), (
+        "run `make claims`")
     assert (GENERATED / FIGURE).read_bytes() == frontpage.figure_svg(res), (
         "run `make claims`")
+
+
+def test_downloads_match_results(tmp_path):
+    written = frontpage.write_downloads(tmp_path, ROOT / "results")
+    assert written and (GENERATED / frontpage.DOWNLOADS).read_text() == (
+        frontpage.downloads_markdown({s: [GENERATED / p.relative_to(tmp_path) for p in paths]
+                                      for s, paths in written.items()}, GENERATED))
+    for paths in written.values():
+        for path in paths:
+            committed = GENERATED / path.relative_to(tmp_path)
+            assert committed.read_bytes() == path.read_bytes(), f"run `make claims`: {committed}"
 
 
 @pytest.mark.parametrize("name", BOOK_SWEEPS)

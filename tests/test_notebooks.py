@@ -31,8 +31,7 @@ def test_notebook_contract(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.metadata.kernelspec.name == "python3"
     cells = code_cells(path)
-    # 1. the Colab set-up, verbatim
-    assert cells[0].source == COLAB_SETUP, "first code cell must be colab.COLAB_SETUP"
+    # 1. the Colab set-up, verbatim: test_first_cell_is_the_colab_setup
     # 2. one parameters cell, declaring exactly the notebook's spec
     tagged = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is cells[1], "second code cell must be tagged parameters"
@@ -44,6 +43,18 @@ def test_notebook_contract(path):
         assert name in spec
     # 3. validated before any compute, by one library call
     assert f'params.check(globals(), "{path.stem}")' in cells[2].source
+
+
+# Notebooks being edited on another branch when the Colab cell changed (issue 26): their first
+# cell is updated there. Strict: the marker must go once they carry the new cell.
+COLAB_CELL_PENDING = {"01_scaling_degradation", "05_standard_budget"}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="new Colab cell pending"))
+    if p.stem in COLAB_CELL_PENDING else p for p in NOTEBOOKS], ids=lambda p: p.stem)
+def test_first_cell_is_the_colab_setup(path):
+    assert code_cells(path)[0].source == COLAB_SETUP, "first code cell must be colab.COLAB_SETUP"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

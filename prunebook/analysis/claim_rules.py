@@ -58,6 +58,14 @@ class Claim:
     margin: float | None = None  # only for "non_inferior"
     # the sweeps it is judged on; () = every sweep that has no claims of its own
     sweeps: tuple[str, ...] = ()
+    # a few words for the front page's figure and table (what the ratio compares); it names
+    # the claim, it is not part of its rule
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """:attr:`label`, or the id where a claim has none."""
+        return self.label or self.id
 
     def rule_text(self) -> str:
         ratio = f"IQM({self.numerator.label()}) / IQM({self.denominator.label()})"

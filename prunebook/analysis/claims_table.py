@@ -133,17 +133,33 @@ def to_markdown(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in table.itertuples(index=False):
         lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
-    lines += ["", "Verdict rules (fixed in `prunebook/analysis/claims.py` before any result "
-              "existed; "
-              "ratios of IQMs of normalized final scores, 95% stratified-bootstrap CIs with the "
-              "MinAtar reference runs resampled inside every replicate):", ""]
-    lines += [f"- **{c.id}** ({c.figure}, {c.statement}): {c.rule_text()}." for c in CLAIMS]
-    lines += ["", "Robustness: each verdict recomputed with a run's final score as the mean of "
-              "its last 3 iterations, with the mean instead of the IQM, with the expanded "
-              "percentile interval for few runs (Hesterberg 2015) and with each game left out; "
-              "a verdict that any of them changes is **fragile**. The verdict column is always "
-              "the rule above."]
+    lines += ["", rules_markdown()]
     return "\n".join(lines) + "\n"
+
+
+ROBUSTNESS_NOTE = (
+    "**Robustness.** Each verdict is recomputed with a run's final score as the mean of its "
+    "last 3 iterations, with the mean instead of the IQM, with the expanded percentile interval "
+    "for few runs (Hesterberg 2015) and with each game left out; a verdict that any of them "
+    "changes is **fragile**. The verdict shown is always the rule's.")
+
+
+def rules_markdown(claims=CLAIMS) -> str:
+    """Every claim's rule in a collapsed MyST dropdown, each quoted sentence of the paper (or of
+    the later literature) once, with the claims it implies under it."""
+    by_statement: dict[tuple[str, str], list] = {}
+    for c in claims:
+        by_statement.setdefault((c.figure, c.statement), []).append(c)
+    lines = [":::{dropdown} Verdict rules: how each claim is judged",
+             "Fixed in `prunebook/analysis/preregistered.py` before the sweep that judges each "
+             "claim ran. Each is a ratio of IQMs of normalised final scores with its 95% "
+             "stratified-bootstrap interval (the MinAtar reference runs resampled inside every "
+             "replicate); an interval that decides neither way is **inconclusive**.", ""]
+    for (figure, statement), group in by_statement.items():
+        lines += [f"**{figure}**: {statement}" if figure != "—" else statement, ""]
+        lines += [f"- {c.title} (`{c.id}`): {c.rule_text()}." for c in group]
+        lines.append("")
+    return "\n".join(lines + [ROBUSTNESS_NOTE, ":::"])
 
 
 def write_claims_markdown(path: str | Path, results_root: str | Path = "results",

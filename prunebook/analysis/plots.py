@@ -206,6 +206,7 @@ def plot_interval_rows(
     panels: Mapping[str, Sequence[Mapping]], *, scale: str, title: str | None,
     xlabel: str = "ratio (log scale; 1 = no difference)", columns: int = 1,
     row_height: float = 0.32, width: float = 7.0, open_label: str = "fragile",
+    fontsize: float = 8, suffix: bool = True,
 ) -> plt.Figure:
     """Forest plot: per panel, one row per interval (point and 95% CI), a line at 1.
 
@@ -214,6 +215,9 @@ def plot_interval_rows(
     "direction only"),
     ``margin`` (a dashed tick, e.g. a non-inferiority margin) and ``fragile`` (an open
     marker and ``open_label`` after the label). At most ``columns`` (<= 2) panels per row.
+    ``fontsize``: tick labels and axis labels (legend, notes and caption one point smaller);
+    the margins grow with the longest row label and note, so none is clipped. ``suffix=False``
+    leaves ``open_label`` out of the row labels (the open marker and the legend still say it).
     """
     if not 1 <= columns <= 2:
         raise ValueError("columns must be 1 or 2 (at most two panels per row)")
@@ -223,13 +227,21 @@ def plot_interval_rows(
     per_row = [max(len(panels[n]) for n in names[i:i + columns])
                for i in range(0, len(names), columns)]
     heights = [row_height * n + 0.25 for n in per_row]  # inches of plotting area
-    gaps, top, bottom = 0.75, 0.85, 1.05  # between panels (title, x label); legend; caption
+    small = fontsize - 1
+    grow = fontsize / 8  # vertical space for text scales with its size
+    gaps, top, bottom = 0.75 * grow, 0.85 * grow, 1.05 * grow  # panels; legend; caption
     total = sum(heights) + gaps * (len(per_row) - 1) + top + bottom
-    fig = plt.figure(figsize=(width * columns if columns > 1 else width, total))
+    fig_width = width * columns if columns > 1 else width
+    fig = plt.figure(figsize=(fig_width, total))
+    # inches a label of n characters needs (about 0.6 em per character)
+    chars = max(len(r["label"]) + (len(open_label) + 4) * bool(r.get("fragile") and suffix)
+                for rows in panels.values() for r in rows) if any(panels.values()) else 0
+    notes = max((len(r.get("paper_text", "direction only")) for rows in panels.values()
+                 for r in rows if "paper" in r and r["paper"] is None), default=0)
+    left = max(0.22 if columns == 1 else 0.2, (chars * fontsize * 0.56 / 72 + 0.15) / fig_width)
+    right = min(0.84 if columns == 1 else 0.97, 1 - (notes * small * 0.56 / 72 + 0.12) / fig_width)
     grid = fig.add_gridspec(len(per_row), columns, height_ratios=heights,
-                            hspace=gaps / np.mean(heights), wspace=1.0,
-                            left=0.22 if columns == 1 else 0.2, right=0.84 if columns == 1
-                            else 0.97,
+                            hspace=gaps / np.mean(heights), wspace=1.0, left=left, right=right,
                             top=1 - top / total, bottom=bottom / total)
     values = [v for rows in panels.values() for r in rows
               for v in ([r["point"]] + list(r["ci"] or []) + [r.get("paper")])
@@ -253,24 +265,27 @@ def plot_interval_rows(
                     ax.annotate(row.get("paper_text", "direction only"), (1.0, y),
                                 xycoords=("axes fraction", "data"),
                                 xytext=(4, 0), textcoords="offset points", va="center",
-                                fontsize=7, color="0.35", annotation_clip=False)
+                                fontsize=small, color="0.35", annotation_clip=False)
                 else:
                     ax.plot(row["paper"], y, "D", color="black", markersize=5,
                             markerfacecolor="none")
             if row.get("margin") is not None:
                 ax.plot([row["margin"]] * 2, [y - 0.35, y + 0.35], "--", color="0.3",
                         linewidth=1)
-        ax.set_yticks(ys, [r["label"] + (f"  ({open_label})" if r.get("fragile") else "")
-                           for r in rows], fontsize=8)
+        ax.set_yticks(ys, [r["label"] + (f"  ({open_label})" if r.get("fragile") and suffix
+                                         else "")
+                           for r in rows], fontsize=fontsize)
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
         ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0) if lo <= t <= hi]
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.set_title(name, fontsize=9, loc="left")
-        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel(xlabel, fontsize=fontsize)
+        # one column: panel titles start at the figure's left edge, over the row labels
+        ax.set_title(name, fontsize=fontsize + 1, loc="left",
+                     x=(0.01 - left) / (right - left) if columns == 1 else 0.0)
+        ax.tick_params(axis="x", labelsize=fontsize)
         ax.grid(axis="x", color="0.9", linewidth=0.6, zorder=0)
     handles = [plt.Line2D([], [], color=c, marker="o", linewidth=2, label=v)
                for v, c in VERDICT_COLORS.items() if v != "not yet run"]
@@ -278,12 +293,14 @@ def plot_interval_rows(
                            linestyle="none", label=f"{open_label} (open)"),
                 plt.Line2D([], [], color="black", marker="D", markerfacecolor="none",
                            linestyle="none", label="paper's value")]
-    fig.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, ncol=5,
+    fig.legend(handles=handles, loc="upper left", fontsize=small, frameon=False, ncol=5,
                bbox_to_anchor=(0.01, 1 - 0.38 / total), handlelength=1.5, columnspacing=1.2)
     if title:
-        fig.suptitle(title, x=0.01, y=1 - 0.08 / total, ha="left", va="top", fontsize=10)
-    fig.text(0.01, 0.12 / total, f"Scale: {scale}", ha="left", va="bottom", fontsize=7,
-             wrap=True)
+        fig.suptitle(title, x=0.01, y=1 - 0.08 / total, ha="left", va="top",
+                     fontsize=fontsize + 2)
+    if scale:
+        fig.text(0.01, 0.12 / total, f"Scale: {scale}", ha="left", va="bottom", fontsize=small,
+                 wrap=True)
     return fig
 
 

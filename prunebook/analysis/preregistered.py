@@ -28,25 +28,30 @@ def _claims() -> tuple[Claim, ...]:
         dense1, pruned1 = Side(agent, 1, 0.0), Side(agent, 1, 0.95)
         out += [
             Claim(f"1-{agent}", _MONO, "dense IQM decreases with width (no number)", "Fig 1",
-                  Side(agent, WIDEST, 0.0), dense1, "less"),
+                  Side(agent, WIDEST, 0.0), dense1, "less",
+                  label=f"{name} dense: widest vs ×1"),
             Claim(f"1-{agent}-pruned", _MONO, "pruned IQM increases with width (no number)",
-                  "Fig 1", Side(agent, WIDEST, 0.95), pruned1, "greater"),
+                  "Fig 1", Side(agent, WIDEST, 0.95), pruned1, "greater",
+                  label=f"{name} pruned: widest vs ×1"),
             Claim(f"2-{agent}", _FIG1, f"{name} +~{gain - 1:.0%} (×{gain})", "Fig 1",
-                  Side(agent, WIDEST, 0.95), dense1, "greater", paper_ratio=gain),
+                  Side(agent, WIDEST, 0.95), dense1, "greater", paper_ratio=gain,
+                  label=f"{name}: pruned widest vs dense ×1"),
         ]
     dense3 = Side("dqn", 3, 0.0)
     out += [
         Claim("3-90", _FIG3, "+33% (×1.33) at width 3", "Fig 3", Side("dqn", 3, 0.9), dense3,
-              "greater", paper_ratio=1.33),
+              "greater", paper_ratio=1.33, label="DQN ×3: 90% pruned vs dense"),
         Claim("3-95", _FIG3, "+33% (×1.33) at width 3", "Fig 3", Side("dqn", 3, 0.95), dense3,
-              "greater", paper_ratio=1.33),
+              "greater", paper_ratio=1.33, label="DQN ×3: 95% pruned vs dense"),
         Claim("3-99", _FIG3, "maintains performance at width 3 (no number)", "Fig 3",
-              Side("dqn", 3, 0.99), dense3, "non_inferior", margin=NON_INFERIORITY_MARGIN),
+              Side("dqn", 3, 0.99), dense3, "non_inferior", margin=NON_INFERIORITY_MARGIN,
+              label="DQN ×3: 99% pruned vs dense"),
     ]
-    for agent, tag in (("cql", "cql"), ("cql_c51", "cql-c51")):
+    for agent, tag, name in (("cql", "cql", "CQL"), ("cql_c51", "cql-c51", "CQL+C51")):
         for width in (1, 3):
             out.append(Claim(f"4-{tag}-w{width}", _FIG8, "significant gains (no number)", "Fig 8",
-                             Side(agent, width, 0.95), Side(agent, width, 0.0), "greater"))
+                             Side(agent, width, 0.95), Side(agent, width, 0.0), "greater",
+                             label=f"{name} ×{width}: pruned vs dense"))
     return tuple(out)
 
 
@@ -67,23 +72,28 @@ def _control_claims() -> list[Claim]:
         out += [
             Claim(f"6-gmp-vs-static-w{width}", _STATIC,
                   "literature: static random scales as well (no number)", "—", gmp, static,
-                  "greater", sweeps=CONTROL_SWEEPS),
+                  "greater", sweeps=CONTROL_SWEEPS, label=f"×{width}: GMP vs static random"),
             Claim(f"6-static-keeps-w{width}", _STATIC,
                   "literature: static random scales as well (no number)", "—", static, gmp,
-                  "non_inferior", margin=NON_INFERIORITY_MARGIN, sweeps=CONTROL_SWEEPS),
+                  "non_inferior", margin=NON_INFERIORITY_MARGIN, sweeps=CONTROL_SWEEPS,
+                  label=f"×{width}: static random vs GMP"),
         ]
     lottery = Side("dqn", 5, 0.95, "lottery")
     out += [
         Claim("6-gmp-vs-lottery", _LOTTERY, "lottery ticket below GMP (no number)", "Fig 13",
-              Side("dqn", 5, 0.95), lottery, "greater", sweeps=CONTROL_SWEEPS),
+              Side("dqn", 5, 0.95), lottery, "greater", sweeps=CONTROL_SWEEPS,
+              label="×5: GMP vs lottery ticket"),
         Claim("6-dense-vs-lottery", _LOTTERY, "lottery ticket below dense (no number)",
-              "Fig 13", Side("dqn", 5, 0.0), lottery, "greater", sweeps=CONTROL_SWEEPS),
+              "Fig 13", Side("dqn", 5, 0.0), lottery, "greater", sweeps=CONTROL_SWEEPS,
+              label="×5: dense vs lottery ticket"),
         Claim("6-sparse-vs-dense-equal-kept", _SIZE,
               "no number at equal size; sparse wide expected above dense narrow", "—",
-              Side("dqn", 5, 0.8), Side("dqn", 1, 0.0), "greater", sweeps=CONTROL_SWEEPS),
+              Side("dqn", 5, 0.8), Side("dqn", 1, 0.0), "greater", sweeps=CONTROL_SWEEPS,
+              label="equal size: ×5 80% vs dense ×1"),
         Claim("6-width-at-equal-kept", _SIZE,
               "no number at equal size; wider expected above narrower", "—",
-              Side("dqn", 10, 0.95), Side("dqn", 5, 0.9), "greater", sweeps=CONTROL_SWEEPS),
+              Side("dqn", 10, 0.95), Side("dqn", 5, 0.9), "greater", sweeps=CONTROL_SWEEPS,
+              label="equal size: ×10 95% vs ×5 90%"),
     ]
     return out
 
@@ -94,10 +104,14 @@ _FIG12 = ('"gradual magnitude pruning surpasses all the other regularization met
           'levels of scale, and throughout the entirety of training"')
 
 
+_BASELINE_NAMES = {"weight_decay": "weight decay", "l2": "L2", "reset": "Reset", "redo": "ReDo"}
+
+
 def _baseline_claims() -> list[Claim]:
     return [Claim(f"7-{method}-w{width}", _FIG12, "GMP above every baseline at every width "
                   "(no number)", "Fig 12", Side("dqn", width, 0.95),
-                  Side("dqn", width, 0.0, method), "greater", sweeps=BASELINE_SWEEPS)
+                  Side("dqn", width, 0.0, method), "greater", sweeps=BASELINE_SWEEPS,
+                  label=f"×{width}: GMP vs {_BASELINE_NAMES[method]}")
             for method in BASELINES for width in (1, 3, 5)]
 
 
