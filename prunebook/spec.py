@@ -38,6 +38,10 @@ NETWORKS = ("minatar", "nature", "impala")
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
 FREEWAY_TIME_LIMIT = 2_500  # MinAtar Freeway: the game ends after 2,500 frames (a rule)
 DOPAMINE_MAX_EPISODE_STEPS = 27_000  # Dopamine's Runner.max_steps_per_episode
+# How Asterix spawns an enemy or treasure: "gymnax" (gymnax 1.0.1: never tries the first slot of
+# its random order, and with no free slot blanks an occupied one) or "minatar" (original MinAtar:
+# a uniformly chosen free slot, nothing when all 8 are taken); prunebook.envs.asterix
+ASTERIX_SPAWNS = ("gymnax", "minatar")
 FRAME_SKIP = 4  # Atari frames per agent step (Dopamine's frame skip) [dossier §5.3]
 
 PAPER_15_GAMES: tuple[str, ...] = (

@@ -51,7 +51,8 @@ def test_measurement_is_deterministic_and_follows_the_environment():
     assert small == again
     assert small["episodes"] == 32 and small["num_actions"] == 6
     assert small["settings"] == {"sticky_actions": True, "full_action_set": True,
-                                 "max_episode_steps": spec.DOPAMINE_MAX_EPISODE_STEPS}
+                                 "max_episode_steps": spec.DOPAMINE_MAX_EPISODE_STEPS,
+                                 "asterix_spawn": "minatar"}
     other = random_policy.measure(["Breakout"], "std", episodes=32, seed=4)["Breakout"]
     assert other["mean"] != small["mean"] or other["std"] != small["std"]
     assert MINATAR_STICKY_ACTION_PROBABILITY == 0.1
@@ -82,3 +83,12 @@ def test_normalize_frame_anchors_each_preset_by_its_own_table():
     std_low = random_policy.random_scores("std")["Breakout"]["mean"]
     assert cpu_low != std_low  # else the test could not tell the tables apart
     assert not np.isclose(out.loc["cpu20.0", "normalized"], out.loc["std20.0", "normalized"])
+
+
+def test_an_asterix_anchor_measured_on_gymnaxs_spawn_is_refused_for_std(tmp_path):
+    # why: std runs spawn as original MinAtar; an anchor from gymnax's spawning is another game
+    record = json.loads(random_policy.table_path("std").read_text())
+    record["games"]["Asterix"]["settings"]["asterix_spawn"] = "gymnax"
+    (tmp_path / random_policy.RANDOM_SCORE_FILES["std"]).write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="Asterix was measured with .*'asterix_spawn': 'gymnax'"):
+        random_policy.random_scores("std", tmp_path)

@@ -1,13 +1,26 @@
-"""The `std` preset's environment settings, checked against what the environment does."""
+"""The `std` preset's environment settings, checked against what the environment does, and
+which records count as its runs."""
+
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from prunebook.config import ConfigError, ci_config, std_config
+from prunebook.config import (
+    ConfigError,
+    asterix_spawn_of,
+    ci_config,
+    config_from_dict,
+    cpu_config,
+    same_run,
+    std_config,
+)
 from prunebook.envs import minatar
 from prunebook.spec import DOPAMINE_MAX_EPISODE_STEPS, FREEWAY_TIME_LIMIT
+from prunebook.sweeps import checkpoints, store
+from prunebook.sweeps.cost import sweep_status
 from prunebook.sweeps.registry import get_sweep
 
 GAMES = ("Asterix", "Breakout", "Seaquest", "SpaceInvaders")
@@ -111,3 +124,77 @@ def test_online_std_sweep_orders_both_widths_of_a_game_together():
     assert first == [("Asterix", 1, 0.0), ("Asterix", 1, 0.95), ("Asterix", 5, 0.0),
                      ("Asterix", 5, 0.95)]
     assert [c.seed for c in configs] == sorted(c.seed for c in configs)
+
+
+# --- asterix_spawn and the records made before it existed -----------------------------------
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def _write_record(root, config, sweep="online_std", drop_spawn=False, spawn=None):
+    stored = config.to_dict()
+    if drop_spawn:  # a record made before the field existed (e.g. by commit 9bcb08c)
+        del stored["asterix_spawn"]
+    if spawn is not None:
+        stored["asterix_spawn"] = spawn
+    record = {"run_id": config.run_id, "sweep": sweep, "config": stored,
+              "iterations": [{"iteration": 0, "train_return": 1.0}]}
+    path = store.run_path(root, sweep, config.run_id)
+    store.write_run(path, record)
+    return path, record
+
+
+@pytest.mark.parametrize("game", ["Breakout", "Seaquest", "Freeway", "SpaceInvaders"])
+def test_a_std_record_without_asterix_spawn_is_done_outside_asterix(tmp_path, game):
+    config = std_config("dqn", game=game)
+    path, _ = _write_record(tmp_path, config, drop_spawn=True)
+    assert checkpoints.file_state(path, config, "online_std") == "finished"
+    assert config_from_dict(store.read_run(path)["config"]).asterix_spawn == "gymnax"
+    assert same_run(config_from_dict(store.read_run(path)["config"]), config)
+
+
+def test_an_asterix_std_record_on_gymnaxs_spawn_is_not_a_done_std_run(tmp_path):
+    config = std_config("dqn", game="Asterix")
+    for kwargs in ({"drop_spawn": True}, {"spawn": "gymnax"}):
+        path, record = _write_record(tmp_path, config, **kwargs)
+        state = checkpoints.file_state(path, config, "online_std")
+        assert state.endswith("asterix_spawn='gymnax'")
+        assert not same_run(config_from_dict(record["config"]), config)
+    path, _ = _write_record(tmp_path, config)
+    assert checkpoints.file_state(path, config, "online_std") == "finished"
+
+
+def test_a_cpu_asterix_record_without_the_field_still_counts():
+    config = cpu_config("dqn", game="Asterix")
+    stored = {k: v for k, v in config.to_dict().items() if k != "asterix_spawn"}
+    assert asterix_spawn_of(stored) == "gymnax" == config.asterix_spawn
+    assert asterix_spawn_of({**stored, "game": "Breakout"}) is None
+
+
+def test_a_finished_copy_from_an_older_clone_is_restored_not_retrained(tmp_path):
+    # why: Breakout and Seaquest std runs still training on an older clone will land without
+    # the field; their finished copies must not be thrown away
+    config = std_config("dqn", game="Breakout")
+    copy = checkpoints.finished_copy_path(tmp_path / "ckpt", "online_std", config.run_id)
+    stored = {k: v for k, v in config.to_dict().items() if k != "asterix_spawn"}
+    store.write_run(copy, {"run_id": config.run_id, "sweep": "online_std", "config": stored,
+                           "iterations": [{"iteration": 0, "train_return": 1.0}]})
+    state, _ = checkpoints.finished_state(config, "online_std", tmp_path / "r", tmp_path / "ckpt")
+    assert state == "restored"
+    asterix = std_config("dqn", game="Asterix")
+    copy = checkpoints.finished_copy_path(tmp_path / "ckpt", "online_std", asterix.run_id)
+    stored = {k: v for k, v in asterix.to_dict().items() if k != "asterix_spawn"}
+    store.write_run(copy, {"run_id": asterix.run_id, "sweep": "online_std", "config": stored,
+                           "iterations": [{"iteration": 0, "train_return": 1.0}]})
+    assert checkpoints.finished_state(asterix, "online_std", tmp_path / "r",
+                                      tmp_path / "ckpt")[0] == "train"
+
+
+def test_committed_std_records_and_the_superseded_asterix_runs():
+    status = sweep_status(get_sweep("online_std"), RESULTS, RESULTS / "no-checkpoints")
+    assert not status["bad"] and status["done"]
+    assert not any(run.startswith("dqn-Asterix") for run in status["done"])
+    superseded = store.load_runs(RESULTS / "superseded" / "gymnax_asterix", sweep="online_std")
+    assert set(superseded.game) == {"Asterix"} and superseded.run_id.nunique() == 4
+    for path in sorted((RESULTS / "superseded" / "gymnax_asterix" / "online_std").glob("*")):
+        assert asterix_spawn_of(store.read_run(path)["config"]) == "gymnax"

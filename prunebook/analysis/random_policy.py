@@ -9,8 +9,9 @@ measured under, and loading a table for a preset checks them against that preset
 so a table can never anchor runs of another protocol.
 
 Measured with the training loop's own environment (:func:`prunebook.envs.minatar.from_config`):
-``episodes`` environments in parallel (vmap, one jit), each from its own reset until its first
-episode ends, uniform-random actions.
+``episodes`` environments in parallel (vmap, one jit), uniform-random actions, one episode
+measured in each (:func:`random_episodes`: with sticky actions the second, so that it starts as
+training's episodes do, with the last action remembered).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def measure(games=MINATAR_GAMES, preset: str = "cpu", episodes: int = 1000,
         config = _config(preset, game)
         env = minatar.from_config(config)
         key = jax.random.fold_in(jax.random.key(seed), zlib.crc32(game.encode()))
-        ret, length = jax.device_get(_rollouts(env, jax.random.split(key, episodes)))
+        ret, length = jax.device_get(random_episodes(env, jax.random.split(key, episodes)))
         ret = np.asarray(ret, dtype=float)
         out[game] = {
             "mean": float(ret.mean()),
@@ -90,22 +91,31 @@ def measure(games=MINATAR_GAMES, preset: str = "cpu", episodes: int = 1000,
     return out
 
 
-def _rollouts(env: minatar.MinAtarEnv, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(return, length) of one random episode per key."""
+def random_episodes(env: minatar.MinAtarEnv, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(return, length) of one uniform-random episode per key, each in its own environment.
+
+    With sticky actions the measured episode is each environment's second: as in training and
+    in original MinAtar, it starts with the previous episode's last action remembered (a fresh
+    reset would remember a no-op, and 10% of first steps would be a forced no-op). Without
+    them nothing carries over and the first episode is measured.
+    """
+    skip = 1 if env.sticky_action_probability else 0  # episodes run before the measured one
+
     def episode(key):
         key, reset_key = jax.random.split(key)
         _, state = env.reset(reset_key)
 
         def body(carry):
-            state, key, ret, length, _ = carry
+            state, key, ret, length, ended = carry
             key, act_key, step_key = jax.random.split(key, 3)
             action = jax.random.randint(act_key, (), 0, env.num_actions)
-            step = env.step(step_key, state, action)
-            return (step.state, key, ret + step.reward, length + 1,
-                    step.terminated | step.truncated)
+            step = env.step(step_key, state, action)  # resets itself after an episode end
+            measured = ended == skip
+            return (step.state, key, ret + jnp.where(measured, step.reward, 0.0),
+                    length + measured, ended + (step.terminated | step.truncated))
 
-        init = (state, key, jnp.float32(0.0), jnp.int32(0), jnp.bool_(False))
-        _, _, ret, length, _ = jax.lax.while_loop(lambda c: ~c[4], body, init)
+        init = (state, key, jnp.float32(0.0), jnp.int32(0), jnp.int32(0))
+        _, _, ret, length, _ = jax.lax.while_loop(lambda c: c[4] <= skip, body, init)
         return ret, length
 
     return jax.jit(jax.vmap(episode))(keys)
@@ -119,9 +129,10 @@ def write(preset: str, episodes: int = 1000, seed: int = 0,
         "how": ("prunebook.analysis.random_policy.measure: uniform-random actions over the "
                 "run's action set in the training loop's own environment "
                 "(prunebook.envs.minatar.from_config of the preset's config; `settings` per "
-                "game); `episodes` parallel envs (jit+vmap), each until its first episode "
-                "ends (terminated or truncated at max_steps_in_episode); undiscounted return; "
-                "std uses ddof=1."),
+                "game); `episodes` parallel envs (jit+vmap), one episode measured in each "
+                "(terminated or truncated at max_steps_in_episode): the first, or with sticky "
+                "actions the second, which starts with the last action remembered as in "
+                "training and original MinAtar; undiscounted return; std uses ddof=1."),
         "games": measure(MINATAR_GAMES, preset, episodes, seed),
     }
     path = table_path(preset, results_dir)

@@ -30,14 +30,14 @@ from prunebook.config.offline import (
     offline_preset_config,
 )
 from prunebook.config.paper import paper_config
-from prunebook.config.run import RunConfig
+from prunebook.config.run import RunConfig, asterix_spawn_of, same_run
 from prunebook.spec import OFFLINE_AGENTS, PRESETS
 
 __all__ = [
     "CPU_NUM_ENV_STEPS", "STD_NUM_ENV_STEPS", "ConfigError", "FrozenConfig", "OfflineConfig",
-    "RunConfig", "baseline_settings", "ci_config", "config_from_dict", "cpu_config",
-    "logging_config", "offline_ci_config", "offline_cpu_config", "offline_preset_config",
-    "paper_config", "preset_config", "std_config",
+    "RunConfig", "asterix_spawn_of", "baseline_settings", "ci_config", "config_from_dict",
+    "cpu_config", "logging_config", "offline_ci_config", "offline_cpu_config",
+    "offline_preset_config", "paper_config", "preset_config", "same_run", "std_config",
 ]
 
 

@@ -66,7 +66,8 @@ def std_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
     StickyActionWrapper); all 6 actions in every game (MinAtar's `num_actions()`); episodes
     capped at Dopamine's 27,000 steps instead of gymnax's 1,000 (Freeway keeps its own
     2,500-step time limit, a rule of the game); difficulty ramping as gymnax's defaults (=
-    MinAtar's: Asterix, Seaquest and SpaceInvaders ramp, Breakout and Freeway have none).
+    MinAtar's: Asterix, Seaquest and SpaceInvaders ramp, Breakout and Freeway have none);
+    Asterix spawns as original MinAtar (`asterix_spawn="minatar"`; gymnax's spawn is faulty).
     Hyper-parameters as `cpu` (Dopamine's MinAtar values); GMP from 20% to 80% of the
     1,248,750 gradient updates, masks every 1,000 updates. Deviations: chapter 5's table.
     """
@@ -74,6 +75,7 @@ def std_config(agent: str = "dqn", **overrides: Any) -> RunConfig:
     cap = FREEWAY_TIME_LIMIT if game == "Freeway" else DOPAMINE_MAX_EPISODE_STEPS
     base = dict(_minatar_common(agent), agent=agent, preset="std",
                 num_env_steps=STD_NUM_ENV_STEPS, iteration_env_steps=100_000,
-                sticky_actions=True, full_action_set=True, max_episode_steps=cap)
+                sticky_actions=True, full_action_set=True, max_episode_steps=cap,
+                asterix_spawn="minatar")
     base.update(overrides)
     return RunConfig(**base)

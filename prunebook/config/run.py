@@ -7,11 +7,14 @@ agents. The fields shared with offline runs are in `prunebook.config.base.Frozen
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from prunebook.config.base import ConfigError, FrozenConfig
 from prunebook.spec import (
     AGENTS,
     ALLOCATIONS,
+    ASTERIX_SPAWNS,
     ATARI_60_GAMES,
     BASELINE_FIELDS,
     FREEWAY_TIME_LIMIT,
@@ -55,6 +58,11 @@ class RunConfig(FrozenConfig):
     # MinAtar only: all 6 actions in every game (original MinAtar) instead of gymnax's default
     # minimal set per game (Breakout 3, Freeway 3, Asterix 5, SpaceInvaders 4, Seaquest 6)
     full_action_set: bool = False
+    # MinAtar Asterix only (spec.ASTERIX_SPAWNS): "gymnax" spawns as gymnax 1.0.1 (skips a slot,
+    # blanks an occupied one when none is free; `ci`, `cpu`); "minatar" as original MinAtar (a
+    # uniformly chosen free slot, nothing when all are taken; `std`). A record made before this
+    # field existed ran "gymnax" (`asterix_spawn_of`).
+    asterix_spawn: str = "gymnax"
     # How the masks are chosen (chapter 6, spec.MASK_METHODS): "gmp" prunes gradually by
     # magnitude (the paper); "static_random" draws masks with the same ERK per-layer densities at
     # initialisation and keeps them from step 0; "lottery" keeps the final masks of the finished
@@ -80,6 +88,7 @@ class RunConfig(FrozenConfig):
         choose("allocation", ALLOCATIONS)
         choose("loss", LOSSES)
         choose("network", NETWORKS)
+        choose("asterix_spawn", ASTERIX_SPAWNS)
         if self.suite == "atari":
             choose("game", ATARI_60_GAMES)
             if self.network not in ("nature", "impala"):
@@ -95,10 +104,11 @@ class RunConfig(FrozenConfig):
                 raise ConfigError(f"max_episode_steps={self.max_episode_steps}: Freeway ends "
                                   f"after {FREEWAY_TIME_LIMIT} steps by its rules; choose 0 or "
                                   f"{FREEWAY_TIME_LIMIT}")
-        elif self.max_episode_steps or self.full_action_set:
-            raise ConfigError("max_episode_steps and full_action_set are MinAtar settings; "
-                              "Atari episodes are capped at 27,000 agent steps by the "
-                              "environment and use the minimal action set (leave them 0, False)")
+        elif self.max_episode_steps or self.full_action_set or self.asterix_spawn != "gymnax":
+            raise ConfigError("max_episode_steps, full_action_set and asterix_spawn are MinAtar "
+                              "settings; Atari episodes are capped at 27,000 agent steps by the "
+                              "environment and use the minimal action set (leave them 0, False, "
+                              "'gymnax')")
         self._check_ints(("width", "num_env_steps", "iteration_env_steps", "replay_capacity",
                           "update_period", "target_update_period", "batch_size", "n_step",
                           "mask_update_every", "epsilon_decay_steps", "num_atoms",
@@ -170,3 +180,22 @@ class RunConfig(FrozenConfig):
     def total_updates(self) -> int:
         """Gradient updates in the run: one per `update_period` agent steps after warm-up."""
         return max(1, (self.num_env_steps - self.min_replay_history) // self.update_period)
+
+
+def asterix_spawn_of(config: Mapping[str, Any]) -> str | None:
+    """How a stored config's run spawned Asterix entities: its `asterix_spawn`, or "gymnax" for
+    a record made before the field existed (the only spawn then); None for any other game or
+    suite, where the field changes nothing (so a record without it is the same run)."""
+    if config.get("suite", "minatar") != "minatar" or config.get("game") != "Asterix":
+        return None
+    return config.get("asterix_spawn", "gymnax")
+
+
+def same_run(stored: Any, config: Any) -> bool:
+    """`stored` (rebuilt from a record or checkpoint) and `config` describe the same run: equal,
+    except that `asterix_spawn` may differ where it changes nothing (another game than MinAtar
+    Asterix), so runs recorded before the field existed still count."""
+    if (isinstance(stored, RunConfig) and isinstance(config, RunConfig)
+            and asterix_spawn_of(dataclasses.asdict(config)) is None):
+        stored = dataclasses.replace(stored, asterix_spawn=config.asterix_spawn)
+    return stored == config

@@ -10,6 +10,8 @@ at MinAtar's probability 0.1; as in MinAtar, the remembered action carries over 
 end), the full set of 6 actions (gymnax defaults to each game's minimal set; MinAtar's
 `num_actions()` is 6 for every game) and a longer episode cap (gymnax stops episodes at 1,000
 steps; MinAtar has none). Difficulty ramping is gymnax's default, which matches MinAtar's.
+Asterix spawns as gymnax does or, with `asterix_spawn="minatar"`, as original MinAtar does
+(`prunebook.envs.asterix`: gymnax's spawn skips a slot and can blank an occupied one).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from prunebook.spec import MINATAR_GAMES
+from prunebook.envs.asterix import minatar_asterix
+from prunebook.spec import ASTERIX_SPAWNS, MINATAR_GAMES
 
 MINATAR_STICKY_ACTION_PROBABILITY = 0.1  # Young & Tian (2019), MinAtar's default
 
@@ -38,18 +41,24 @@ class MinAtarEnv:
     """A gymnax MinAtar game with auto-reset; all methods are pure and jittable."""
 
     def __init__(self, game: str, sticky_actions: bool = False, max_episode_steps: int = 0,
-                 full_action_set: bool = False):
+                 full_action_set: bool = False, asterix_spawn: str = "gymnax"):
         if game not in MINATAR_GAMES:
             raise ValueError(f"game={game!r} is not a MinAtar game; choose one of "
                              f"{list(MINATAR_GAMES)}")
         if max_episode_steps < 0:
             raise ValueError(f"max_episode_steps must be >= 0, got {max_episode_steps}")
+        if asterix_spawn not in ASTERIX_SPAWNS:
+            raise ValueError(f"asterix_spawn={asterix_spawn!r}; choose one of "
+                             f"{list(ASTERIX_SPAWNS)}")
         import gymnax  # imported lazily: gymnax pulls in a lot at import time
         from gymnax.wrappers import StickyActionWrapper
 
         self.game = game
         self._env, self._params = gymnax.make(f"{game}-MinAtar",
                                               use_minimal_action_set=not full_action_set)
+        self.asterix_spawn = asterix_spawn  # changes only Asterix
+        if game == "Asterix" and asterix_spawn == "minatar":
+            self._env = minatar_asterix(use_minimal_action_set=not full_action_set)
         self.full_action_set = full_action_set
         self.num_actions = int(self._env.num_actions)
         if max_episode_steps:
@@ -87,7 +96,7 @@ def observation_shape(game: str) -> tuple[int, ...]:
     return tuple(env.observation_space(params).shape)
 
 
-ENV_FIELDS = ("sticky_actions", "full_action_set", "max_episode_steps")
+ENV_FIELDS = ("sticky_actions", "full_action_set", "max_episode_steps", "asterix_spawn")
 """The run-config fields that change the environment (named as `MinAtarEnv`'s arguments)."""
 
 

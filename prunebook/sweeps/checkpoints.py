@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from prunebook.config import ConfigError, RunConfig, config_from_dict
+from prunebook.config import ConfigError, RunConfig, asterix_spawn_of, config_from_dict, same_run
 from prunebook.envs.minatar import observation_shape
 from prunebook.replay.frames import FRAME_SHAPE
 from prunebook.sweeps import store
@@ -147,7 +147,7 @@ def finished_state(config: RunConfig, sweep: str, results_root: Path | str,
     copy = finished_copy_path(Path(checkpoint_root), sweep, config.run_id)
     try:
         record = store.read_run(copy)
-        same = config_from_dict(record["config"]) == config
+        same = same_run(config_from_dict(record["config"]), config)
     except (ValueError, KeyError, TypeError):  # absent, corrupt, another schema or config
         same = False
     if same:
@@ -201,9 +201,14 @@ def file_state(path: Path, config: RunConfig, sweep: str) -> str:
         stored = store.read_run(path)["config"]
     except ResultsFileError as error:
         return error.problem
-    wrong = [k for k in IDENTITY_FIELDS if stored.get(k) != getattr(config, k)]
+    wrong = [f"{k}={stored.get(k)!r}" for k in IDENTITY_FIELDS
+             if stored.get(k) != getattr(config, k)]
+    # the environment too, where it differs (a record made before `asterix_spawn` existed ran
+    # gymnax's Asterix: not a run of a sweep that asks for MinAtar's; other games are the same)
+    if (spawn := asterix_spawn_of(stored)) != asterix_spawn_of(config.to_dict()):
+        wrong.append(f"asterix_spawn={spawn!r}")
     return "finished" if not wrong else (f"stored config differs from sweep {sweep}'s run in "
-                                         f"{', '.join(f'{k}={stored.get(k)!r}' for k in wrong)}")
+                                         f"{', '.join(wrong)}")
 
 
 def lock_alive(lock: Path) -> bool:

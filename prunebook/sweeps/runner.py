@@ -18,7 +18,7 @@ from typing import Any
 import jax
 
 from prunebook import pruning
-from prunebook.config import OfflineConfig, RunConfig, config_from_dict
+from prunebook.config import OfflineConfig, RunConfig, config_from_dict, same_run
 from prunebook.loops.atari import make_atari_trainer
 from prunebook.loops.minatar import make_trainer
 from prunebook.loops.offline import make_offline_trainer
@@ -72,7 +72,7 @@ def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
     loaded = load_checkpoint(ckpt)
     if loaded is not None:
         arrays, meta = loaded
-        if config_from_dict(meta["config"]) != config:  # tolerant of fields added later
+        if not same_run(config_from_dict(meta["config"]), config):  # fields added later too
             raise RuntimeError(f"checkpoint {ckpt} was made with another config; delete it")
         state = trainer.from_arrays(state, arrays)
         iterations, wall = meta["iterations"], meta["wall_s"]
