@@ -132,9 +132,7 @@ def committed_text_files() -> list[Path]:
 def test_nothing_links_to_the_nonexistent_repository():
     hits = [str(f.relative_to(ROOT)) for f in committed_text_files()
             if MISSING_HOME in f.read_text()]
-    # notebooks 01 and 05 get the new Colab cell on their own branch (issue 26)
-    assert set(hits) <= {"notebooks/01_scaling_degradation.ipynb",
-                         "notebooks/05_standard_budget.ipynb"}
+    assert not hits
 
 
 def test_an_unpublished_book_renders_no_repository_or_launch_button():
@@ -151,6 +149,5 @@ def test_one_word_per_verdict():
     """The code's verdicts are reproduced / contradicted / inconclusive / not yet run."""
     texts = [p.read_text() for p in PAGES] + [
         c.source for p in NOTEBOOKS for c in nbformat.read(p, as_version=4).cells
-        if c.cell_type == "markdown" and p.stem not in ("01_scaling_degradation",
-                                                        "05_standard_budget")]
+        if c.cell_type == "markdown"]
     assert not [t for t in texts if "undecided" in t.lower()]

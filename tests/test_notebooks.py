@@ -45,14 +45,7 @@ def test_notebook_contract(path):
     assert f'params.check(globals(), "{path.stem}")' in cells[2].source
 
 
-# Notebooks being edited on another branch when the Colab cell changed (issue 26): their first
-# cell is updated there. Strict: the marker must go once they carry the new cell.
-COLAB_CELL_PENDING = {"01_scaling_degradation", "05_standard_budget"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="new Colab cell pending"))
-    if p.stem in COLAB_CELL_PENDING else p for p in NOTEBOOKS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_first_cell_is_the_colab_setup(path):
     assert code_cells(path)[0].source == COLAB_SETUP, "first code cell must be colab.COLAB_SETUP"
 
