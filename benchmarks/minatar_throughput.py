@@ -199,7 +199,9 @@ def main():
                         help="only compare the std preset's environment with cpu's, per width")
     parser.add_argument("--record", metavar="PATH", default=None,
                         help="measure one pinned worker per open-sweep preset and width and "
-                             "merge the rates into PATH (results/throughput.json)")
+                             "merge the rates into PATH (results/throughput.json); from a sweep "
+                             "clone, write outside it (its records must name a clean tree) and "
+                             "commit the file from the working checkout")
     parser.add_argument("--core", type=int, default=0, help="the core --record pins to")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--preset", default="cpu", help=argparse.SUPPRESS)
