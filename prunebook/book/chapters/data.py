@@ -106,12 +106,15 @@ class ChapterData:
             lines.append("Nothing to show yet: figures and verdicts wait for finished runs.")
         elif len(seeds) == len(sel.seeds):
             lines.append("Every run is there: figures and verdicts use all of them.")
+        elif seeds:
+            lines.append(f"Figures and IQM tables (preliminary) use seed(s) "
+                         f"{', '.join(map(str, seeds))} ({len(seeds)} of {len(sel.seeds)}), "
+                         "finished for every configuration and game; a verdict needs both of "
+                         "its configurations and the reference complete.")
         else:
-            shown = (f"seed(s) {', '.join(map(str, seeds))} ({len(seeds)} of {len(sel.seeds)}),"
-                     " finished for every configuration and game" if seeds else
-                     "no seed has finished for every configuration and game yet, so none")
-            lines.append(f"Figures and IQM tables (preliminary) use {shown}; a verdict needs "
-                         "both of its configurations and the reference complete.")
+            lines.append("No seed has finished for every configuration and game yet, so there "
+                         "are no figures or IQM tables; a verdict needs both of its "
+                         "configurations and the reference complete.")
         # wrapped: a notebook's text output scrolls sideways instead of wrapping
         return "\n".join(textwrap.fill(line, 88, subsequent_indent="  ", break_long_words=False,
                                              break_on_hyphens=False) for line in lines)
