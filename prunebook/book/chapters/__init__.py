@@ -27,6 +27,7 @@ so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so
 * `selections`: presets, :class:`Selection` and :func:`selection` (which runs; checked early);
 * `data`: :class:`ChapterData`, :func:`load`, :func:`run_live`, :func:`load_or_run`;
 * `describe`: what the runs are, in words and in the setup table, and config drift;
+* `summary`: :func:`result_box`, the answer a chapter opens with;
 * `verdicts`: claims resolved for the chapter, their verdicts, table and sentences;
 * `tables`: IQM, gain and measured-sparsity tables;
 * `figures`: the figures and the pruning window they shade;
@@ -86,6 +87,7 @@ from prunebook.book.chapters.selections import (
     preset_sweep,
     selection,
 )
+from prunebook.book.chapters.summary import methods_known, result_box
 from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity
 from prunebook.book.chapters.verdicts import (
     chapter_claim,
@@ -111,6 +113,8 @@ __all__ = [
     # verdicts
     "sweep_results", "chapter_claim", "evaluate_claim", "claim_results", "normalisation_warnings",
     "verdict_table", "verdict_details", "robustness_table", "sentence", "discussion",
+    # summary: the result box a chapter opens with
+    "result_box", "methods_known",
     # tables
     "iqm_table", "gain_table", "measured_sparsity",
     # figures
