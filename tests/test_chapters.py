@@ -353,3 +353,30 @@ def test_result_box_for_an_unfinished_sweep():
     many = waiting + [dataclasses.replace(w, claim_id=w.claim_id.replace("l2", "reset"))
                       for w in waiting]
     assert "**Not yet run** (6 claims" in chapters.result_box(many, "Q?")
+
+
+def test_readable_tables_have_words_not_code():
+    import pandas as pd
+
+    table = pd.DataFrame({"agent": ["cql", "cql"], "width": [1, 3], "sparsity": [0.0, 0.95],
+                          "peak_update": [40_000, 2_500], "ci_low": [0.31234, float("nan")],
+                          "note": ["a sentence " * 20, "b"]}).set_index(["agent", "width"])
+    styled = chapters.readable(table, "t")
+    shown = styled.data
+    assert list(shown.columns) == ["agent", "width", "sparsity", "update of the peak",
+                                   "95% CI low", "note"]
+    assert list(shown["sparsity"]) == ["dense", "95%"]
+    assert list(shown["update of the peak"]) == ["40,000", "2,500"]
+    assert list(shown["95% CI low"]) == ["0.312", "—"]
+    html = styled.to_html()
+    assert "T_t" in html and "…" not in html and "a sentence " * 20 in html
+    assert html == chapters.readable(table, "t").to_html()  # the same output on a re-run
+    assert chapters.readable(None) is None
+
+
+def test_chapter_0_result_box():
+    from prunebook.book import schedule
+
+    run = schedule.train_tiny_gmp(0.95, 300)
+    box = schedule.result_box(run, 0.95, "erk", 1)
+    assert "**Answer:** yes" in box and "300-update run" in box

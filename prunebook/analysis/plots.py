@@ -49,8 +49,8 @@ def _figure(n_panels: int, scale: str, title: str | None, width: float = COLUMN_
     if title:
         fig.suptitle(title, fontsize=FONT_PT + 2)
     fig.text(0.5, 0.01, f"Scale: {scale}", ha="center", va="bottom", fontsize=FONT_PT, wrap=True)
-    fig.subplots_adjust(bottom=0.8 / height + 0.04, top=1 - 0.45 / height, left=0.13,
-                        right=0.97, wspace=0.35, hspace=0.5)
+    fig.subplots_adjust(bottom=0.8 / height + 0.04, top=1 - (0.75 if title else 0.35) / height,
+                        left=0.13, right=0.97, wspace=0.35, hspace=0.55)
     return fig, list(axes.flat[:n_panels])
 
 
@@ -186,8 +186,10 @@ def plot_per_game(
         ax.set(title=game, xlabel=x.replace("_", " "), ylabel=value.replace("_", " "))
     # one legend for every panel, under the title: the series are the same in each
     handles, labels = axes[0].get_legend_handles_labels()
+    height = fig.get_figheight()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), frameon=False,
-               fontsize=FONT_PT, bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()))
+               fontsize=FONT_PT, bbox_to_anchor=(0.5, 1 - (0.4 if title else 0.05) / height))
+    fig.subplots_adjust(top=1 - (1.05 if title else 0.7) / height)
     return fig
 
 
@@ -342,6 +344,7 @@ def plot_iqm_vs_kept(table: pd.DataFrame, *, scale: str,
                     (row.kept_weights, row.IQM), textcoords="offset points", xytext=(dx, dy),
                     ha=ha, fontsize=FONT_PT)
     ax.set_xscale("log")
+    ax.margins(x=0.15)  # room for the labels of the outermost points
     ax.set(xlabel="kept kernel weights (log scale)", ylabel="IQM normalized score")
     ax.legend(fontsize=FONT_PT)
     return fig

@@ -88,7 +88,7 @@ from prunebook.book.chapters.selections import (
     selection,
 )
 from prunebook.book.chapters.summary import methods_known, result_box
-from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity
+from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity, readable
 from prunebook.book.chapters.verdicts import (
     chapter_claim,
     claim_results,
@@ -116,7 +116,7 @@ __all__ = [
     # summary: the result box a chapter opens with
     "result_box", "methods_known",
     # tables
-    "iqm_table", "gain_table", "measured_sparsity",
+    "iqm_table", "gain_table", "measured_sparsity", "readable",
     # figures
     "FIGURE_REPS", "figure_iqm_vs_width", "figure_per_game", "figure_learning_curves",
     "figure_robustness", "pruning_window",
