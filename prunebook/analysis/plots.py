@@ -331,15 +331,20 @@ def plot_iqm_vs_kept(table: pd.DataFrame, *, scale: str,
         err = np.array([rows["IQM"] - rows["lo"], rows["hi"] - rows["IQM"]])
         ax.errorbar(rows["kept_weights"], rows["IQM"], yerr=err, color=styles[kind]["color"],
                     marker=styles[kind]["marker"], linestyle="none", capsize=3, label=kind)
-    # labels of points close together (equal kept weights) go to alternating sides
-    placed: list[tuple[float, float]] = []
-    span = float(table["IQM"].max() - table["IQM"].min()) or 1.0
-    for row in table.sort_values("kept_weights").itertuples(index=False):
-        near = sum(abs(np.log10(row.kept_weights / x)) < 0.25 and abs(row.IQM - y) < 0.15 * span
-                   for x, y in placed)
-        placed.append((row.kept_weights, row.IQM))
-        dx, dy, ha = [(5, 4, "left"), (-5, 4, "right"), (5, -12, "left"),
-                      (-5, -12, "right")][near % 4]
+    # a point with a close neighbour (about equal kept weights and score) further right is
+    # labelled above-left, the neighbour below-right, so the two labels never meet
+    pts = table.sort_values("kept_weights").reset_index(drop=True)
+    span = float(pts["IQM"].max() - pts["IQM"].min()) or 1.0
+
+    def close(a, b) -> bool:
+        return (abs(np.log10(a.kept_weights / b.kept_weights)) < 0.25
+                and abs(a.IQM - b.IQM) < 0.15 * span)
+
+    rows = list(pts.itertuples(index=False))
+    for j, row in enumerate(rows):
+        left = any(close(row, other) for other in rows[:j])
+        right = any(close(row, other) for other in rows[j + 1:])
+        dx, dy, ha = (6, -14, "left") if left else (-6, 5, "right") if right else (5, 4, "left")
         ax.annotate(f"w{row.width}" + (f" {row.sparsity:.0%}" if row.sparsity else ""),
                     (row.kept_weights, row.IQM), textcoords="offset points", xytext=(dx, dy),
                     ha=ha, fontsize=FONT_PT)
