@@ -120,10 +120,18 @@ def _cell_text(value, column: str, decimals: int) -> str:
     return str(value)
 
 
+def _column_words(name: str) -> str:
+    """A code name ("peak_update") in words; a name that is more than an identifier (it names
+    a sweep or a setting, "online_cpu (v_max=10)") is kept as it is."""
+    if name in COLUMN_WORDS:
+        return COLUMN_WORDS[name]
+    return name.replace("_", " ") if name.isidentifier() else name
+
+
 def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
              drop: Sequence[str] = ()):
     """A table as a reader sees it: no pandas index (a meaningful one becomes columns), column
-    names in words (:data:`COLUMN_WORDS`, underscores as spaces), numbers rounded to
+    names in words (:data:`COLUMN_WORDS`, underscores of code names as spaces), numbers rounded to
     `decimals` with thousands separators, sparsity in percent ("dense" for 0), no truncated
     cell. A pandas Styler whose HTML ids are fixed by `name` (so a re-run gives the same
     output); None stays None (a table that is not there yet says so itself)."""
@@ -132,6 +140,6 @@ def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
     frame = table.drop(columns=[c for c in drop if c in table.columns])
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
-    text = pd.DataFrame({COLUMN_WORDS.get(c, str(c).replace("_", " ")): [
+    text = pd.DataFrame({_column_words(str(c)): [
         _cell_text(v, str(c), decimals) for v in frame[c]] for c in frame.columns})
     return text.style.hide(axis="index").set_uuid(name)
