@@ -331,3 +331,52 @@ def test_notebook_02_at_preset_ci(tmp_path):
                           {"preset": "ci", "games": '["Breakout"]', "seed": 3}))
     assert "trained just now" in text
 
+
+
+def test_result_box_states_the_answer_first(full_root):
+    data = chapters.load(sel02(), full_root)
+    res = chapters.claim_results(data, ["2-dqn", "1-dqn-pruned"], reps=2_000)
+    box = chapters.result_box(res, "Do pruned networks improve as they widen?")
+    assert box.startswith("> **Do pruned networks improve as they widen?**")
+    assert "Verdicts: 2 reproduced." in box
+    assert "paper DQN +~60% (×1.6)" in box and "**reproduced**" in box
+    assert f"[{res[0].ci[0]:.2f}, {res[0].ci[1]:.2f}]" in box  # ours, with its interval
+    assert "**Scale:**" in box and "undecided" not in box
+
+
+def test_result_box_for_an_unfinished_sweep():
+    waiting = [ClaimResult(f"7-l2-w{w}", "not yet run", None, None, "p", "—", None,
+                           "waiting for dqn dense + L2: 0 of 12 runs") for w in (1, 3, 5)]
+    box = chapters.result_box(waiting, "Q?", progress=(0, 144), known="72 runs lent")
+    assert "0 of 144 runs of the sweep finished so far. 72 runs lent." in box
+    assert box.count("not yet run") >= 3
+    many = waiting + [dataclasses.replace(w, claim_id=w.claim_id.replace("l2", "reset"))
+                      for w in waiting]
+    assert "**Not yet run** (6 claims" in chapters.result_box(many, "Q?")
+
+
+def test_readable_tables_have_words_not_code():
+    import pandas as pd
+
+    table = pd.DataFrame({"agent": ["cql", "cql"], "width": [1, 3], "sparsity": [0.0, 0.95],
+                          "peak_update": [40_000, 2_500], "ci_low": [0.31234, float("nan")],
+                          "note": ["a sentence " * 20, "b"]}).set_index(["agent", "width"])
+    styled = chapters.readable(table, "t")
+    shown = styled.data
+    assert list(shown.columns) == ["agent", "width", "sparsity", "update of the peak",
+                                   "95% CI low", "note"]
+    assert list(shown["sparsity"]) == ["dense", "95%"]
+    assert list(shown["update of the peak"]) == ["40,000", "2,500"]
+    assert list(shown["95% CI low"]) == ["0.312", "—"]
+    html = styled.to_html()
+    assert "T_t" in html and "…" not in html and "a sentence " * 20 in html
+    assert html == chapters.readable(table, "t").to_html()  # the same output on a re-run
+    assert chapters.readable(None) is None
+
+
+def test_chapter_0_result_box():
+    from prunebook.book import schedule
+
+    run = schedule.train_tiny_gmp(0.95, 300)
+    box = schedule.result_box(run, 0.95, "erk", 1)
+    assert "**Answer:** yes" in box and "300-update run" in box

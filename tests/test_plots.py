@@ -97,3 +97,36 @@ def test_plot_performance_profiles():
 def test_palette_is_okabe_ito():
     assert OKABE_ITO[:3] == ("#000000", "#E69F00", "#56B4E9")
     assert plots.series_label(0.0) == "dense" and plots.series_label((3, 0.9)) == "w3 pruned 90%"
+
+
+def test_one_style_per_method_in_every_figure():
+    styles = plots.series_styles([0.0, 0.95])
+    assert styles[0.0]["color"] == plots.METHOD_STYLE["dense"]["color"] == "#000000"
+    assert styles[0.95]["color"] == plots.METHOD_STYLE["GMP"]["color"]
+    # chapters 6-7 label their series in words, sorted "GMP 95%" before "dense": same colours
+    words = plots.series_styles(["GMP 95%", "dense", "dense + ReDo", "static random 95%",
+                                 "lottery ticket 95%", "dense + weight decay"])
+    for key, method in [("GMP 95%", "GMP"), ("dense", "dense"), ("dense + ReDo", "ReDo"),
+                        ("static random 95%", "static random"),
+                        ("lottery ticket 95%", "lottery ticket"),
+                        ("dense + weight decay", "weight decay")]:
+        assert words[key]["color"] == plots.METHOD_STYLE[method]["color"]
+        assert words[key]["marker"] == plots.METHOD_STYLE[method]["marker"]
+    # GMP at several sparsities: one colour, told apart by marker and line style
+    levels = plots.series_styles([0.0, 0.9, 0.95, 0.99])
+    assert len({levels[k]["color"] for k in (0.9, 0.95, 0.99)}) == 1
+    assert len({(levels[k]["marker"], levels[k]["linestyle"]) for k in (0.9, 0.95, 0.99)}) == 3
+
+
+def test_figures_fit_the_column_two_panels_per_row():
+    final = runs_frame(iterations=1)
+    fig = plots.plot_per_game(final[final["agent"] == "dqn"], scale=SCALE)
+    assert fig.get_figwidth() <= plots.COLUMN_IN + 1e-9
+    fig = plots.plot_iqm_vs_width(final, scale=SCALE, rng=np.random.default_rng(0), reps=50)
+    assert fig.get_figwidth() <= plots.COLUMN_IN + 1e-9
+    xs = sorted({round(ax.get_position().x0, 3) for ax in fig.axes})
+    assert len(xs) <= 2
+    for ax in fig.axes:
+        assert all(t.get_fontsize() >= plots.FONT_PT for t in ax.get_xticklabels())
+        if ax.get_legend():
+            assert all(t.get_fontsize() >= plots.FONT_PT for t in ax.get_legend().get_texts())

@@ -65,6 +65,20 @@ def format_row(res: ClaimResult) -> dict[str, str]:
             "scale": res.scale, "verdict": shown, "robustness": robustness_text(res)}
 
 
+def claim_cells(r: ClaimResult) -> dict[str, str]:
+    """A judged claim's "paper" (and whether it lies in our interval), "ours" (ratio and 95%
+    CI) and "robustness", as the front page's table and the chapters' result boxes show them."""
+    row = format_row(r)
+    finite = r.ci is not None and all(map(np.isfinite, r.ci))
+    ours = row["ours"].split(" ")[0] + (f" [{r.ci[0]:.2f}, {r.ci[1]:.2f}]" if finite else "")
+    paper = row["paper"] + ("" if r.paper_in_ci is None else
+                            " (inside our CI)" if r.paper_in_ci else " (outside our CI)")
+    robust = row["robustness"].replace("**fragile**: changes ", "**fragile**: ")
+    if len(r.flipped_by) > 2:
+        robust = f"**fragile**: {len(r.flipped_by)} of {len(r.alternatives)} alternatives"
+    return {"paper": paper, "ours": ours, "robustness": robust}
+
+
 def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFrame:
     """Per-run final scores from ``results/`` (plus each run's last ``env_steps`` and, for
     offline runs, ``gradient_updates``). Every file is validated (a bad one raises

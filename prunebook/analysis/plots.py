@@ -14,15 +14,13 @@ import numpy as np
 import pandas as pd
 
 from prunebook.analysis import bootstrap, normalization, stats
-
-# Okabe & Ito (2008); black first so that "dense" is black in the usual series order.
-OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
-             "#F0E442")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
-def _color(i: int) -> str:
-    return OKABE_ITO[i % len(OKABE_ITO)]
+from prunebook.analysis.styles import (  # noqa: F401  (OKABE_ITO, METHOD_STYLE: re-exported)
+    COLUMN_IN,
+    FONT_PT,
+    METHOD_STYLE,
+    OKABE_ITO,
+    series_styles,
+)
 
 
 def series_label(key) -> str:
@@ -36,17 +34,23 @@ def series_label(key) -> str:
     return str(key)
 
 
-def _figure(n_panels: int, scale: str, title: str | None, width: float = 4.2):
-    cols = min(n_panels, 4)
+def _figure(n_panels: int, scale: str, title: str | None, width: float = COLUMN_IN / 2):
+    """At most two panels per row, the figure at most the book's column wide (so its text,
+    :data:`FONT_PT` and up, is drawn at least that size)."""
+    cols = min(n_panels, 2)
     rows = int(np.ceil(n_panels / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 3.4 * rows + 0.6), squeeze=False)
+    width = min(width, COLUMN_IN / cols)
+    height = 3.0 * rows + 1.1
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height), squeeze=False)
     for ax in axes.flat[n_panels:]:
         fig.delaxes(ax)
+    for ax in axes.flat[:n_panels]:
+        ax.tick_params(labelsize=FONT_PT)
     if title:
-        fig.suptitle(title)
-    fig.text(0.5, 0.01, f"Scale: {scale}", ha="center", va="bottom", fontsize=8, wrap=True)
-    fig.subplots_adjust(bottom=0.22 if rows == 1 else 0.12, top=0.84 if rows == 1 else 0.92,
-                        wspace=0.3, hspace=0.45)
+        fig.suptitle(title, fontsize=FONT_PT + 2)
+    fig.text(0.5, 0.01, f"Scale: {scale}", ha="center", va="bottom", fontsize=FONT_PT, wrap=True)
+    fig.subplots_adjust(bottom=0.8 / height + 0.04, top=1 - (0.75 if title else 0.35) / height,
+                        left=0.13, right=0.97, wspace=0.35, hspace=0.55)
     return fig, list(axes.flat[:n_panels])
 
 
@@ -75,7 +79,9 @@ def plot_iqm_vs_width(
         sub = final_df[(final_df[panel] == name) & final_df[value].notna()]
         cells = sub.groupby([series, "width"])["game"].apply(set)
         games = sorted(set.intersection(*cells)) if len(cells) else []
-        for i, key in enumerate(sorted(sub[series].unique())):
+        keys = sorted(sub[series].unique())
+        styles = series_styles(keys)
+        for key in keys:
             rows = sub[sub[series] == key]
             widths = sorted(rows["width"].unique())
             if reference_df is None:
@@ -89,12 +95,11 @@ def plot_iqm_vs_width(
                 ci = {w: bootstrap.interval(samples[w]) for w in widths}
             y = np.array([point[w] for w in widths])
             err = np.array([[y[j] - ci[w][0], ci[w][1] - y[j]] for j, w in enumerate(widths)]).T
-            ax.errorbar(widths, y, yerr=err, color=_color(i), marker=MARKERS[i % len(MARKERS)],
-                        capsize=3, label=series_label(key))
+            ax.errorbar(widths, y, yerr=err, **styles[key], capsize=3, label=series_label(key))
         ax.set(title=f"{name} ({len(games)} games)", xlabel="width scale",
                ylabel=f"IQM {value} score")
         ax.set_xticks(sorted(sub["width"].unique()))
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=FONT_PT)
     return fig
 
 
@@ -117,7 +122,8 @@ def plot_learning_curves(
         sub = runs_df[runs_df[panel] == name]
         keys = _series_key(sub, series)
         games = sorted(set.intersection(*(set(sub.loc[keys == k, "game"]) for k in keys.unique())))
-        for i, key in enumerate(sorted(keys.unique())):
+        styles = series_styles(sorted(keys.unique()))
+        for key in sorted(keys.unique()):
             arr, xs = normalization.curve_array(sub[keys == key], value, games, x)
             if arr.shape[-1] == 0:
                 continue
@@ -126,11 +132,14 @@ def plot_learning_curves(
             else:
                 point, ci = _curve_estimates(sub[keys == key], key, games, x, reference_df,
                                              rng, reps)
-            ax.plot(xs, point[key], color=_color(i), label=series_label(key))
-            ax.fill_between(xs, ci[key][0], ci[key][1], color=_color(i), alpha=0.2, linewidth=0)
+            style = styles[key]
+            ax.plot(xs, point[key], color=style["color"], linestyle=style["linestyle"],
+                    label=series_label(key))
+            ax.fill_between(xs, ci[key][0], ci[key][1], color=style["color"], alpha=0.2,
+                            linewidth=0)
         ax.set(title=f"{name} ({len(games)} games)", xlabel=x.replace("_", " "),
                ylabel=f"IQM {value} score")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=FONT_PT)
     return fig
 
 
@@ -158,11 +167,12 @@ def plot_per_game(
     if err not in ("std", "ci"):
         raise ValueError("err must be 'std' or 'ci'")
     games = sorted(df["game"].unique())
-    fig, axes = _figure(len(games), scale, title, width=3.6)
+    fig, axes = _figure(len(games), scale, title)
     keys = sorted(df[series].unique())
+    styles = series_styles(keys)
     for ax, game in zip(axes, games, strict=True):
         sub = df[df["game"] == game]
-        for i, key in enumerate(keys):
+        for key in keys:
             g = sub[sub[series] == key].groupby(x)[value].agg(["mean", "std", "count"])
             if g.empty:
                 continue
@@ -170,12 +180,16 @@ def plot_per_game(
             if err == "ci":
                 spread = 1.96 * spread / np.sqrt(g["count"])
             xs = g.index.to_numpy()
-            ax.plot(xs, g["mean"], color=_color(i), marker=MARKERS[i % len(MARKERS)],
-                    label=series_label(key))
-            ax.fill_between(xs, g["mean"] - spread, g["mean"] + spread, color=_color(i),
-                            alpha=0.2, linewidth=0)
+            ax.plot(xs, g["mean"], **styles[key], label=series_label(key))
+            ax.fill_between(xs, g["mean"] - spread, g["mean"] + spread,
+                            color=styles[key]["color"], alpha=0.2, linewidth=0)
         ax.set(title=game, xlabel=x.replace("_", " "), ylabel=value.replace("_", " "))
-        ax.legend(fontsize=7)
+    # one legend for every panel, under the title: the series are the same in each
+    handles, labels = axes[0].get_legend_handles_labels()
+    height = fig.get_figheight()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), frameon=False,
+               fontsize=FONT_PT, bbox_to_anchor=(0.5, 1 - (0.4 if title else 0.05) / height))
+    fig.subplots_adjust(top=1 - (1.05 if title else 0.7) / height)
     return fig
 
 
@@ -188,12 +202,14 @@ def plot_performance_profiles(
     taus = np.asarray(taus, dtype=float)
     profiles, cis = stats.performance_profiles(scores_by_config, taus, rng=rng, reps=reps)
     fig, (ax,) = _figure(1, scale, title, width=5.5)
-    for i, (name, prof) in enumerate(profiles.items()):
-        ax.plot(taus, prof, color=_color(i), label=str(name))
-        ax.fill_between(taus, cis[name][0], cis[name][1], color=_color(i), alpha=0.2,
-                        linewidth=0)
+    styles = series_styles(list(profiles))
+    for name, prof in profiles.items():
+        ax.plot(taus, prof, color=styles[name]["color"], linestyle=styles[name]["linestyle"],
+                label=str(name))
+        ax.fill_between(taus, cis[name][0], cis[name][1], color=styles[name]["color"],
+                        alpha=0.2, linewidth=0)
     ax.set(xlabel=xlabel, ylabel="fraction of runs with score > τ", ylim=(0, 1.02))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=FONT_PT)
     return fig
 
 
@@ -309,16 +325,31 @@ def plot_iqm_vs_kept(table: pd.DataFrame, *, scale: str,
     """Chapter 6: one point per configuration at its mean kept (nonzero) kernel weights,
     IQM with its 95% CI (columns ``kept_weights``, ``IQM``, ``lo``, ``hi``), one marker and
     colour per ``kind``, each point labelled by its width and sparsity (``label``)."""
-    fig, (ax,) = _figure(1, scale, title, width=6.4)
-    for i, (kind, rows) in enumerate(table.groupby("kind", sort=True)):
+    fig, (ax,) = _figure(1, scale, title, width=COLUMN_IN)
+    styles = series_styles(sorted(table["kind"].unique()))
+    for kind, rows in table.groupby("kind", sort=True):
         err = np.array([rows["IQM"] - rows["lo"], rows["hi"] - rows["IQM"]])
-        ax.errorbar(rows["kept_weights"], rows["IQM"], yerr=err, color=_color(i),
-                    marker=MARKERS[i % len(MARKERS)], linestyle="none", capsize=3, label=kind)
-        for row in rows.itertuples(index=False):
-            ax.annotate(f"w{row.width}" + (f" {row.sparsity:.0%}" if row.sparsity else ""),
-                        (row.kept_weights, row.IQM), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7)
+        ax.errorbar(rows["kept_weights"], rows["IQM"], yerr=err, color=styles[kind]["color"],
+                    marker=styles[kind]["marker"], linestyle="none", capsize=3, label=kind)
+    # a point with a close neighbour (about equal kept weights and score) further right is
+    # labelled above-left, the neighbour below-right, so the two labels never meet
+    pts = table.sort_values("kept_weights").reset_index(drop=True)
+    span = float(pts["IQM"].max() - pts["IQM"].min()) or 1.0
+
+    def close(a, b) -> bool:
+        return (abs(np.log10(a.kept_weights / b.kept_weights)) < 0.25
+                and abs(a.IQM - b.IQM) < 0.15 * span)
+
+    rows = list(pts.itertuples(index=False))
+    for j, row in enumerate(rows):
+        left = any(close(row, other) for other in rows[:j])
+        right = any(close(row, other) for other in rows[j + 1:])
+        dx, dy, ha = (6, -14, "left") if left else (-6, 5, "right") if right else (5, 4, "left")
+        ax.annotate(f"w{row.width}" + (f" {row.sparsity:.0%}" if row.sparsity else ""),
+                    (row.kept_weights, row.IQM), textcoords="offset points", xytext=(dx, dy),
+                    ha=ha, fontsize=FONT_PT)
     ax.set_xscale("log")
+    ax.margins(x=0.15)  # room for the labels of the outermost points
     ax.set(xlabel="kept kernel weights (log scale)", ylabel="IQM normalized score")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=FONT_PT)
     return fig

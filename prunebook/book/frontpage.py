@@ -13,7 +13,6 @@ are up to date).
 from __future__ import annotations
 
 import io
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -119,17 +118,10 @@ def page_table(res: Sequence[ClaimResult], progress: Mapping[str, tuple] | None 
     one progress line per sweep whose claims wait for runs."""
     rows = []
     for r in judged(res):
-        row = claims_table.format_row(r)
-        finite = r.ci is not None and all(map(math.isfinite, r.ci))
-        ours = row["ours"].split(" ")[0] + (f" [{r.ci[0]:.2f}, {r.ci[1]:.2f}]" if finite else "")
-        paper = row["paper"] + ("" if r.paper_in_ci is None else
-                                " (inside our CI)" if r.paper_in_ci else " (outside our CI)")
+        cells = claims_table.claim_cells(r)
         chapter = claims_table.chapter_of(r.claim_id, r.sweep)
-        robust = row["robustness"].replace("**fragile**: changes ", "**fragile**: ")
-        if len(r.flipped_by) > 2:
-            robust = f"**fragile**: {len(r.flipped_by)} of {len(r.alternatives)} alternatives"
-        rows.append([f"{CLAIMS_BY_ID[r.claim_id].title} (`{r.claim_id}`)", paper, ours,
-                     r.verdict, robust,
+        rows.append([f"{CLAIMS_BY_ID[r.claim_id].title} (`{r.claim_id}`)", cells["paper"],
+                     cells["ours"], r.verdict, cells["robustness"],
                      f"[{claims_table.short_scale(r)}](../notebooks/{chapter}.ipynb)"])
     waiting: dict[str, list[ClaimResult]] = {}
     for r in res:

@@ -27,6 +27,7 @@ so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so
 * `selections`: presets, :class:`Selection` and :func:`selection` (which runs; checked early);
 * `data`: :class:`ChapterData`, :func:`load`, :func:`run_live`, :func:`load_or_run`;
 * `describe`: what the runs are, in words and in the setup table, and config drift;
+* `summary`: :func:`result_box`, the answer a chapter opens with;
 * `verdicts`: claims resolved for the chapter, their verdicts, table and sentences;
 * `tables`: IQM, gain and measured-sparsity tables;
 * `figures`: the figures and the pruning window they shade;
@@ -86,7 +87,8 @@ from prunebook.book.chapters.selections import (
     preset_sweep,
     selection,
 )
-from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity
+from prunebook.book.chapters.summary import methods_known, result_box
+from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity, readable
 from prunebook.book.chapters.verdicts import (
     chapter_claim,
     claim_results,
@@ -111,8 +113,10 @@ __all__ = [
     # verdicts
     "sweep_results", "chapter_claim", "evaluate_claim", "claim_results", "normalisation_warnings",
     "verdict_table", "verdict_details", "robustness_table", "sentence", "discussion",
+    # summary: the result box a chapter opens with
+    "result_box", "methods_known",
     # tables
-    "iqm_table", "gain_table", "measured_sparsity",
+    "iqm_table", "gain_table", "measured_sparsity", "readable",
     # figures
     "FIGURE_REPS", "figure_iqm_vs_width", "figure_per_game", "figure_learning_curves",
     "figure_robustness", "pruning_window",

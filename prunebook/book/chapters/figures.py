@@ -101,9 +101,9 @@ def pruning_window(config: RunConfig) -> tuple[int, int]:
 
 
 def figure_robustness(res, title: str = "Each verdict under the robustness alternatives"):
-    """One panel per judged claim (two per row): the rule's ratio and 95% CI, then the same
-    comparison under each alternative; open markers change the verdict. None if no claim
-    has a verdict yet."""
+    """One panel per judged claim (one per row, so its text is readable at the column's
+    width): the rule's ratio and 95% CI, then the same comparison under each alternative; open
+    markers change the verdict. None if no claim has a verdict yet."""
 
     judged = [r for r in res if r.alternatives]
     if not judged:
@@ -127,5 +127,5 @@ def figure_robustness(res, title: str = "Each verdict under the robustness alter
              f"{first.runs_per_game} seeds per configuration and game. Open marker: the "
              "alternative changes the verdict; diamond: the paper's value.")
     return plots.plot_interval_rows(panels, scale=scale, title=title,
-                                    columns=min(2, len(panels)), width=4.8,
+                                    columns=1, width=6.8, fontsize=10,
                                     xlabel="ratio (log scale)", open_label="changes it")

@@ -96,3 +96,50 @@ def measured_sparsity(data: ChapterData) -> pd.DataFrame:
                      "measured at the end (mean over runs)":
                      f"{np.mean(vals):.4f}" if vals else "—", "runs": len(vals)})
     return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
+
+
+COLUMN_WORDS = {"peak_update": "update of the peak", "ci_low": "95% CI low",
+                "ci_high": "95% CI high", "runs/game": "runs per game", "peak": "peak IQM",
+                "final": "final IQM", "drop": "drop from the peak",
+                "dataset_seed": "dataset seed", "ci95": "95% CI"}
+"""Column names in words, where a table's own name is a code name."""
+
+
+def _cell_text(value, column: str, decimals: int) -> str:
+    if isinstance(value, bool | np.bool_) or value is None:
+        return "—" if value is None else ("yes" if value else "no")
+    if column == "sparsity" and isinstance(value, float | np.floating):
+        return "dense" if value == 0 else f"{value:.0%}"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return "—"
+        return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 1_000 else (
+            f"{value:,.{decimals}f}")
+    return str(value)
+
+
+def _column_words(name: str) -> str:
+    """A code name ("peak_update") in words; a name that is more than an identifier (it names
+    a sweep or a setting, "online_cpu (v_max=10)") is kept as it is."""
+    if name in COLUMN_WORDS:
+        return COLUMN_WORDS[name]
+    return name.replace("_", " ") if name.isidentifier() else name
+
+
+def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
+             drop: Sequence[str] = ()):
+    """A table as a reader sees it: no pandas index (a meaningful one becomes columns), column
+    names in words (:data:`COLUMN_WORDS`, underscores of code names as spaces), numbers rounded to
+    `decimals` with thousands separators, sparsity in percent ("dense" for 0), no truncated
+    cell. A pandas Styler whose HTML ids are fixed by `name` (so a re-run gives the same
+    output); None stays None (a table that is not there yet says so itself)."""
+    if table is None:
+        return None
+    frame = table.drop(columns=[c for c in drop if c in table.columns])
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    text = pd.DataFrame({_column_words(str(c)): [
+        _cell_text(v, str(c), decimals) for v in frame[c]] for c in frame.columns})
+    return text.style.hide(axis="index").set_uuid(name)

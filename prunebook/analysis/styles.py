@@ -1,0 +1,77 @@
+"""One colour and one marker per method, for every figure of the book: dense is always black
+circles, GMP always orange squares, and each control or baseline keeps its own colour (Okabe &
+Ito's colour-blind-safe palette) in every chapter. Also the text size every figure uses, chosen
+for the book's column (about 6.8 in): a figure at most that wide is drawn at its natural size,
+so its text is not under 9 pt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+# Okabe & Ito (2008); black first so that "dense" is black in the usual series order.
+OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
+             "#F0E442")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", ":", "-.")
+
+COLUMN_IN = 6.8  # the book's text column, in inches: figures are at most this wide
+FONT_PT = 9  # the smallest text in a figure (ticks, legends, notes)
+
+METHOD_STYLE: dict[str, dict[str, str]] = {
+    "dense": {"color": OKABE_ITO[0], "marker": "o"},
+    "GMP": {"color": OKABE_ITO[1], "marker": "s"},
+    "static random": {"color": OKABE_ITO[2], "marker": "^"},
+    "lottery ticket": {"color": OKABE_ITO[3], "marker": "D"},
+    "weight decay": {"color": OKABE_ITO[4], "marker": "v"},
+    "L2": {"color": OKABE_ITO[5], "marker": "P"},
+    "Reset": {"color": OKABE_ITO[6], "marker": "X"},
+    "ReDo": {"color": "#7F7F7F", "marker": "*"},
+}
+"""The style of each method, whatever the chapter: matplotlib ``color`` and ``marker``."""
+
+
+def method_of(key) -> str | None:
+    """The method a series key names: a sparsity (0: dense, else GMP) or a label such as
+    "dense", "pruned 95%", "GMP 95%", "static random 95%", "lottery ticket 95%",
+    "dense + ReDo"; None if it names none."""
+    if isinstance(key, tuple):
+        methods = [m for m in map(method_of, key) if m is not None]
+        return methods[-1] if methods else None
+    if isinstance(key, float | np.floating):
+        return "dense" if key == 0 else "GMP"
+    if not isinstance(key, str):
+        return None
+    text = key.strip()
+    for name in METHOD_STYLE:  # a baseline added to a network: "dense + weight decay"
+        if text.endswith("+ " + name):
+            return name
+    for name in METHOD_STYLE:
+        if text.startswith(name):
+            return name
+    if text.startswith(("pruned", "GMP")):
+        return "GMP"
+    return None
+
+
+def series_styles(keys: Sequence) -> dict:
+    """``{key: {"color", "marker", "linestyle"}}``: each key in its method's style; a method
+    shown more than once (GMP at several sparsities) keeps its colour and changes marker and
+    line style; keys that name no method take the palette's colours in order."""
+    out, seen = {}, {}
+    for i, key in enumerate(keys):
+        method = method_of(key)
+        if method is None:
+            out[key] = {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[i % len(
+                MARKERS)], "linestyle": "-"}
+            continue
+        n = seen.get(method, 0)
+        seen[method] = n + 1
+        style = METHOD_STYLE[method]
+        marker = style["marker"] if n == 0 else [m for m in MARKERS if m != style["marker"]][
+            (n - 1) % (len(MARKERS) - 1)]
+        out[key] = {"color": style["color"], "marker": marker,
+                    "linestyle": LINESTYLES[n % len(LINESTYLES)]}
+    return out
