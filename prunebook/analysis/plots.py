@@ -9,11 +9,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from prunebook.analysis import bootstrap, normalization, stats
+from prunebook.extras import missing_extra
+
+try:
+    import matplotlib.pyplot as plt
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
+try:
+    import pandas as pd
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
 
 # Okabe & Ito (2008); black first so that "dense" is black in the usual series order.
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
