@@ -73,15 +73,16 @@ def gmp(inner: optax.GradientTransformation, schedule: GMPSchedule, allocation: 
     weights keep moving, as in jaxpruner's default). After `optax.apply_updates`, call
     `apply_masks(params, opt_state)`.
 
-    allocation: "erk" (the paper's; small layers kept denser, possibly fully dense), "uniform"
-      (jaxpruner's default) or "global" (one magnitude top-k over all prunable leaves).
-    prunable: `prunable(name, leaf) -> bool`, leaf names like "params/Dense_0/kernel";
+    * `allocation`: "erk" (the paper's; small layers kept denser, possibly fully dense),
+      "uniform" (jaxpruner's default) or "global" (one magnitude top-k over all prunable
+      leaves).
+    * `prunable`: `prunable(name, leaf) -> bool`, leaf names like "params/Dense_0/kernel";
       default every leaf with 2+ dims of a member, never a bias.
-    overrides: {leaf name: final sparsity} taken out of the allocation (jaxpruner's
+    * `overrides`: {leaf name: final sparsity} taken out of the allocation (jaxpruner's
       `custom_sparsity_map`); an unknown name is an error.
-    batch_ndim: leading axes that stack independent members (e.g. an ensemble or `vmap`-ed
-      seeds): top-k and allocation are per member, a stacked bias is still a bias.
-    erk_power_scale: ERK's exponent on sum(shape)/prod(shape); < 1 is closer to uniform.
+    * `batch_ndim`: leading axes that stack independent members (e.g. an ensemble or
+      `vmap`-ed seeds): top-k and allocation are per member, a stacked bias is still a bias.
+    * `erk_power_scale`: ERK's exponent on sum(shape)/prod(shape); < 1 is closer to uniform.
     """
     check_inner(inner)
     if not isinstance(schedule, GMPSchedule):
