@@ -7,25 +7,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.prunebook-installed
+LOCK := requirements/lock.txt
 NBVAL := --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
 .PHONY: help install book notebooks claims site test lint unit nbval ci-notebooks clean \
-	sweep offline-sweep
+	sweep offline-sweep package-check
 
 help:
 	@echo "make book   execute every notebook (papermill, default parameters, in place),"
 	@echo "            regenerate the claims table and build the site in _build/html"
-	@echo "make test   ruff, unit tests, nbval on the stored outputs, every notebook at preset=ci"
+	@echo "make test   ruff, unit tests, the packaging check, nbval on the stored outputs, every"
+	@echo "            notebook at preset=ci"
+	@echo "make package-check   build the wheel, install it without extras in a fresh venv,"
+	@echo "            run the quick-start there"
 	@echo "make lint   ruff only;  make clean   remove _build"
 	@echo "make sweep  run/resume the chapters' online sweep (hours; resumable; results/)"
 	@echo "make offline-sweep   the same for chapter 4's offline sweep"
 
-# The virtual environment, (re)installed when pyproject.toml changes.
+# The virtual environment, (re)installed when pyproject.toml or the lock changes: the book's
+# exact versions come from the lock (pip constraints), the package's ranges from pyproject.
 install: $(STAMP)
 # `cluster` (Ray) is installed too so that the Ray executor's tests run in CI.
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml $(LOCK) Makefile
 	test -d $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install -e ".[book,test,cluster]"
+	$(PY) -m pip install -c $(LOCK) -e ".[book,test,cluster]"
 	touch $@
 
 book: notebooks claims site
@@ -45,7 +50,7 @@ claims: $(STAMP)
 site: $(STAMP)
 	$(BIN)/jupyter-book build --all -W -n --keep-going .
 
-test: lint unit nbval ci-notebooks
+test: lint unit package-check nbval ci-notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -57,6 +62,11 @@ unit: $(STAMP)
 # their stored outputs (after notebooks/sanitize.cfg), the others must only run.
 nbval: $(STAMP)
 	$(BIN)/pytest $(NBVAL) notebooks/
+
+# `pip install prunebook` as a user gets it: the wheel alone, no extras, in a fresh venv (pip's
+# cache makes reruns fast); scripts/quickstart.py must run there.
+package-check: $(STAMP)
+	$(PY) scripts/package_check.py
 
 ci-notebooks: $(STAMP)
 	tmp=$$(mktemp -d) && $(PY) scripts/run_notebooks.py --output-dir "$$tmp" -p preset ci \
@@ -70,4 +80,4 @@ offline-sweep: $(STAMP)
 	$(BIN)/prunebook run --sweep offline_cpu
 
 clean:
-	rm -rf _build
+	rm -rf _build build dist

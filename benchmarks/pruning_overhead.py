@@ -9,8 +9,15 @@ layer-wise top-k over every kernel). Kinds are interleaved within each repeat, i
 process, so that load drift on a shared machine hits all three alike; the reported ratio is the
 median of the per-repeat paired ratios.
 
+Two more ways a user runs updates, each against plain Adam in the same process (`--loops`):
+a *jitted scan* (`lax.scan` over `--scan-length` updates in one jit call, as the MinAtar loop
+does) and a *Python step loop* (one jitted update per Python iteration, as the Atari loop and
+most user code do; the arguments are donated). Both run on ordinary steps; the targets are
+<= 3% (scan) and <= 5% (loop).
+
 Run: ``.venv/bin/python benchmarks/pruning_overhead.py [--network impala|minatar] [--width 3]
-[--repeats N] [--inner N] [--json out.json]``. Not a test: timings depend on the machine.
+[--repeats N] [--inner N] [--loops] [--json out.json]``. Not a test: timings depend on the
+machine (on a shared machine, run it niced and report the load average it prints).
 Everything the step needs is passed as a jit argument (closing over arrays lets XLA
 constant-fold the target network, see shared/notes/feasibility.md §2).
 """
@@ -62,7 +69,7 @@ def build(network: str, width: int):
     return net, batch
 
 
-def make_update(net, tx):
+def make_update(net, tx, pruned: bool = True):
     def loss_fn(params, target_params, batch):
         q = net.apply(params, batch["obs"]).q_values  # (batch, actions)
         q_taken = jnp.take_along_axis(q, batch["action"][:, None], axis=1)[:, 0]  # (batch,)
@@ -74,10 +81,78 @@ def make_update(net, tx):
     def update(params, target_params, opt_state, batch):
         loss, grads = jax.value_and_grad(loss_fn)(params, target_params, batch)
         updates, opt_state = tx.update(grads, opt_state, params)
-        params = apply_masks(optax.apply_updates(params, updates), opt_state)
+        params = optax.apply_updates(params, updates)
+        if pruned:  # plain Adam has no masks (apply_masks would say so)
+            params = apply_masks(params, opt_state)
         return params, opt_state, loss
 
     return jax.jit(update)
+
+
+def make_scan(net, tx, length: int, pruned: bool):
+    """`length` updates in one jitted `lax.scan` (the batch reused; params carried)."""
+    update = make_update(net, tx, pruned).__wrapped__
+
+    def run(params, target_params, opt_state, batch):
+        def body(carry, _):
+            params, opt_state = carry
+            params, opt_state, loss = update(params, target_params, opt_state, batch)
+            return (params, opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), length=length)
+        return params, opt_state, losses[-1]
+
+    return jax.jit(run)
+
+
+def time_python_loop(fn, params, target_params, state, batch, steps: int) -> float:
+    """Seconds per update of a Python loop over a jitted, donating update (waits at the end)."""
+    params = jax.tree.map(jnp.copy, params)  # donated below: never the caller's buffers
+    state = jax.tree.map(jnp.copy, state)
+    start = time.perf_counter()
+    for _ in range(steps):
+        params, state, _ = fn(params, target_params, state, batch)
+    jax.block_until_ready(params)
+    return (time.perf_counter() - start) / steps
+
+
+def compare_loops(net, batch, params, target_params, repeats: int, scan_length: int,
+                  loop_steps: int) -> dict:
+    """Median paired ratio gmp / adam for a jitted scan and for a Python step loop."""
+    adam = optax.adam(6.25e-5, eps=1.5e-4)
+    pruned = gmp(optax.adam(6.25e-5, eps=1.5e-4), SCHEDULE)
+    # ordinary steps only: start past a mask update, stay below the next one
+    state = pruned.init(params)._replace(count=jnp.asarray(ORDINARY_COUNT, jnp.int32))
+    assert ORDINARY_COUNT + max(scan_length, loop_steps) < MASK_UPDATE_COUNT + UPDATE_EVERY
+    kinds = {"adam": (adam, adam.init(params)), "gmp": (pruned, state)}
+    scans = {k: make_scan(net, tx, scan_length, k == "gmp") for k, (tx, _) in kinds.items()}
+    steps = {k: jax.jit(make_update(net, tx, k == "gmp").__wrapped__, donate_argnums=(0, 2))
+             for k, (tx, _) in kinds.items()}
+    for k, (_, st) in kinds.items():  # compile + warm up
+        jax.block_until_ready(scans[k](params, target_params, st, batch))
+        time_python_loop(steps[k], params, target_params, st, batch, 3)
+    times = {f"{loop}_{k}": [] for loop in ("scan", "loop") for k in kinds}
+    for r in range(repeats):
+        order = list(kinds) if r % 2 == 0 else list(kinds)[::-1]
+        for k in order:
+            st = kinds[k][1]
+            times[f"scan_{k}"].append(
+                time_calls(scans[k], (params, target_params, st, batch), 1) / scan_length)
+            times[f"loop_{k}"].append(
+                time_python_loop(steps[k], params, target_params, st, batch, loop_steps))
+    out = {}
+    for loop in ("scan", "loop"):
+        ratios = [g / a for g, a in zip(times[f"{loop}_gmp"], times[f"{loop}_adam"],
+                                        strict=True)]
+        out[loop] = statistics.median(ratios)
+        target = 1.03 if loop == "scan" else 1.05
+        print(f"{loop:>5}: adam {1e3 * statistics.median(times[f'{loop}_adam']):.3f} ms/update, "
+              f"gmp {1e3 * statistics.median(times[f'{loop}_gmp']):.3f} ms/update; gmp/adam "
+              f"{out[loop]:.3f} (median of {repeats} paired ratios; "
+              f"{min(times[f'{loop}_gmp']) / min(times[f'{loop}_adam']):.3f} from the minima)"
+              f" -- {'within' if out[loop] <= target else 'OVER'} the {target - 1:.0%} target",
+              flush=True)
+    return {"ratio_scan": out["scan"], "ratio_loop": out["loop"], "loop_times_s": times}
 
 
 def time_calls(fn, args, inner: int) -> float:
@@ -98,6 +173,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--inner", type=int, default=None,
                         help="calls per timed block; default 1 for impala, 200 for minatar")
     parser.add_argument("--json", default=None, help="also write the numbers to this file")
+    parser.add_argument("--loops", action="store_true",
+                        help="only the jitted-scan and Python-loop comparisons")
+    parser.add_argument("--scan-length", type=int, default=100)
+    parser.add_argument("--loop-steps", type=int, default=100)
     args = parser.parse_args(argv)
     repeats = args.repeats or (15 if args.network == "impala" else 20)
     inner = args.inner or (1 if args.network == "impala" else 200)
@@ -107,7 +186,7 @@ def main(argv=None) -> dict:
     target_params = jax.tree.map(jnp.copy, params)
     adam = optax.adam(6.25e-5, eps=1.5e-4)
     pruned = gmp(optax.adam(6.25e-5, eps=1.5e-4), SCHEDULE)
-    adam_update, gmp_update = make_update(net, adam), make_update(net, pruned)
+    adam_update, gmp_update = make_update(net, adam, False), make_update(net, pruned)
     gmp_state = pruned.init(params)
     states = {
         "adam": (adam_update, adam.init(params)),
@@ -123,6 +202,14 @@ def main(argv=None) -> dict:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, "
           f"{jax.devices()[0].device_kind} ({platform.processor() or platform.machine()}), "
           f"jax {jax.__version__}; {repeats} repeats x {inner} calls", flush=True)
+    if args.loops:
+        result = compare_loops(net, batch, params, target_params, repeats, args.scan_length,
+                               args.loop_steps)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=1)
+        return result
     start = time.perf_counter()
     for fn, state in states.values():  # compile + warm up
         jax.block_until_ready(fn(params, target_params, state, batch))

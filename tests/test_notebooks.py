@@ -10,6 +10,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from prunebook.book.colab import COLAB_SETUP
 from prunebook.book.params import SPECS
@@ -76,12 +78,38 @@ def test_every_notebook_is_in_the_toc_and_every_toc_file_exists():
         assert any((ROOT / f"{file}{ext}").is_file() for ext in ("", ".md", ".ipynb")), file
 
 
-def test_environment_yml_mirrors_pyproject_pins():
-    # every quoted "name==version" in pyproject.toml (tomllib is Python >= 3.11 only)
+def requirements_of_pyproject():
+    """Every requirement pyproject.toml names (dependencies and extras, not the self-references
+    like "prunebook[envs]"), as packaging Requirements."""
     pyproject = (ROOT / "pyproject.toml").read_text()
-    cluster = re.search(r"^cluster = \[(.*?)\]", pyproject, flags=re.M | re.S).group(1)
-    pins = set(re.findall(r'"([A-Za-z0-9_.\-\[\]]+==[^"]+)"', pyproject))
-    pins -= set(re.findall(r'"([^"]+==[^"]+)"', cluster))
-    env = set(re.findall(r"^\s*-\s+([A-Za-z0-9_.\-\[\]]+==\S+)\s*$",
-                         (ROOT / "environment.yml").read_text(), flags=re.M))
-    assert env == pins
+    pyproject = pyproject[pyproject.index("\ndependencies = ["):
+                          pyproject.index("[project.scripts]")]
+    quoted = re.findall(r'^\s*"([A-Za-z0-9][^"]*)",?\s*(?:#.*)?$', pyproject, flags=re.M)
+    reqs = [Requirement(q) for q in quoted if not q.startswith("prunebook")]
+    assert {"jax", "flax", "optax", "gymnax", "jupyter-book", "pytest", "ray"} <= {
+        canonicalize_name(r.name) for r in reqs}
+    return reqs
+
+
+def lock_pins():
+    lines = (ROOT / "requirements" / "lock.txt").read_text().splitlines()
+    pins = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    return {canonicalize_name(r.name): next(iter(r.specifier)).version for r in pins}
+
+
+def test_the_lock_pins_every_dependency_within_pyprojects_ranges():
+    pins = lock_pins()
+    for req in requirements_of_pyproject():
+        name = canonicalize_name(req.name)
+        assert name in pins, f"pin {name} in requirements/lock.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), (name, pins[name])
+    named = {canonicalize_name(r.name) for r in requirements_of_pyproject()}
+    assert set(pins) - named <= {"jaxlib"}, "the lock pins only what pyproject names"
+
+
+def test_environment_yml_and_makefile_install_through_the_lock():
+    env = (ROOT / "environment.yml").read_text()
+    assert "- -c requirements/lock.txt" in env
+    assert not re.findall(r"^\s*-\s+[A-Za-z0-9_.\-]+==", env, flags=re.M), "pins live in the lock"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "LOCK := requirements/lock.txt" in makefile and "pip install -c $(LOCK)" in makefile

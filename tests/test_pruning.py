@@ -285,7 +285,7 @@ def test_uniform_gives_s_to_every_kernel():
 def test_allocation_rejects_bad_arguments():
     params = {"w": np.zeros((3, 3))}
     with pytest.raises(ValueError, match="allocation"):
-        layer_sparsities(params, 0.9, "global")
+        layer_sparsities(params, 0.9, "erdos")
     with pytest.raises(ValueError, match="allocation"):
         gmp(optax.adam(1e-3), SCHEDULE, allocation="random")
     for bad in (1.0, -0.1):
@@ -419,8 +419,10 @@ def make_run(tx, num_steps):
             params, opt_state = carry
             grads = jax.grad(loss_fn)(params, x, y)
             updates, opt_state = tx.update(grads, opt_state, params)
-            params = apply_masks(optax.apply_updates(params, updates), opt_state)
-            masks = opt_state.masks if isinstance(opt_state, GMPState) else None
+            params = optax.apply_updates(params, updates)
+            pruned = isinstance(opt_state, GMPState)
+            params = apply_masks(params, opt_state) if pruned else params
+            masks = opt_state.masks if pruned else None
             return (params, opt_state), (params, masks)
 
         (_, opt_state), (params_hist, masks_hist) = jax.lax.scan(
@@ -631,10 +633,11 @@ def test_vmap_over_seeds_equals_separate_runs():
 # helpers: apply_masks, sparsity_report, state
 # ==========================================================================================
 
-def test_apply_masks_is_identity_without_gmp():
+def test_apply_masks_raises_without_a_pruning_state():
     params = {"w": jnp.asarray([[0.0, 1.5], [-2.0, 3.0]]), "b": jnp.ones(2)}
     for tx in (optax.adam(1e-3), optax.sgd(0.1), optax.chain(optax.clip(1.0), optax.adam(1.0))):
-        assert apply_masks(params, tx.init(params)) is params
+        with pytest.raises(ValueError, match="pruning state"):
+            apply_masks(params, tx.init(params))
 
 
 def test_apply_masks_multiplies_by_the_masks():

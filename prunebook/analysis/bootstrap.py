@@ -29,10 +29,15 @@ import dataclasses
 from collections.abc import Hashable, Mapping
 
 import numpy as np
-from scipy import stats as sps
 
 from prunebook.analysis import stats
 from prunebook.analysis.stats import METRICS
+from prunebook.extras import missing_extra
+
+try:
+    from scipy import stats as sps
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
 
 INTERVALS = ("percentile", "expanded")
 

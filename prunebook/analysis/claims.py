@@ -35,7 +35,6 @@ import dataclasses
 import zlib
 
 import numpy as np
-import pandas as pd
 
 from prunebook.analysis import bootstrap, normalization, preregistered
 from prunebook.analysis.claim_rules import (
@@ -48,7 +47,13 @@ from prunebook.analysis.claim_rules import (
     not_run_result,
     verdict,
 )
+from prunebook.extras import missing_extra
 from prunebook.sweeps.registry import COMPARATOR_SWEEPS, get_sweep
+
+try:
+    import pandas as pd
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
 
 __all__ = [  # the claim types are defined in .claim_rules and used from here too
     "ALTERNATIVES", "CLAIMS", "CLAIMS_BY_ID", "GROUP", "NON_INFERIORITY_MARGIN", "WIDEST",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from prunebook.analysis import normalization
 from prunebook.analysis.claims import (
@@ -16,7 +15,13 @@ from prunebook.analysis.claims import (
     evaluate_all,
     not_run_result,
 )
+from prunebook.extras import missing_extra
 from prunebook.sweeps import store
+
+try:
+    import pandas as pd
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
 
 CHAPTERS = {"1": "01_scaling_degradation", "2": "02_pruned_scaling",
             "3": "03_sparsity_levels", "4": "04_offline_cql", "6": "06_what_pruning_does",

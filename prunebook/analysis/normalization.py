@@ -20,13 +20,18 @@ environment by :mod:`prunebook.analysis.random_policy` and committed under ``res
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from prunebook.analysis.atari_scores import atari_reference, human_normalized
 from prunebook.analysis.bootstrap import Normaliser
 from prunebook.analysis.random_policy import RANDOM_SCORE_FILES, random_scores
+from prunebook.extras import missing_extra
 from prunebook.spec import MINATAR_REFERENCE, REFERENCE_CONFIG
 from prunebook.sweeps.registry import COMPARATOR_SWEEPS
+
+try:
+    import pandas as pd
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
 
 # Sweeps without reference runs of their own -> the sweep (same preset and games) that lends
 # them. rainbow_vmax100 (Rainbow at v_max=100, chapter 2) reruns online_cpu's Rainbow cells only;

@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from prunebook.analysis import bootstrap, normalization, stats
 from prunebook.analysis.styles import (  # noqa: F401  (OKABE_ITO, METHOD_STYLE: re-exported)
@@ -21,6 +19,16 @@ from prunebook.analysis.styles import (  # noqa: F401  (OKABE_ITO, METHOD_STYLE:
     OKABE_ITO,
     series_styles,
 )
+from prunebook.extras import missing_extra
+
+try:
+    import matplotlib.pyplot as plt
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
+try:
+    import pandas as pd
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
 
 
 def series_label(key) -> str:

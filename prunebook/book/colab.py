@@ -60,7 +60,8 @@ if "google.colab" in sys.modules:
         _shutil.move(_os.path.dirname(min(_found, key=len)), _repo)
     _gpu = ["jax[cuda12]==0.10.2"] if _shutil.which("nvidia-smi") else []
     _pip = [sys.executable, "-m", "pip", "install", "-q"]
-    _subprocess.run([*_pip, _repo, *_gpu], check=True)
+    _lock = ["-c", _repo + "/requirements/lock.txt"]  # the book's versions
+    _subprocess.run([*_pip, *_lock, _repo + "[envs,analysis]", *_gpu], check=True)
     _os.chdir(_repo + "/notebooks")
     print("Installed. If an import fails, restart the session and run all.")'''
 

@@ -235,6 +235,13 @@ SPECS: dict[str, dict[str, Param]] = {
     },
     "06_what_pruning_does": _method_chapter("controls_cpu"),
     "07_pruning_vs_baselines": _method_chapter("baselines_cpu"),
+    "08_prune_your_own_network": {
+        "preset": preset(),
+        "seed": seed(),
+        "final_sparsity": sparsity(),
+        "num_updates": steps("gradient updates of each example (None: the preset's)", low=1,
+                             optional=True),
+    },
     "04_offline_cql": {
         "preset": Param(str, "cpu: read results/offline_cpu/ (committed); ci: train a tiny "
                         "offline sweep live (the paper's Atari offline setting is not offered)",

@@ -25,10 +25,15 @@ stratified sampling; the agent turns the returned probabilities into IS weights 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from prunebook.envs.atari import SCREEN_SIZE
+from prunebook.extras import missing_extra
+
+try:
+    import cv2
+except ImportError as error:  # the 'envs' extra is missing
+    raise missing_extra("envs", error) from error
 
 FRAME_SHAPE = (SCREEN_SIZE, SCREEN_SIZE)  # what `prunebook.envs.atari` emits
 

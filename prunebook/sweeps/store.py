@@ -21,9 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from prunebook.config.base import run_id_of, variant_of
+from prunebook.extras import missing_extra
+
+try:
+    import pandas as pd
+except ImportError as error:  # the 'analysis' extra is missing
+    raise missing_extra("analysis", error) from error
 
 SCHEMA = 1
 RUN_COLUMNS = ["run_id", "sweep", "agent", "suite", "game", "width", "sparsity", "seed",
