@@ -5,8 +5,9 @@ wait for a later session), else starts the next run, in the sweeps' order, whose
 training time fits before the deadline. Estimates are seconds per progress unit measured on
 finished runs of the same (sweep, agent, width), preferring runs made on this CPU model, then
 the registry's cost prior (`COST_PRIORS`), then the nearest measured width scaled linearly
-(an extrapolation, marked as such). Everything here is pure but for reading files, so the
-executor (`prunebook.sweeps.local.run_queue`) and the tests share it.
+(an extrapolation, marked as such). Nothing here trains or waits: it reads results and
+checkpoints (and, like every sweep, restores a finished run's cached copy), so the executor
+(`prunebook.sweeps.local.run_queue`), `prunebook status` and the tests share it.
 """
 
 from __future__ import annotations
