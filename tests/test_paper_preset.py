@@ -32,7 +32,7 @@ def test_preset_matches_the_table_field_by_field(agent):
               "iqn": {"num_atoms", "v_max", "priority_beta", "loss"},
               "der": {"loss", *IQN_FIELDS},  # C51
               "drq_eps": {"num_atoms", "v_max", "priority_beta", *IQN_FIELDS}}[agent]
-    minatar_only = {"max_episode_steps", "full_action_set"}  # RunConfig's MinAtar settings
+    minatar_only = {"max_episode_steps", "full_action_set", "asterix_spawn"}  # MinAtar settings
     # The controls' and baselines' switches: the paper's runs are GMP with none of them on.
     variant_switches = {"mask_method", "redo_tau", *spec.BASELINE_FIELDS.values()}
     assert variant_of(fields) == ""
