@@ -22,11 +22,11 @@ from typing import Any
 from prunebook.config import ConfigError, config_from_dict
 from prunebook.sweeps import lottery, store
 from prunebook.sweeps.checkpoints import (
-    checkpoint_meta,
     checkpoint_path,
     finished_state,
     lock_alive,
 )
+from prunebook.sweeps.cost import run_progress
 from prunebook.sweeps.grid import Sweep, run_units
 from prunebook.sweeps.registry import COST_PRIORS, get_sweep
 
@@ -116,16 +116,16 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
             ckpt = checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id)
             if lock_alive(ckpt.with_suffix(".lock")):
                 continue
-            meta = checkpoint_meta(ckpt)
-            done = len(meta["iterations"]) if meta else 0
-            left_units = (config.num_iterations - done) * config.iteration_units
-            if meta and meta.get("wall_s") and done:  # the run's own pace so far
-                rate = Rate(meta["wall_s"] / (done * config.iteration_units), "its checkpoint")
+            progress = run_progress(config, sweep.name, checkpoint_root)
+            done = progress[0].iterations_done if progress else 0
+            if done and progress[0].finish_s is not None:  # the run's own pace so far
+                seconds, source = progress[0].finish_s, "its checkpoint"
             else:
                 rate = rate_for(config.agent, config.width, tables)
-            run = QueuedRun(sweep.name, config,
-                            None if rate is None else rate.seconds_per_unit * left_units, done,
-                            rate.source if rate else "no measured rate")
+                left_units = (config.num_iterations - done) * config.iteration_units
+                seconds = None if rate is None else rate.seconds_per_unit * left_units
+                source = rate.source if rate else "no measured rate"
+            run = QueuedRun(sweep.name, config, seconds, done, source)
             (partial if done else fresh).append(run)
     return partial + fresh
 
