@@ -19,7 +19,7 @@ help:
 	@echo "make test   ruff, unit tests, the packaging check, nbval on the stored outputs, every"
 	@echo "            notebook at preset=ci"
 	@echo "make package-check   build the wheel, install it without extras in a fresh venv,"
-	@echo "            run the quick-start there"
+	@echo "            run the quick-start there (newest and oldest allowed versions)"
 	@echo "make lint   ruff only;  make clean   remove _build"
 	@echo "make sweep  run/resume the chapters' online sweep (hours; resumable; results/)"
 	@echo "make offline-sweep   the same for chapter 4's offline sweep"
@@ -64,9 +64,11 @@ nbval: $(STAMP)
 	$(BIN)/pytest $(NBVAL) notebooks/
 
 # `pip install prunebook` as a user gets it: the wheel alone, no extras, in a fresh venv (pip's
-# cache makes reruns fast); scripts/quickstart.py must run there.
+# cache makes reruns fast); scripts/quickstart.py must run there, with the newest versions the
+# ranges allow and with the oldest (every lower bound in pyproject.toml pinned).
 package-check: $(STAMP)
 	$(PY) scripts/package_check.py
+	$(PY) scripts/package_check.py --lowest
 
 ci-notebooks: $(STAMP)
 	tmp=$$(mktemp -d) && $(PY) scripts/run_notebooks.py --output-dir "$$tmp" -p preset ci \

@@ -2,17 +2,21 @@
 a fresh virtual environment, and run the quick-start there (plus: the library's modules
 import, and a module that needs an extra says which). `make package-check`; CI runs it.
 
-Usage: python scripts/package_check.py [--extras envs,analysis] [--keep DIR]
+Usage: python scripts/package_check.py [--extras envs,analysis] [--lowest] [--keep DIR]
+`--lowest` installs the oldest versions the wheel's ranges allow (each `>=` bound pinned, jaxlib
+with jax), so a lower bound that no longer works fails here instead of in a user's environment.
 Uses pip's cache, so a rerun downloads nothing. Prints the venv's size (du).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +41,25 @@ print("library imports; missing extras are named")
 """
 
 
+def lowest_pins(wheel: Path) -> list[str]:
+    """`name==X` for every `name>=X` the wheel requires without an extra (jaxlib follows jax)."""
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = archive.read(meta).decode().splitlines()
+    pins = []
+    for line in lines:
+        if not line.startswith("Requires-Dist:") or "extra ==" in line:
+            continue
+        requirement = line.split(":", 1)[1].strip()
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*\(?>=\s*([0-9][0-9A-Za-z.]*)\)?", requirement)
+        if not match:
+            raise ValueError(f"dependency {requirement!r} has no single lower bound to test")
+        pins.append(f"{match[1]}=={match[2]}")
+        if match[1] == "jax":
+            pins.append(f"jaxlib=={match[2]}")
+    return pins
+
+
 def run(*cmd, cwd=None):
     print("+", " ".join(str(c) for c in cmd), flush=True)
     subprocess.run([str(c) for c in cmd], check=True, cwd=cwd)
@@ -45,6 +68,8 @@ def run(*cmd, cwd=None):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--extras", default="", help="comma-separated extras to install too")
+    parser.add_argument("--lowest", action="store_true",
+                        help="the oldest versions pyproject allows, not the newest")
     parser.add_argument("--keep", default=None, help="build the venv here and keep it")
     args = parser.parse_args(argv)
     start = time.perf_counter()
@@ -59,6 +84,10 @@ def main(argv=None) -> int:
         pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet",
                "--disable-pip-version-check"]
         extras = [e for e in args.extras.split(",") if e]
+        if args.lowest:
+            constraints = work / "lowest.txt"
+            constraints.write_text("\n".join(lowest_pins(wheel)) + "\n")
+            pip += ["-c", constraints]
         run(*pip, f"{wheel}[{','.join(extras)}]" if extras else wheel)
         python = venv / "bin" / "python"
         # outside the repository, so the installed wheel is what gets imported
@@ -69,8 +98,10 @@ def main(argv=None) -> int:
                               check=True).stdout.split()[0]
         count = len(subprocess.run([python, "-m", "pip", "list", "--format=freeze"],
                                    capture_output=True, text=True, check=True).stdout.split())
+        versions = f", oldest versions {' '.join(lowest_pins(wheel))}" if args.lowest else ""
         print(f"package check passed in {time.perf_counter() - start:.0f} s: wheel "
-              f"{wheel.name}, extras [{','.join(extras)}], venv {size} MB, {count} packages")
+              f"{wheel.name}, extras [{','.join(extras)}]{versions}, venv {size} MB, "
+              f"{count} packages")
     return 0
 
 

@@ -204,7 +204,7 @@ def test_run_queue_in_a_worker_process(tmp_path):
     configs = sweep.configs()
     _record(results, "w", configs[0], 60.0, store.device_description())
     log = []
-    outcome = local.run_queue([sweep], time.time() + 900.0, results, ckpts, workers=1,
+    outcome = local.run_queue([sweep], time.time() + 3600.0, results, ckpts, workers=1,
                               log=log.append)
     assert outcome == {f"w/{c.run_id}": "done" for c in configs[1:]}, log
     assert all(store.run_path(results, "w", c.run_id).exists() for c in configs)

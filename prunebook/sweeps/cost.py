@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from prunebook.config import config_from_dict
 from prunebook.sweeps import store
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
@@ -56,6 +57,38 @@ def measured_seconds(sweep: Sweep, results_root: Path | str = "results") -> floa
 
 
 @dataclasses.dataclass(frozen=True)
+class Rate:
+    """Seconds per progress unit of one (agent, width), and where the number comes from."""
+
+    seconds_per_unit: float
+    source: str  # e.g. "online_std on this CPU", "online_cpu (prior)", "x5 scaled to x10"
+
+
+def measured_rates(sweep: str, results_root: Path | str, cpu: str | None = None
+                   ) -> dict[tuple[str, int], Rate]:
+    """Per (agent, width): total `wall_clock_s` over total progress units of `sweep`'s finished
+    runs; with `cpu`, from the runs made on that CPU model (a record's `device`) where there are
+    any. The one place a rate is measured: the queue's estimates and the cost tables use it."""
+    totals: dict[tuple[str, int, bool], list[float]] = {}
+    good, _ = store.scan(Path(results_root), sweep)
+    for path in good:
+        record = store.read_run(path)
+        if not record.get("wall_clock_s"):
+            continue  # made before runs timed their iterations
+        config = config_from_dict(record["config"])
+        here = cpu is None or record.get("device") == cpu
+        total = totals.setdefault((config.agent, config.width, here), [0.0, 0.0])
+        total[0] += float(record["wall_clock_s"])
+        total[1] += run_units(config)
+    rates = {}
+    for (agent, width, here), (seconds, units) in sorted(totals.items(), key=lambda kv: kv[0][2]):
+        # sorted so that this CPU's numbers (here=True) overwrite other machines'
+        where = "" if cpu is None else f" on {'this CPU' if here else 'another CPU'}"
+        rates[(agent, width)] = Rate(seconds / units, f"{sweep}{where}")
+    return rates
+
+
+@dataclasses.dataclass(frozen=True)
 class GroupCost:
     """Measured cost of one (agent, width) group of a sweep and what its unfinished runs should
     cost at the same rate. Sparsity is not a key: the masked network runs dense kernels."""
@@ -80,8 +113,8 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
     :func:`sweep_status`) counts as not finished. A group with no finished run yet borrows the
     rate of the same (agent, width) in `prior` (e.g. `online_std` from `online_cpu`: seconds per
     agent step), marked in `rate_from`, until its own first run finishes."""
-    borrowed = ({(r.agent, r.width): r for r in cost_estimate(prior, results_root)}
-                if prior is not None else {})
+    own = measured_rates(sweep.name, results_root)
+    borrowed = measured_rates(prior.name, results_root) if prior is not None else {}
     groups: dict[tuple[str, int], dict[str, float]] = {}
     for config in sweep.configs():
         g = groups.setdefault((config.agent, config.width),
@@ -99,11 +132,11 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
             g["left_units"] += run_units(config)
     rows = []
     for (agent, width), g in groups.items():
-        rate, rate_from = (g["done_s"] / g["done_units"] if g["done_units"] else None), ""
-        other = borrowed.get((agent, width))
-        if rate is None and other is not None and other.done:
-            rate, rate_from = other.done_seconds / other.done_units, prior.name
-        left_s = 0.0 if not g["left"] else (None if rate is None else rate * g["left_units"])
+        rate, rate_from = own.get((agent, width)), ""
+        if rate is None and (agent, width) in borrowed:
+            rate, rate_from = borrowed[(agent, width)], prior.name
+        left_s = (0.0 if not g["left"] else
+                  None if rate is None else rate.seconds_per_unit * g["left_units"])
         rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s,
                               min(g["each"], default=None), max(g["each"], default=None),
                               rate_from, int(g["done_units"])))

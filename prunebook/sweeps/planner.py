@@ -19,24 +19,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from prunebook.config import ConfigError, config_from_dict
-from prunebook.sweeps import lottery, store
+from prunebook.config import ConfigError
+from prunebook.sweeps import lottery
 from prunebook.sweeps.checkpoints import (
     checkpoint_path,
     finished_state,
     lock_alive,
 )
-from prunebook.sweeps.cost import run_progress
-from prunebook.sweeps.grid import Sweep, run_units
+from prunebook.sweeps.cost import Rate, measured_rates, run_progress
+from prunebook.sweeps.grid import Sweep
 from prunebook.sweeps.registry import COST_PRIORS, get_sweep
-
-
-@dataclasses.dataclass(frozen=True)
-class Rate:
-    """Seconds per progress unit of one (agent, width), and where the number comes from."""
-
-    seconds_per_unit: float
-    source: str  # e.g. "online_std on this CPU", "online_cpu (prior)", "x5 scaled to x10"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,30 +45,6 @@ class QueuedRun:
     @property
     def partial(self) -> bool:
         return self.iterations_done > 0
-
-
-def measured_rates(sweep: str, results_root: Path | str, cpu: str
-                   ) -> dict[tuple[str, int], Rate]:
-    """Per (agent, width): total `wall_clock_s` over total progress units of `sweep`'s finished
-    runs, from the runs made on CPU `cpu` (a record's `device`) where there are any."""
-    totals: dict[tuple[str, int, bool], list[float]] = {}
-    good, _ = store.scan(Path(results_root), sweep)
-    for path in good:
-        record = store.read_run(path)
-        if not record.get("wall_clock_s"):
-            continue
-        config = config_from_dict(record["config"])
-        units = run_units(config)
-        here = record.get("device") == cpu
-        total = totals.setdefault((config.agent, config.width, here), [0.0, 0.0])
-        total[0] += float(record["wall_clock_s"])
-        total[1] += units
-    rates = {}
-    for (agent, width, here), (seconds, units) in sorted(totals.items(), key=lambda kv: kv[0][2]):
-        # sorted so that this CPU's numbers (here=True) overwrite other machines'
-        rates[(agent, width)] = Rate(seconds / units,
-                                     f"{sweep} on {'this CPU' if here else 'another CPU'}")
-    return rates
 
 
 def rate_for(agent: str, width: int, tables: Sequence[dict[tuple[str, int], Rate]]
