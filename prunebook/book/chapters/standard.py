@@ -144,30 +144,36 @@ def measures_table(frame: pd.DataFrame) -> pd.DataFrame:
             label: f"{start[start.measure == name].value.median():.3g} → "
                    f"{end[end.measure == name].value.median():.3g}"
             for name, (label, _) in MEASURES.items()}
-    return pd.DataFrame(table)
+    return pd.DataFrame(table).rename_axis("measure")
+
+
+MIN_RUNS = 10  # fewer runs per game than this give no correlation: it would be noise
 
 
 def measure_score_correlation(frame: pd.DataFrame, data: ChapterData) -> pd.DataFrame:
-    """Does a measure at the end of training go with the final score? Within each game, the
-    Spearman correlation over that game's runs (all configurations) between the measure's
-    last value and the final score; then the mean over games (scores and measures differ in
-    scale between games, so runs are only ranked against runs of the same game)."""
+    """Does a measure at the end of training go with the final score? Within each game with at
+    least :data:`MIN_RUNS` runs, the Spearman correlation over that game's runs (all
+    configurations) between the measure's last value and the final score; then the mean over
+    those games (scores and measures differ in scale between games, so runs are only ranked
+    against runs of the same game). With too few runs the cell says so instead of a number."""
+    columns = ["measure", "mean Spearman ρ", "games", "runs per game"]
     if not len(frame):
-        return pd.DataFrame(columns=["measure", "mean Spearman ρ", "games", "runs per game"])
+        return pd.DataFrame(columns=columns)
     final = data.final(sorted(set(frame["run_id"]))).set_index("run_id")["score"]
     last = frame.loc[frame.groupby(["run_id", "measure"])["env_steps"].idxmax()]
     rows = []
     for name, (label, _) in MEASURES.items():
-        per_game, sizes = [], []
+        per_game, sizes, largest = [], [], 0
         for _, group in last[last["measure"] == name].groupby("game"):
             pairs = pd.DataFrame({"measure": group.set_index("run_id")["value"]})
             pairs["score"] = final.reindex(pairs.index)
             pairs = pairs.dropna()
-            if len(pairs) >= 4 and pairs.nunique().min() > 1:
+            largest = max(largest, len(pairs))
+            if len(pairs) >= MIN_RUNS and pairs.nunique().min() > 1:
                 per_game.append(pairs.rank().corr().iloc[0, 1])
                 sizes.append(len(pairs))
-        rows.append({"measure": label,
-                     "mean Spearman ρ": float(np.mean(per_game)) if per_game else np.nan,
-                     "games": len(per_game),
-                     "runs per game": min(sizes) if sizes else 0})
-    return pd.DataFrame(rows)
+        rho = (f"{np.mean(per_game):+.2f}" if per_game else
+               f"too few runs (n={largest} in the largest game; needs {MIN_RUNS})")
+        rows.append({"measure": label, "mean Spearman ρ": rho, "games": len(per_game),
+                     "runs per game": min(sizes) if sizes else largest})
+    return pd.DataFrame(rows, columns=columns)
