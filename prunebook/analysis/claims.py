@@ -111,6 +111,12 @@ def planned_runs(sweep_name: str) -> pd.DataFrame | None:
         configs = [c for name in names for c in get_sweep(name).configs()]
     except Exception:  # an ad-hoc sweep: no plan to check completeness against
         return None
+    return plan_of(configs)
+
+
+def plan_of(configs) -> pd.DataFrame:
+    """The (agent, game, width, sparsity, seed, method) grid of some run configs: the plan a
+    comparison is complete against (a named sweep's, or the runs a chapter selected)."""
     plan = pd.DataFrame([(c.agent, c.game, c.width, float(c.final_sparsity), c.seed, c.variant)
                          for c in configs], columns=_KEY)
     return plan.drop_duplicates(ignore_index=True)

@@ -1,6 +1,6 @@
 """The chapters' helpers: which runs a chapter needs, loading them (or training a tiny version
-live at preset "ci"), how much of the sweep has finished, and the tables, figures and sentences
-the notebooks show. The notebooks only choose parameters and call these functions.
+live at preset "ci"), how much of the sweep has finished, and the tables and figures the
+notebooks show. The notebooks only choose parameters and call these functions.
 
 Chapters 1-3 read one sweep: `online_cpu` (`prunebook.sweeps.registry`) at preset "cpu",
 `online_paper` at preset "paper" (the same grid on the paper's Atari setting, run on GPUs with
@@ -28,7 +28,7 @@ so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so
 * `data`: :class:`ChapterData`, :func:`load`, :func:`run_live`, :func:`load_or_run`;
 * `describe`: what the runs are, in words and in the setup table, and config drift;
 * `summary`: :func:`result_box`, the answer a chapter opens with;
-* `verdicts`: claims resolved for the chapter, their verdicts, table and sentences;
+* `verdicts`: claims resolved for the chapter, their verdicts and tables;
 * `tables`: IQM, gain and measured-sparsity tables;
 * `figures`: the figures and the pruning window they shade;
 * `commands`: the shell commands that make the runs, and the paper-scale instructions;
@@ -73,7 +73,6 @@ from prunebook.book.chapters.offline import (
     offline_load_or_run,
     offline_sensitivity_table,
     offline_setting_table,
-    offline_summary,
     offline_verdict_table,
 )
 from prunebook.book.chapters.selections import (
@@ -92,11 +91,9 @@ from prunebook.book.chapters.tables import gain_table, iqm_table, measured_spars
 from prunebook.book.chapters.verdicts import (
     chapter_claim,
     claim_results,
-    discussion,
     evaluate_claim,
     normalisation_warnings,
     robustness_table,
-    sentence,
     verdict_details,
     verdict_table,
 )
@@ -112,7 +109,7 @@ __all__ = [
     "scale_description", "what_we_ran", "setup_table", "config_drift", "show_table",
     # verdicts
     "sweep_results", "chapter_claim", "evaluate_claim", "claim_results", "normalisation_warnings",
-    "verdict_table", "verdict_details", "robustness_table", "sentence", "discussion",
+    "verdict_table", "verdict_details", "robustness_table",
     # summary: the result box a chapter opens with
     "result_box", "methods_known",
     # tables
@@ -128,5 +125,4 @@ __all__ = [
     "OfflineData", "offline_load_or_run", "offline_setting_table", "offline_behaviour_table",
     "figure_offline_curves", "offline_collapse_table", "offline_iqm_table",
     "figure_offline_iqm_vs_width", "offline_verdict_table", "offline_sensitivity_table",
-    "offline_summary",
 ]

@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 
 from prunebook.analysis import claims, normalization, plots, stats
-from prunebook.analysis.claims import CLAIMS, CLAIMS_BY_ID, ClaimResult
+from prunebook.analysis.claims import CLAIMS
 from prunebook.analysis.claims_table import format_row
 from prunebook.book.chapters.data import resolve_results_root
-from prunebook.book.chapters.verdicts import sentence
 from prunebook.config import OfflineConfig, logging_config
 from prunebook.loops.offline import use_compilation_cache
 from prunebook.pruning import GMPSchedule
@@ -190,6 +189,7 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
         """Claim 4 rows with a run's final score = mean of its last `iterations` evaluations;
         generator and replicates as `claims.evaluate_all`, so at 1 they equal the front page."""
         scores = store.final_scores(runs, last_iterations=iterations)
+        plan = claims.plan_of(expected)
         out = []
         for claim in (c for c in CLAIMS if c.id.startswith("4-")):
             sides = [(claim.numerator.agent, claim.numerator.width, s)
@@ -197,15 +197,10 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
             needed = {c.run_id for c in expected if (c.agent, c.width, c.final_sparsity) in sides}
             if not needed:
                 continue  # this comparison is outside the chosen parameters
-            missing = (needed - present) | (behaviour_ids - set(runs["run_id"]))
-            scale = f"sweep {sweep} · {len(needed) - len(needed - present)}/{len(needed)} runs"
-            if missing:
-                out.append(ClaimResult(
-                    claim.id, "not yet run", None, None, claim.paper, scale,
-                    note=f"waiting for {len(missing)} runs of this comparison"))
-                continue
-            subset = scores[scores["run_id"].isin(needed | behaviour_ids)]
-            out.append(claims.evaluate(claim, subset, claims.claim_rng(claim.id, seed)))
+            # complete or "not yet run" is the claims engine's call, against the chapter's runs
+            subset = scores[scores["run_id"].isin(wanted | behaviour_ids)]
+            out.append(claims.evaluate(claim, subset, claims.claim_rng(claim.id, seed),
+                                       plan=plan))
         return out
 
     def as_table(rows):
@@ -297,27 +292,6 @@ def offline_sensitivity_table(data: OfflineData) -> pd.DataFrame | None:
     """The same rows with a run's final score = the mean of its last 3 evaluations."""
     analysis = _analysis(data)
     return None if analysis is None else analysis.sensitivity
-
-
-def offline_summary(data: OfflineData) -> str:
-    """What chapter 4's runs say, in sentences built from the numbers (Markdown): one per
-    claim-4 comparison (its verdict) and one per width on the collapse (dense vs 95%); the
-    not-yet-run message while there are no runs."""
-    analysis = data.analysis
-    if analysis is None:
-        return data.not_yet_run
-    runs_per_game = int(analysis.final.groupby(["agent", "width", "sparsity", "game"])
-                        .size().min())
-    lines = [f"* {sentence(r, CLAIMS_BY_ID[r.claim_id], runs_per_game)}"
-             for r in analysis.results]
-    collapse = collapse_table(analysis.curves, data.last_iterations)
-    for (agent, width), group in collapse.groupby(["agent", "width"]):
-        parts = [f"{'dense' if row.sparsity == 0 else f'{row.sparsity:.0%} sparse'} peaks at "
-                 f"{row.peak:.2f} (update {row.peak_update:,}) and ends at {row.final:.2f}"
-                 for row in group.itertuples(index=False)]
-        lines.append(f"* **Collapse, {agent} w{width}** (IQM of normalised return over the "
-                     f"finished runs): {'; '.join(parts)}.")
-    return "\n".join(lines)
 
 
 # ---- the frames behind them
