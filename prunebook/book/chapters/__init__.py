@@ -25,7 +25,9 @@ The package is split by what a notebook cell asks for; every public name is re-e
 so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so on:
 
 * `selections`: presets, :class:`Selection` and :func:`selection` (which runs; checked early);
-* `data`: :class:`ChapterData`, :func:`load`, :func:`run_live`, :func:`load_or_run`;
+* `source`: where any chapter's runs come from: :func:`results_for` (the committed folder, or
+  at preset "ci" :func:`run_live`, the one live trainer of every chapter);
+* `data`: :class:`ChapterData`, :func:`load`, :func:`load_or_run`;
 * `describe`: what the runs are, in words and in the setup table, and config drift;
 * `summary`: :func:`result_box`, the answer a chapter opens with;
 * `verdicts`: claims resolved for the chapter, their verdicts and tables;
@@ -41,13 +43,7 @@ so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so
 
 from prunebook.analysis.claims_table import sweep_results
 from prunebook.book.chapters.commands import paper_instructions, run_commands
-from prunebook.book.chapters.data import (
-    ChapterData,
-    load,
-    load_or_run,
-    resolve_results_root,
-    run_live,
-)
+from prunebook.book.chapters.data import ChapterData, load, load_or_run
 from prunebook.book.chapters.describe import (
     config_drift,
     scale_description,
@@ -80,12 +76,12 @@ from prunebook.book.chapters.selections import (
     CI_SEEDS,
     CI_WIDTHS,
     CONFIG_COLUMNS,
-    SWEEP_NAMES,
     Selection,
     preset_defaults,
     preset_sweep,
     selection,
 )
+from prunebook.book.chapters.source import resolve_results_root, results_for, run_live
 from prunebook.book.chapters.summary import methods_known, result_box
 from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity, readable
 from prunebook.book.chapters.verdicts import (
@@ -101,10 +97,12 @@ from prunebook.book.chapters.vmax import vmax_check
 
 __all__ = [
     # selections
-    "SWEEP_NAMES", "CI_SEEDS", "CI_GAMES", "CI_WIDTHS",
+    "CI_SEEDS", "CI_GAMES", "CI_WIDTHS",
     "CONFIG_COLUMNS", "preset_sweep", "preset_defaults", "Selection", "selection",
     # data
-    "resolve_results_root", "ChapterData", "load", "run_live", "load_or_run",
+    "ChapterData", "load", "load_or_run",
+    # source: where every chapter's runs come from (committed, or trained live at "ci")
+    "resolve_results_root", "run_live", "results_for",
     # describe
     "scale_description", "what_we_ran", "setup_table", "config_drift", "show_table",
     # verdicts

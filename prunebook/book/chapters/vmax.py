@@ -16,10 +16,10 @@ import pandas as pd
 from prunebook.analysis import claims
 from prunebook.analysis.claims import CLAIMS_BY_ID, ClaimResult
 from prunebook.book.chapters.data import resolve_results_root
-from prunebook.sweeps import store
+from prunebook.sweeps import registry, store
 
-SWEEP = "rainbow_vmax100"
-BASELINE = "online_cpu"
+SWEEP = registry.find("vmax", "cpu")
+BASELINE = registry.describe(SWEEP).reference_sweep
 CLAIM_IDS = ("1-rainbow", "1-rainbow-pruned", "2-rainbow")
 
 
