@@ -172,7 +172,7 @@ def plain_runs(df: pd.DataFrame) -> pd.Series:
 
 
 def _borrowed_from(rows: pd.DataFrame) -> str | None:
-    """The sweep a side's rows were lent by (`analysis.claims.COMPARATOR_SWEEPS`), if all were."""
+    """The sweep a side's rows were lent by (its description's `comparators`), if all were."""
     if "borrowed_from" not in rows.columns or rows["borrowed_from"].isna().any():
         return None
     lenders = set(rows["borrowed_from"])

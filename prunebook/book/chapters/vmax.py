@@ -1,7 +1,7 @@
 """Chapter 2's sensitivity check of Rainbow's value range: compact Rainbow's C51 support is
 [-10, 10], MinAtar returns can go beyond it, so the sweep `rainbow_vmax100` reruns Rainbow x1
 and x5, dense and 95%, on two games with `v_max=100`. It has no DQN runs: its MinAtar
-normaliser borrows `online_cpu`'s dense x1 DQN runs (`normalization.REFERENCE_SWEEPS`),
+normaliser borrows `online_cpu`'s dense x1 DQN runs (its description in `sweeps.registry`),
 resampled inside the bootstrap like any reference. This module compares the direction of the
 Rainbow verdicts there with the committed `v_max=10` runs on the same games and seeds.
 """
