@@ -67,7 +67,8 @@ def run_live(configs: Sequence, workdir: Path | str | None = None,
         workdir = Path(tempfile.mkdtemp(prefix="prunebook-ci-"))
         atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     workdir = Path(workdir)
-    sweep = Sweep(sweep_name, (FixedGrid(tuple(configs)),))
+    # in the order given (a sweep's own queue: a lottery ticket after its donor)
+    sweep = Sweep(sweep_name, (FixedGrid(tuple(configs)),), order="grids")
     if any(isinstance(c, OfflineConfig) for c in configs):
         use_compilation_cache()
         prepare_sweep(sweep, workdir / "results")
