@@ -22,7 +22,7 @@ from prunebook.sweeps.grid import Grid, Sweep
 from prunebook.sweeps.local import LocalExecutor, SerialExecutor
 from prunebook.sweeps.logger import prepare_sweep
 from prunebook.sweeps.ray_cluster import RayExecutor
-from prunebook.sweeps.registry import COST_PRIORS, get_sweep
+from prunebook.sweeps.registry import describe, get_sweep
 from prunebook.sweeps.store import atomic_write_bytes
 from prunebook.sweeps.vmap import VmapExecutor
 
@@ -114,7 +114,7 @@ def _print_status(sweep: Sweep, args, cpu: str) -> None:
     configs = {c.run_id: c for c in sweep.configs()}
     state = cost.sweep_status(sweep, results, checkpoints)
     print(f"sweep {sweep.name}: {len(configs)} runs")
-    prior = COST_PRIORS.get(sweep.name)
+    prior = describe(sweep.name).cost_prior
     costs = cost.cost_estimate(  # one read of the results
         sweep, results, prior=registry.get_sweep(prior) if prior else None)
     hours = cost.done_hours(costs)

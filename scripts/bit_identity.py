@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from prunebook.book.chapters import offline
+from prunebook.book.chapters import source as offline  # run_live: every chapter's live runs
 from prunebook.config import RunConfig, ci_config, offline_ci_config, paper_config
 from prunebook.loops.trainer import TIMING_KEYS
 from prunebook.spec import BASELINE_FIELDS, PAPER_AGENTS

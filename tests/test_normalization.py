@@ -7,7 +7,7 @@ import pytest
 from prunebook import spec
 from prunebook.analysis import atari_scores, normalization
 from prunebook.analysis.atari_scores import ATARI_SCORES
-from prunebook.analysis.normalization import REFERENCE_SWEEPS
+from prunebook.sweeps.registry import describe
 
 FIFTEEN = ["MsPacman", "Pong", "Qbert", "Assault", "Asterix", "BeamRider", "Boxing", "Breakout",
            "CrazyClimber", "DemonAttack", "Enduro", "FishingDerby", "SpaceInvaders", "Tutankham",
@@ -85,8 +85,9 @@ def test_normalize_frame_minatar_and_atari():
     assert "sweep s1 (lent to s2)" in out["normalization"].iloc[5]
     assert np.isnan(out["normalized"].iloc[6]) and "NaN" in out["normalization"].iloc[6]
     assert np.isnan(out["normalized"].iloc[7])
-    assert "REFERENCE_SWEEPS" in out["normalization"].iloc[7]
-    assert REFERENCE_SWEEPS["rainbow_vmax100"] == "online_cpu"
+    assert "its description's reference" in out["normalization"].iloc[7]
+    assert describe("rainbow_vmax100").reference_sweep == "online_cpu"
+    assert normalization.reference_sweep("controls_cpu") == "online_cpu"
     with pytest.raises(ValueError, match="Asterix"):
         normalization.normalize_frame(df, random_table=RANDOM, on_missing="raise")
     with pytest.raises(ValueError, match="lacks columns"):

@@ -18,7 +18,6 @@ import pytest
 from prunebook import datasets, measures, spec
 from prunebook.agents.cql import cql_regularizer, make_cql, make_cql_c51
 from prunebook.analysis import claims_table
-from prunebook.analysis.claims import ClaimResult
 from prunebook.book import chapters
 from prunebook.book.chapters import offline
 from prunebook.book.chapters.offline import NOT_YET_RUN, OfflineAnalysis, OfflineData
@@ -396,25 +395,6 @@ def test_collapse_table_reads_peak_final_and_drop_from_the_iqm_curve():
     assert shown.loc[0.0, "peak_update"] == 20
 
 
-def test_summary_states_each_verdict_and_the_collapse_in_words():
-    curves = pd.DataFrame([
-        {"run_id": f"cql-w1-s{s}-seed{seed}", "agent": "cql", "width": 1, "sparsity": s,
-         "gradient_updates": u, "normalized": v}
-        for s, values in ((0.0, (0.2, 0.9, 0.3)), (0.95, (0.2, 0.5, 0.6)))
-        for seed in (0, 1) for u, v in zip((100, 200, 300), values, strict=True)])
-    final = pd.DataFrame([{"agent": "cql", "width": 1, "sparsity": s, "game": "Breakout",
-                           "seed": seed} for s in (0.0, 0.95) for seed in (0, 1)])
-    result = ClaimResult("4-cql-w1", "reproduced", 1.5, (1.2, 1.9), "significant gains", "x")
-    analysis = OfflineAnalysis("", None, curves, final, None, None, "", (result,))
-    data = OfflineData(analysis, "results/offline_cpu/", Path("results"), "offline_cpu")
-    text = chapters.offline_summary(data)
-    verdict_line, collapse_line = text.splitlines()
-    assert "CQL pruned 95% x1 vs CQL dense x1" in verdict_line
-    assert "our data support the paper" in verdict_line and "[1.2" in verdict_line
-    assert "dense peaks at 0.90 (update 200) and ends at 0.30" in collapse_line
-    assert "95% sparse peaks at 0.60 (update 300) and ends at 0.60" in collapse_line
-
-
 def test_chapter4_verdicts_equal_the_front_page_on_the_committed_sweep():
     root = Path(__file__).resolve().parent.parent / "results"
     data = chapters.offline_load_or_run("cpu", ("cql", "cql_c51"), spec.BOOK_GAMES, (1, 3),
@@ -437,7 +417,6 @@ def test_chapter4_says_not_yet_run_everywhere_on_an_empty_results_folder(tmp_pat
     message = NOT_YET_RUN.format(folder=f"{tmp_path / 'empty'}/offline_cpu/")
     assert data is not None and data.analysis is None
     assert data.coverage_text() == message
-    assert chapters.offline_summary(data) == message
     shown = [chapters.offline_behaviour_table, chapters.figure_offline_curves,
              chapters.offline_collapse_table, chapters.offline_iqm_table,
              chapters.figure_offline_iqm_vs_width, chapters.offline_verdict_table,

@@ -1,8 +1,9 @@
 """Chapter 5's helpers: the measures frame, reading claims part-way, and the summaries."""
 
-import numpy as np
+from pathlib import Path
+
+import nbformat
 import pandas as pd
-import pytest
 
 from prunebook.book import chapters
 from prunebook.book.chapters import standard
@@ -57,14 +58,27 @@ def test_the_correlation_ranks_runs_within_each_game():
 
     rows = []
     for game, sign in (("Breakout", 1), ("Asterix", -1)):
-        for i in range(5):  # score = i; the measure rises with it in Breakout, falls in Asterix
+        for i in range(standard.MIN_RUNS):  # score = i; the measure rises with it in
+            # Breakout, falls in Asterix
             rows.append(dict(run_id=f"{game}{i}", game=game, width=1, sparsity=0.0, seed=i,
                              env_steps=1000, measure="srank", value=sign * i * 10.0))
     table = standard.measure_score_correlation(pd.DataFrame(rows), Data()).set_index("measure")
     row = table.loc["srank of penultimate features (δ = 0.01)"]
-    assert row["mean Spearman ρ"] == pytest.approx(0.0)  # +1 and -1 averaged
-    assert row["games"] == 2 and row["runs per game"] == 5
-    assert np.isnan(table.loc["parameter norm", "mean Spearman ρ"])  # not logged here
+    assert row["mean Spearman ρ"] == "+0.00"  # +1 and -1 averaged
+    assert row["games"] == 2 and row["runs per game"] == standard.MIN_RUNS
+    assert table.loc["parameter norm", "mean Spearman ρ"].startswith("too few runs (n=0")
+
+
+def test_a_correlation_from_few_runs_is_not_a_number():
+    class Data:
+        def final(self, ids):
+            return pd.DataFrame({"run_id": ids, "score": [float(i[-1]) for i in ids]})
+
+    rows = [dict(run_id=f"Breakout{i}", game="Breakout", width=1, sparsity=0.0, seed=i,
+                 env_steps=1000, measure="srank", value=i * 10.0) for i in range(4)]
+    table = standard.measure_score_correlation(pd.DataFrame(rows), Data()).set_index("measure")
+    row = table.loc["srank of penultimate features (δ = 0.01)"]
+    assert row["mean Spearman ρ"].startswith("too few runs (n=4") and row["games"] == 0
 
 
 def test_at_env_steps_cuts_every_run_after_that_step(tmp_path):
@@ -82,8 +96,14 @@ def test_at_env_steps_cuts_every_run_after_that_step(tmp_path):
 
 
 def test_protocol_table_names_every_deviation():
-    table = standard.protocol_table()
-    assert {"sticky actions", "action set", "episode length", "difficulty ramping"} <= set(
-        table.index)
-    deviations = table[table["ours (preset std)"].str.contains("deviation")].index
-    assert "optimiser, update period" in deviations and "sticky actions" not in deviations
+    """Chapter 5's protocol table (a Markdown table of the notebook): one row per setting,
+    each deviation from original MinAtar marked as such."""
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "notebooks"
+                       / "05_standard_budget.ipynb", as_version=4)
+    table = next(c.source for c in nb.cells if c.cell_type == "markdown"
+                 and "| setting | original MinAtar" in c.source)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()
+            if line.startswith("| ") and not line.startswith("| setting")}
+    assert {"sticky actions", "action set", "episode length", "difficulty ramping"} <= set(rows)
+    assert "deviation" in rows["optimiser, update period"]
+    assert "deviation" not in rows["sticky actions"]

@@ -48,7 +48,7 @@ from prunebook.analysis.claim_rules import (
     verdict,
 )
 from prunebook.extras import missing_extra
-from prunebook.sweeps.registry import COMPARATOR_SWEEPS, get_sweep
+from prunebook.sweeps.registry import describe, get_sweep
 
 try:
     import pandas as pd
@@ -104,23 +104,30 @@ def judged_on(claim: Claim, sweep: str) -> bool:
 
 def planned_runs(sweep_name: str) -> pd.DataFrame | None:
     """The (agent, game, width, sparsity, seed, method) grid of a named sweep, with the grid
-    of the sweep that lends it comparators (:data:`COMPARATOR_SWEEPS`), or None if unknown."""
-    names = [sweep_name] + ([COMPARATOR_SWEEPS[sweep_name]]
-                            if sweep_name in COMPARATOR_SWEEPS else [])
+    of the sweep that lends it comparators (its description's `comparators`), or None if
+    unknown."""
+    lender = describe(sweep_name).comparators
+    names = [sweep_name] + ([lender] if lender else [])
     try:
         configs = [c for name in names for c in get_sweep(name).configs()]
     except Exception:  # an ad-hoc sweep: no plan to check completeness against
         return None
+    return plan_of(configs)
+
+
+def plan_of(configs) -> pd.DataFrame:
+    """The (agent, game, width, sparsity, seed, method) grid of some run configs: the plan a
+    comparison is complete against (a named sweep's, or the runs a chapter selected)."""
     plan = pd.DataFrame([(c.agent, c.game, c.width, float(c.final_sparsity), c.seed, c.variant)
                          for c in configs], columns=_KEY)
     return plan.drop_duplicates(ignore_index=True)
 
 
 def with_comparators(df: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
-    """A (suite, sweep, preset) group plus the runs its lender (:data:`COMPARATOR_SWEEPS`) has
+    """A (suite, sweep, preset) group plus the runs its lender (`registry.describe`) has
     and it has not, relabelled as the group's sweep and marked `borrowed_from`."""
     suite, sweep, preset = (group[c].iloc[0] for c in GROUP)
-    lender = COMPARATOR_SWEEPS.get(sweep)
+    lender = describe(sweep).comparators
     if lender is None:
         return group
     lent = df[(df["sweep"] == lender) & (df["suite"] == suite) & (df["preset"] == preset)]
@@ -158,7 +165,7 @@ def _incomplete(claim: Claim, df: pd.DataFrame, plan: pd.DataFrame) -> str:
         if not len(rows) or not (rows.width == width).any():
             if i < 2:  # a compared side this sweep never runs: not its comparison, no wait
                 return ""
-            continue  # the reference, borrowed from another sweep (REFERENCE_SWEEPS)
+            continue  # the reference, borrowed from another sweep
         missing, planned = _missing(plan, df, side, width)
         if missing:
             waiting.append(f"{side.label(width)}: {planned - missing} of {planned} runs")
@@ -300,7 +307,7 @@ def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
     does not depend on which other claims or groups are evaluated. With ``final3_df`` (the same
     runs scored over their last 3 iterations) every verdict gets its robustness alternatives.
     Reference runs come from the whole frame, so a sweep can borrow another's
-    (:data:`prunebook.analysis.normalization.REFERENCE_SWEEPS`).
+    (`prunebook.sweeps.registry.Description.reference_sweep`).
     """
     df = normalization.normalize_frame(final_df) if len(final_df) else final_df
     df3 = (normalization.normalize_frame(final3_df)

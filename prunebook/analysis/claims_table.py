@@ -17,6 +17,7 @@ from prunebook.analysis.claims import (
 )
 from prunebook.extras import missing_extra
 from prunebook.sweeps import store
+from prunebook.sweeps.registry import describe
 
 try:
     import pandas as pd
@@ -28,14 +29,10 @@ CHAPTERS = {"1": "01_scaling_degradation", "2": "02_pruned_scaling",
             "7": "07_pruning_vs_baselines"}
 
 
-SWEEP_CHAPTERS = {"online_std": "05_standard_budget", "rainbow_vmax100": "02_pruned_scaling"}
-"""Sweeps with a chapter of their own: their rows link there, whatever the claim."""
-
-
 def chapter_of(claim_id: str, sweep: str = "") -> str:
     """The notebook that gives a claim's details on `sweep` (1-*-pruned lives with claim 2)."""
-    if sweep in SWEEP_CHAPTERS:
-        return SWEEP_CHAPTERS[sweep]
+    if describe(sweep).chapter:  # a sweep with a chapter of its own: its rows link there
+        return describe(sweep).chapter
     return CHAPTERS["2" if claim_id.endswith("-pruned") else claim_id.split("-")[0]]
 
 

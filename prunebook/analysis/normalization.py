@@ -9,7 +9,8 @@ MinAtar has no human scores. We normalise by *reference runs*: per game, the mea
 the dense (sparsity 0) width-1 DQN runs, i.e. the paper's comparator (the original, unpruned,
 unscaled network), taken from the same sweep. 1.0 means "as good as dense width-1 DQN", 0.0 means
 "random policy". A sweep with no such runs of its own borrows them from another sweep of the same
-preset only when :data:`REFERENCE_SWEEPS` (or the ``reference_sweeps`` argument) names it; there
+preset only when its description in `prunebook.sweeps.registry` (or the ``reference_sweeps``
+argument) names it; there
 is no silent pooling. The reference runs are data, not a constant: every interval resamples them
 inside each bootstrap replicate (:func:`comparison` builds the :class:`prunebook.analysis.bootstrap.
 Normaliser` for that; a side that *is* the reference shares its resample). Human and measured
@@ -26,18 +27,12 @@ from prunebook.analysis.bootstrap import Normaliser
 from prunebook.analysis.random_policy import RANDOM_SCORE_FILES, random_scores
 from prunebook.extras import missing_extra
 from prunebook.spec import MINATAR_REFERENCE, REFERENCE_CONFIG
-from prunebook.sweeps.registry import COMPARATOR_SWEEPS
+from prunebook.sweeps.registry import describe
 
 try:
     import pandas as pd
 except ImportError as error:  # the 'analysis' extra is missing
     raise missing_extra("analysis", error) from error
-
-# Sweeps without reference runs of their own -> the sweep (same preset and games) that lends
-# them. rainbow_vmax100 (Rainbow at v_max=100, chapter 2) reruns online_cpu's Rainbow cells only;
-# controls_cpu and baselines_cpu (chapters 6, 7) are compared with online_cpu's runs.
-REFERENCE_SWEEPS: dict[str, str] = {"rainbow_vmax100": "online_cpu", **COMPARATOR_SWEEPS}
-
 
 def minatar_normalized(score, game: str, reference: float, random: float):
     """``(score - random) / (reference - random)``: 0 = random play, 1 = the reference."""
@@ -65,9 +60,12 @@ def _is_atari(suite: str) -> bool:
 
 
 def reference_sweep(sweep: str, reference_sweeps: dict[str, str] | None = None) -> str:
-    """The sweep whose reference runs normalise ``sweep``'s MinAtar runs (itself by default)."""
-    table = REFERENCE_SWEEPS if reference_sweeps is None else reference_sweeps
-    return table.get(sweep, sweep)
+    """The sweep whose reference runs normalise ``sweep``'s MinAtar runs: the one its
+    description names (`prunebook.sweeps.registry`), or ``reference_sweeps``' entry, else
+    itself."""
+    if reference_sweeps is not None:
+        return reference_sweeps.get(sweep, sweep)
+    return describe(sweep).reference_sweep or sweep
 
 
 def reference_rows(df: pd.DataFrame, sweep: str, preset: str,
@@ -142,7 +140,8 @@ def normalize_frame(
                     raise ValueError(
                         f"no {MINATAR_REFERENCE} runs for {row.game} with preset "
                         f"{row.preset!r} in sweep {lender} to normalise against (a sweep "
-                        "without its own can borrow them: normalization.REFERENCE_SWEEPS)")
+                        "without its own can borrow them: its description's reference in "
+                        "prunebook.sweeps.registry)")
                 reference, origin = refs[key]
                 if row.preset not in tables:
                     raise ValueError(f"no MinAtar random-policy table for preset {row.preset!r}")
@@ -173,7 +172,7 @@ def plain_runs(df: pd.DataFrame) -> pd.Series:
 
 
 def _borrowed_from(rows: pd.DataFrame) -> str | None:
-    """The sweep a side's rows were lent by (`analysis.claims.COMPARATOR_SWEEPS`), if all were."""
+    """The sweep a side's rows were lent by (its description's `comparators`), if all were."""
     if "borrowed_from" not in rows.columns or rows["borrowed_from"].isna().any():
         return None
     lenders = set(rows["borrowed_from"])

@@ -104,7 +104,7 @@ def sweep_progress(results_root: str | Path, sweeps: Sequence[str]) -> dict[str,
     """``{sweep: (finished runs, runs planned)}`` from the results files' names."""
     out = {}
     for name in sweeps:
-        if name not in registry.SWEEPS:
+        if name not in registry.DESCRIPTIONS:
             continue
         planned = {c.run_id for c in registry.get_sweep(name).configs()}
         done = {p.stem for p in (Path(results_root) / name).glob("*.json")} & planned

@@ -1,10 +1,10 @@
 """One work queue over several sweeps, with a deadline: what a session's workers train next.
 
-A free worker resumes a run whose checkpoint is on disk first (its progress would otherwise
-wait for a later session), else starts the next run, in the sweeps' order, whose estimated
-training time fits before the deadline. Estimates are seconds per progress unit measured on
-finished runs of the same (sweep, agent, width), preferring runs made on this CPU model, then
-the registry's cost prior (`COST_PRIORS`), then the nearest measured width scaled linearly
+A free worker resumes a run whose checkpoint is on disk first (its progress would otherwise wait
+for a later session), else starts the next run, in the sweeps' order, whose estimated training
+time fits before the deadline. Estimates are seconds per progress unit measured on finished runs
+of the same (sweep, agent, width), preferring runs made on this CPU model, then the sweep's cost
+prior (`registry.describe(name).cost_prior`), then the nearest measured width scaled linearly
 (an extrapolation, marked as such). Nothing here trains or waits: it reads results and
 checkpoints (and, like every sweep, restores a finished run's cached copy), so the executor
 (`prunebook.sweeps.local.run_queue`), `prunebook status` and the tests share it.
@@ -28,7 +28,7 @@ from prunebook.sweeps.checkpoints import (
 )
 from prunebook.sweeps.cost import Rate, measured_rates, run_progress
 from prunebook.sweeps.grid import Sweep
-from prunebook.sweeps.registry import COST_PRIORS, get_sweep
+from prunebook.sweeps.registry import describe, get_sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +71,7 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
     runs whose donor's masks are not there yet, are left out."""
     partial, fresh = [], []
     for sweep in sweeps:
-        prior = COST_PRIORS.get(sweep.name)
+        prior = describe(sweep.name).cost_prior
         tables = [measured_rates(sweep.name, results_root, cpu)]
         if prior:
             tables.append(measured_rates(prior, results_root, cpu))

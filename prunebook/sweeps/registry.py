@@ -15,7 +15,8 @@ normalisation reference.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prunebook.config import (
@@ -73,7 +74,7 @@ def controls_sweep(preset: str = "cpu", games=BOOK_GAMES, seeds=BOOK_SEEDS,
     GMP x5 at 50/80/90%, x10 dense and x10 at 95% (equal kept weights: x10 at 95% keeps about
     as many as x5 at 90%, x5 at 80% about as many as dense x1), static random 95% at x1 and
     x5, and the lottery ticket of 95% x5. The comparators (dense and 95% at x1 and x5) are
-    borrowed from `online_cpu` (`COMPARATOR_SWEEPS`). Queued grid by grid, so that the
+    borrowed from `online_cpu` (its description's `comparators`). Queued grid by grid, so that the
     pre-registered comparisons complete early: GMP 95% x5 for every seed (the lottery tickets'
     donors, which also rerun `online_cpu`'s runs with the §5 measures) and dense x5 for the
     first seed (the same check); static random x1 and x5; the lottery tickets, after their
@@ -147,47 +148,96 @@ def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,
     return Sweep(name or f"offline_{preset}", (grid,))
 
 
-SWEEPS = {
-    "online_cpu": lambda: online_sweep("cpu"),
-    "online_std": lambda: standard_budget_sweep("std"),
-    "rainbow_vmax100": lambda: vmax_sweep("cpu"),
-    "online_ci": lambda: online_sweep("ci", games=("Breakout",), seeds=(0,), widths=(1, 2, 3)),
-    "online_paper": lambda: online_sweep("paper", games=PAPER_15_GAMES, seeds=PAPER_SEEDS),
-    "offline_cpu": lambda: offline_sweep("cpu"),
-    "offline_ci": lambda: offline_sweep("ci", games=("Breakout",), seeds=(0,)),
-    "controls_cpu": lambda: controls_sweep("cpu"),
-    "controls_ci": controls_ci_sweep,
-    "baselines_cpu": lambda: baselines_sweep("cpu"),
-    "baselines_ci": lambda: baselines_sweep("ci", games=("Breakout",), seeds=(0,), widths=(1,),
-                                            with_comparators=True),
+@dataclasses.dataclass(frozen=True)
+class Description:
+    """Everything the book and the tools know about one named sweep, written once.
+
+    `experiment` and `preset` name the sweep from a chapter's side (chapter 6 at preset "ci"
+    reads `find("controls", "ci")`); `chapter` is the page its claims link to when that is not
+    the claim's own chapter; `comparators` lends its dense and GMP runs to compare with (and
+    its normalisation reference); `reference` lends only the reference; `cost_prior` is whose
+    measured rate estimates this sweep's runs before its own first run of a group finishes;
+    `in_book` sweeps have a cost table on the Performance page and downloadable scores.
+    """
+
+    make: Callable[[], Sweep]
+    experiment: str
+    preset: str
+    chapter: str = ""
+    comparators: str | None = None
+    reference: str | None = None
+    cost_prior: str | None = None
+    lent_sparsities: tuple[float, ...] | None = None  # of the comparators, what its chapter shows
+    in_book: bool = False
+
+    @property
+    def reference_sweep(self) -> str | None:
+        """The sweep whose dense x1 DQN runs normalise this one's (None: its own)."""
+        return self.reference or self.comparators
+
+
+DESCRIPTIONS: dict[str, Description] = {
+    "online_cpu": Description(lambda: online_sweep("cpu"), "online", "cpu", in_book=True),
+    "offline_cpu": Description(lambda: offline_sweep("cpu"), "offline", "cpu", in_book=True),
+    "online_std": Description(lambda: standard_budget_sweep("std"), "online", "std",
+                              chapter="05_standard_budget", cost_prior="online_cpu",
+                              in_book=True),
+    "rainbow_vmax100": Description(lambda: vmax_sweep("cpu"), "vmax", "cpu",
+                                   chapter="02_pruned_scaling", reference="online_cpu",
+                                   cost_prior="online_cpu", in_book=True),
+    "controls_cpu": Description(lambda: controls_sweep("cpu"), "controls", "cpu",
+                                comparators="online_cpu", cost_prior="online_cpu",
+                                in_book=True),
+    "baselines_cpu": Description(lambda: baselines_sweep("cpu"), "baselines", "cpu",
+                                 comparators="online_cpu", cost_prior="online_cpu",
+                                 lent_sparsities=(0.0, 0.95), in_book=True),
+    "online_ci": Description(lambda: online_sweep("ci", games=("Breakout",), seeds=(0,),
+                                                  widths=(1, 2, 3)), "online", "ci"),
+    "online_paper": Description(lambda: online_sweep("paper", games=PAPER_15_GAMES,
+                                                     seeds=PAPER_SEEDS), "online", "paper"),
+    "offline_ci": Description(lambda: offline_sweep("ci", games=("Breakout",), seeds=(0,)),
+                              "offline", "ci"),
+    "controls_ci": Description(controls_ci_sweep, "controls", "ci"),
+    "baselines_ci": Description(lambda: baselines_sweep("ci", games=("Breakout",), seeds=(0,),
+                                                        widths=(1,), with_comparators=True),
+                                "baselines", "ci"),
 }
+"""One description per named sweep: the only place a sweep's name is tied to anything."""
 
+UNDESCRIBED = Description(lambda: Sweep("", ()), "", "")
+"""What an ad-hoc sweep (`prunebook run --name ...`) is: no chapter, lender or cost prior."""
 
-BOOK_SWEEPS = ("online_cpu", "offline_cpu", "online_std", "rainbow_vmax100", "controls_cpu",
-               "baselines_cpu")
+BOOK_SWEEPS = tuple(name for name, d in DESCRIPTIONS.items() if d.in_book)
 """The sweeps the book shows (each has a cost table on the Performance page)."""
 
 
-COMPARATOR_SWEEPS = {"controls_cpu": "online_cpu", "baselines_cpu": "online_cpu"}
-"""Sweeps compared with another sweep's runs (the paper's dense and GMP runs at the same preset),
-which lends them its normalisation reference too."""
+def describe(name: str) -> Description:
+    """A named sweep's description (:data:`UNDESCRIBED` for an ad-hoc one)."""
+    return DESCRIPTIONS.get(name, UNDESCRIBED)
 
 
-COST_PRIORS = {"online_std": "online_cpu", "rainbow_vmax100": "online_cpu",
-               "controls_cpu": "online_cpu", "baselines_cpu": "online_cpu"}
-"""Whose measured rate (seconds per agent step) estimates a sweep's groups before its own
-first run of that group finishes."""
+def find(experiment: str, preset: str) -> str:
+    """The name of the sweep that runs `experiment` at `preset` ("online", "cpu" ->
+    "online_cpu"); a `ConfigError` naming the presets it has otherwise."""
+    names = [n for n, d in DESCRIPTIONS.items() if (d.experiment, d.preset) == (experiment,
+                                                                              preset)]
+    if len(names) != 1:
+        presets = sorted(d.preset for d in DESCRIPTIONS.values() if d.experiment == experiment)
+        raise ConfigError(f"preset={preset!r}: the {experiment!r} experiment has no sweep at "
+                          f"that preset; choose one of {presets}")
+    return names[0]
 
 
 def cost_rows(name: str, results_root="results") -> list:
     """`cost.cost_estimate` of a named sweep, with its cost prior (what `prunebook status`
     prints and `make claims` writes to the Performance page)."""
-    prior = COST_PRIORS.get(name)
+    prior = describe(name).cost_prior
     return cost.cost_estimate(get_sweep(name), results_root,
                               prior=get_sweep(prior) if prior else None)
 
 
 def get_sweep(name: str) -> Sweep:
-    if name not in SWEEPS:
-        raise ConfigError(f"sweep={name!r} is not defined; choose one of {sorted(SWEEPS)}")
-    return SWEEPS[name]()
+    if name not in DESCRIPTIONS:
+        raise ConfigError(f"sweep={name!r} is not defined; choose one of "
+                          f"{sorted(DESCRIPTIONS)}")
+    return DESCRIPTIONS[name].make()

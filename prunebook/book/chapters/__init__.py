@@ -1,6 +1,6 @@
 """The chapters' helpers: which runs a chapter needs, loading them (or training a tiny version
-live at preset "ci"), how much of the sweep has finished, and the tables, figures and sentences
-the notebooks show. The notebooks only choose parameters and call these functions.
+live at preset "ci"), how much of the sweep has finished, and the tables and figures the
+notebooks show. The notebooks only choose parameters and call these functions.
 
 Chapters 1-3 read one sweep: `online_cpu` (`prunebook.sweeps.registry`) at preset "cpu",
 `online_paper` at preset "paper" (the same grid on the paper's Atari setting, run on GPUs with
@@ -25,10 +25,12 @@ The package is split by what a notebook cell asks for; every public name is re-e
 so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so on:
 
 * `selections`: presets, :class:`Selection` and :func:`selection` (which runs; checked early);
-* `data`: :class:`ChapterData`, :func:`load`, :func:`run_live`, :func:`load_or_run`;
+* `source`: where any chapter's runs come from: :func:`results_for` (the committed folder, or
+  at preset "ci" :func:`run_live`, the one live trainer of every chapter);
+* `data`: :class:`ChapterData`, :func:`load`, :func:`load_or_run`;
 * `describe`: what the runs are, in words and in the setup table, and config drift;
 * `summary`: :func:`result_box`, the answer a chapter opens with;
-* `verdicts`: claims resolved for the chapter, their verdicts, table and sentences;
+* `verdicts`: claims resolved for the chapter, their verdicts and tables;
 * `tables`: IQM, gain and measured-sparsity tables;
 * `figures`: the figures and the pruning window they shade;
 * `commands`: the shell commands that make the runs, and the paper-scale instructions;
@@ -41,13 +43,7 @@ so notebooks call `chapters.selection(...)`, `chapters.load_or_run(...)`, and so
 
 from prunebook.analysis.claims_table import sweep_results
 from prunebook.book.chapters.commands import paper_instructions, run_commands
-from prunebook.book.chapters.data import (
-    ChapterData,
-    load,
-    load_or_run,
-    resolve_results_root,
-    run_live,
-)
+from prunebook.book.chapters.data import ChapterData, load, load_or_run
 from prunebook.book.chapters.describe import (
     config_drift,
     scale_description,
@@ -73,7 +69,6 @@ from prunebook.book.chapters.offline import (
     offline_load_or_run,
     offline_sensitivity_table,
     offline_setting_table,
-    offline_summary,
     offline_verdict_table,
 )
 from prunebook.book.chapters.selections import (
@@ -81,22 +76,20 @@ from prunebook.book.chapters.selections import (
     CI_SEEDS,
     CI_WIDTHS,
     CONFIG_COLUMNS,
-    SWEEP_NAMES,
     Selection,
     preset_defaults,
     preset_sweep,
     selection,
 )
+from prunebook.book.chapters.source import resolve_results_root, results_for, run_live
 from prunebook.book.chapters.summary import methods_known, result_box
 from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity, readable
 from prunebook.book.chapters.verdicts import (
     chapter_claim,
     claim_results,
-    discussion,
     evaluate_claim,
     normalisation_warnings,
     robustness_table,
-    sentence,
     verdict_details,
     verdict_table,
 )
@@ -104,15 +97,17 @@ from prunebook.book.chapters.vmax import vmax_check
 
 __all__ = [
     # selections
-    "SWEEP_NAMES", "CI_SEEDS", "CI_GAMES", "CI_WIDTHS",
+    "CI_SEEDS", "CI_GAMES", "CI_WIDTHS",
     "CONFIG_COLUMNS", "preset_sweep", "preset_defaults", "Selection", "selection",
     # data
-    "resolve_results_root", "ChapterData", "load", "run_live", "load_or_run",
+    "ChapterData", "load", "load_or_run",
+    # source: where every chapter's runs come from (committed, or trained live at "ci")
+    "resolve_results_root", "run_live", "results_for",
     # describe
     "scale_description", "what_we_ran", "setup_table", "config_drift", "show_table",
     # verdicts
     "sweep_results", "chapter_claim", "evaluate_claim", "claim_results", "normalisation_warnings",
-    "verdict_table", "verdict_details", "robustness_table", "sentence", "discussion",
+    "verdict_table", "verdict_details", "robustness_table",
     # summary: the result box a chapter opens with
     "result_box", "methods_known",
     # tables
@@ -128,5 +123,4 @@ __all__ = [
     "OfflineData", "offline_load_or_run", "offline_setting_table", "offline_behaviour_table",
     "figure_offline_curves", "offline_collapse_table", "offline_iqm_table",
     "figure_offline_iqm_vs_width", "offline_verdict_table", "offline_sensitivity_table",
-    "offline_summary",
 ]

@@ -1,42 +1,26 @@
-"""A chapter's finished runs: read from `results/<sweep>/` (presets "cpu" and "paper") or
-trained live in a temporary folder (preset "ci"), and held in a :class:`ChapterData` that knows
-which of the runs the selection needs are present: the coverage text, the balanced seeds the
-figures use and the complete configurations a verdict waits for. Loading never computes; only
-`run_live` trains.
+"""A chapter's finished runs, read from `results/<sweep>/` (presets "cpu", "std", "paper") or
+trained live in a temporary folder (preset "ci"), both through `source.results_for`, and held
+in a :class:`ChapterData` that knows which of the runs the selection needs are present: the
+coverage text, the balanced seeds the figures use and the runs the claims engine checks a
+comparison against. Loading never computes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import tempfile
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from prunebook.analysis import normalization
-from prunebook.book import colab
 from prunebook.book.chapters.selections import CONFIG_COLUMNS, Selection, preset_sweep
+from prunebook.book.chapters.source import display_path, resolve_results_root, results_for
 from prunebook.config import RunConfig
 from prunebook.config.base import variant_of
-from prunebook.sweeps import local, store
-from prunebook.sweeps.local import SerialExecutor
+from prunebook.sweeps import store
 from prunebook.sweeps.store import RUN_COLUMNS
-
-
-def resolve_results_root(results_root: str | Path = "results") -> Path:
-    """`results_root` as a path: absolute as given; "results" is the book's results folder
-    (`$PRUNEBOOK_RESULTS` or `<repo>/results`); other relative paths are relative to the repo."""
-    path = Path(results_root)
-    if path.is_absolute():
-        return path
-    if str(results_root) == "results":
-        return colab.results_root()
-    root = colab.repo_root()
-    return (root if root is not None else Path.cwd()) / path
 
 
 @dataclasses.dataclass
@@ -196,8 +180,9 @@ def _read_dir(folder: Path, wanted: set[str]):
     return configs, sparsity, versions, records
 
 
-def load(sel: Selection, results_root: str | Path = "results") -> ChapterData:
-    """The selection's finished runs from `<results_root>/<sweep>/` (no compute)."""
+def load(sel: Selection, results_root: str | Path = "results", source: str = "") -> ChapterData:
+    """The selection's finished runs from `<results_root>/<sweep>/` (no compute); `source` says
+    where they came from (default: that folder)."""
     root = resolve_results_root(results_root)
     folder = root / sel.sweep_name
     wanted = {c.run_id for c in sel.configs()}
@@ -209,41 +194,15 @@ def load(sel: Selection, results_root: str | Path = "results") -> ChapterData:
         all_ids = {c.run_id for c in sweep.configs()}
         total = len(all_ids)
         done = sum(p.stem in all_ids for p in folder.glob("*.json")) if folder.is_dir() else 0
-    where = _display_path(folder)
-    source = where if folder.is_dir() else f"{where} does not exist: not yet run"
+    if not source:
+        where = display_path(folder)
+        source = where if folder.is_dir() else f"{where} does not exist: not yet run"
     return ChapterData(sel, source, runs, configs, sparsity, versions, done, total,
                        measure_rows(records))
 
 
-def _display_path(path: Path) -> str:
-    root = colab.repo_root()
-    try:
-        return str(path.relative_to(root)) if root is not None else str(path)
-    except ValueError:
-        return str(path)
-
-
-def run_live(sel: Selection, executor=None) -> ChapterData:
-    """Train the selection's runs (serially, in a temporary folder) and load them."""
-
-    tmp = Path(tempfile.mkdtemp(prefix="prunebook-ci-"))
-    try:
-        with warnings.catch_warnings():  # tqdm.auto without ipywidgets; no bar is shown anyway
-            warnings.filterwarnings("ignore", message="IProgress not found")
-            local.run_sweep(sel.sweep(), tmp / "results", tmp / "checkpoints",
-                            executor or SerialExecutor(), show_progress=False)
-        data = load(sel, tmp / "results")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    data.source = (f"trained just now in a temporary folder: {len(sel.configs())} runs of "
-                   f"preset {sel.preset!r}")
-    data.sweep_done = data.sweep_total = None
-    return data
-
-
 def load_or_run(sel: Selection, results_root: str | Path = "results", executor=None
                 ) -> ChapterData:
-    """Preset "ci": train the selection live; "cpu"/"paper": load `results/<sweep>/`."""
-    if sel.preset == "ci":
-        return run_live(sel, executor)
-    return load(sel, results_root)
+    """The selection's runs, committed or (preset "ci") trained now: `source.results_for`."""
+    root, where = results_for(sel.preset, sel.configs(), sel.sweep_name, results_root, executor)
+    return load(sel, root, where)

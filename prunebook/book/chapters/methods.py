@@ -2,7 +2,7 @@
 
 `controls_cpu` (chapter 6) and `baselines_cpu` (chapter 7) are compared with `online_cpu`'s
 dense and GMP DQN runs, which lend them their comparators and their normalisation reference
-(`sweeps.registry.COMPARATOR_SWEEPS`). A :class:`MethodData` holds the sweep's own runs and
+(their descriptions in `sweeps.registry`). A :class:`MethodData` holds the sweep's own runs and
 the lent ones, relabelled as the sweep's (marked ``borrowed_from``), exactly as the claims
 engine sees them, plus the unrelabelled frame the reference is read from. Preset ``ci`` trains
 the small `*_ci` sweep (comparators included) in a temporary folder.
@@ -11,9 +11,6 @@ the small `*_ci` sweep (comparators included) in a temporary folder.
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 
 import jax
@@ -23,20 +20,15 @@ import pandas as pd
 
 from prunebook.analysis import bootstrap, claims, normalization, plots
 from prunebook.analysis.claim_rules import ClaimResult
-from prunebook.book.chapters.data import measure_rows, resolve_results_root
+from prunebook.book.chapters.data import measure_rows
 from prunebook.book.chapters.describe import scale_description
+from prunebook.book.chapters.source import LIVE_PRESET, resolve_results_root, results_for
 from prunebook.book.params import ParameterError
-from prunebook.config import config_from_dict
+from prunebook.config import ConfigError, config_from_dict
 from prunebook.envs.minatar import from_config
 from prunebook.networks import make_network
-from prunebook.sweeps import local, registry, store
-from prunebook.sweeps.local import SerialExecutor
+from prunebook.sweeps import registry, store
 
-SWEEPS = {"controls": {"cpu": "controls_cpu", "ci": "controls_ci"},
-          "baselines": {"cpu": "baselines_cpu", "ci": "baselines_ci"}}
-LENT_SPARSITIES = {"controls": None, "baselines": (0.0, 0.95)}
-"""Which of the lender's DQN runs a chapter shows (None: all; chapter 7 compares with the
-paper's dense and 95% GMP runs only)."""
 KINDS = {"": None, "static_random": "static random", "lottery": "lottery ticket",
          "weight_decay": "weight decay", "l2": "L2", "reset": "Reset", "redo": "ReDo"}
 FIGURE_REPS = 2_000
@@ -58,12 +50,10 @@ class MethodData:
 
 
 def sweep_name(chapter: str, preset: str) -> str:
-    if chapter not in SWEEPS:
-        raise ParameterError(f"chapter {chapter!r} is not one of {sorted(SWEEPS)}")
-    if preset not in SWEEPS[chapter]:
-        raise ParameterError(f"parameter 'preset' = {preset!r} is not allowed; expected one "
-                             f"of {sorted(SWEEPS[chapter])}")
-    return SWEEPS[chapter][preset]
+    try:
+        return registry.find(chapter, preset)
+    except ConfigError as error:
+        raise ParameterError(f"parameter {error}") from error
 
 
 def label(method: str, width: int, sparsity: float) -> str:
@@ -102,7 +92,7 @@ def _records(root: Path, sweep: str, sparsities=None) -> list[dict]:
 
 def _assemble(sweep: str, preset: str, records: list[dict], source: str) -> MethodData:
     runs = store.runs_frame(records)
-    lender = registry.COMPARATOR_SWEEPS.get(sweep)
+    lender = registry.describe(sweep).comparators
     finals = {}
     for n in (1, 3):
         final = store.final_scores(runs, last_iterations=n) if len(runs) else pd.DataFrame(
@@ -169,42 +159,32 @@ def rerun_table(records: list[dict], sweep: str, lender: str | None) -> pd.DataF
     return pd.DataFrame(rows, columns=RERUN_COLUMNS).set_index("run")
 
 
-def load(chapter: str, preset: str = "cpu", results_root: str | Path = "results") -> MethodData:
+def load(chapter: str, preset: str = "cpu", results_root: str | Path = "results",
+         source: str = "") -> MethodData:
     """The chapter's sweep and its lender's DQN runs from `results/` (no compute)."""
     sweep = sweep_name(chapter, preset)
     root = resolve_results_root(results_root)
-    lender = registry.COMPARATOR_SWEEPS.get(sweep)
+    about = registry.describe(sweep)
+    lender = about.comparators
     records = _records(root, sweep) + (
-        _records(root, lender, LENT_SPARSITIES[chapter]) if lender else [])
+        _records(root, lender, about.lent_sparsities) if lender else [])
     planned = {c.run_id for c in registry.get_sweep(sweep).configs()}
     done = sum(r["run_id"] in planned for r in records if r["sweep"] == sweep)
-    where = f"results/{sweep}/" + (f" and results/{lender}/ (comparators)" if lender else "")
+    where = source or f"results/{sweep}/" + (f" and results/{lender}/ (comparators)"
+                                             if lender else "")
     data = _assemble(sweep, preset, records, where)
     data.done, data.total = done, len(planned)
     return data
 
 
-def run_live(chapter: str, executor=None) -> MethodData:
-    """Train the chapter's `ci` sweep (comparators included) in a temporary folder."""
-    sweep = registry.get_sweep(sweep_name(chapter, "ci"))
-    tmp = Path(tempfile.mkdtemp(prefix="prunebook-ci-"))
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="IProgress not found")
-            local.run_sweep(sweep, tmp / "results", tmp / "checkpoints",
-                            executor or SerialExecutor(), show_progress=False)
-        data = load(chapter, "ci", tmp / "results")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    data.source = f"trained just now in a temporary folder: {len(sweep.configs())} runs (ci)"
-    return data
-
-
 def load_or_run(chapter: str, preset: str = "cpu", results_root: str | Path = "results",
                 executor=None) -> MethodData:
-    sweep_name(chapter, preset)  # a bad preset fails before any compute
-    return run_live(chapter, executor) if preset == "ci" else load(chapter, preset,
-                                                                   results_root)
+    """The chapter's runs, committed or (preset "ci": the `*_ci` sweep, comparators included)
+    trained now: `source.results_for`. A bad preset fails before any compute."""
+    name = sweep_name(chapter, preset)
+    root, where = results_for(preset, registry.get_sweep(name).configs(), name, results_root,
+                              executor)
+    return load(chapter, preset, root, where if preset == LIVE_PRESET else "")
 
 
 def coverage_text(data: MethodData) -> str:

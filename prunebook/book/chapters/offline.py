@@ -12,7 +12,6 @@ against the behaviour policy (the DQN whose experience was logged), from the sam
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,18 +20,13 @@ import numpy as np
 import pandas as pd
 
 from prunebook.analysis import claims, normalization, plots, stats
-from prunebook.analysis.claims import CLAIMS, CLAIMS_BY_ID, ClaimResult
+from prunebook.analysis.claims import CLAIMS
 from prunebook.analysis.claims_table import format_row
-from prunebook.book.chapters.data import resolve_results_root
-from prunebook.book.chapters.verdicts import sentence
+from prunebook.book.chapters.source import LIVE_PRESET, results_for
 from prunebook.config import OfflineConfig, logging_config
-from prunebook.loops.offline import use_compilation_cache
 from prunebook.pruning import GMPSchedule
 from prunebook.spec import BOOK_SEEDS
-from prunebook.sweeps import store
-from prunebook.sweeps.grid import Sweep
-from prunebook.sweeps.local import SerialExecutor
-from prunebook.sweeps.logger import prepare_sweep
+from prunebook.sweeps import registry, store
 from prunebook.sweeps.registry import offline_sweep
 
 NOT_YET_RUN = ("not yet run: no offline results in {folder}. The offline sweep has not been run "
@@ -56,33 +50,6 @@ def chapter_configs(preset: str, agents: Sequence[str], games: Sequence[str],
     sweep = offline_sweep(preset, games=games, seeds=seeds, widths=widths,
                           sparsities=sparsities, agents=agents)
     return sweep.configs()
-
-
-def run_live(configs: Sequence[OfflineConfig], workdir: Path | str | None = None,
-             sweep_name: str = "offline_ci") -> Path:
-    """Train `configs` here and now (the ci path of the chapter); returns the results root.
-
-    Datasets go to the usual cache (they are deterministic); results and checkpoints to
-    `workdir` (a new temporary folder by default). Runs that differ only in sparsity or seed
-    share compiled code through JAX's persistent compilation cache.
-    """
-    use_compilation_cache()
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="prunebook-offline-"))
-    sweep = Sweep(sweep_name, (_FixedGrid(tuple(configs)),))
-    prepare_sweep(sweep, workdir / "results")
-    SerialExecutor().run(sweep.configs(), sweep_name, workdir / "results",
-                         workdir / "checkpoints", lambda kind, event: None)
-    return workdir / "results"
-
-
-@dataclasses.dataclass(frozen=True)
-class _FixedGrid:
-    """A sweep grid of given configs (the ci runs, whatever their parameters)."""
-
-    runs: tuple[OfflineConfig, ...]
-
-    def configs(self) -> list[OfflineConfig]:
-        return list(self.runs)
 
 
 class OfflineAnalysis(NamedTuple):
@@ -125,15 +92,12 @@ def offline_load_or_run(preset: str, agents: Sequence[str], games: Sequence[str]
                         widths: Sequence[int], sparsities: Sequence[float], seed: int = 0,
                         last_iterations: int = 1, reps: int = 2_000,
                         results_root: str | Path = "results") -> OfflineData:
-    """Chapter 4's runs, analysed: preset "ci" trains a tiny sweep live (:func:`run_live`, in a
+    """Chapter 4's runs, analysed: preset "ci" trains a tiny sweep live (`source.run_live`, in a
     temporary folder), "cpu" reads `<results_root>/offline_cpu/` (no compute but statistics)."""
     expected = chapter_configs(preset, agents, games, widths, sparsities, seed)
-    sweep = f"offline_{preset}"
-    if preset == "ci":
-        root = run_live(expected, sweep_name=sweep)
-        folder = f"{root / sweep}/"
-    else:
-        root, folder = resolve_results_root(results_root), f"{results_root}/{sweep}/"
+    sweep = registry.find("offline", preset)
+    root, _ = results_for(preset, expected, sweep, results_root)
+    folder = f"{root / sweep}/" if preset == LIVE_PRESET else f"{results_root}/{sweep}/"
     analysis = analyse(root, sweep, expected, last_iterations, reps, seed)
     return OfflineData(analysis, folder, root, sweep, tuple(expected), seed, reps,
                        last_iterations)
@@ -190,6 +154,7 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
         """Claim 4 rows with a run's final score = mean of its last `iterations` evaluations;
         generator and replicates as `claims.evaluate_all`, so at 1 they equal the front page."""
         scores = store.final_scores(runs, last_iterations=iterations)
+        plan = claims.plan_of(expected)
         out = []
         for claim in (c for c in CLAIMS if c.id.startswith("4-")):
             sides = [(claim.numerator.agent, claim.numerator.width, s)
@@ -197,15 +162,10 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
             needed = {c.run_id for c in expected if (c.agent, c.width, c.final_sparsity) in sides}
             if not needed:
                 continue  # this comparison is outside the chosen parameters
-            missing = (needed - present) | (behaviour_ids - set(runs["run_id"]))
-            scale = f"sweep {sweep} · {len(needed) - len(needed - present)}/{len(needed)} runs"
-            if missing:
-                out.append(ClaimResult(
-                    claim.id, "not yet run", None, None, claim.paper, scale,
-                    note=f"waiting for {len(missing)} runs of this comparison"))
-                continue
-            subset = scores[scores["run_id"].isin(needed | behaviour_ids)]
-            out.append(claims.evaluate(claim, subset, claims.claim_rng(claim.id, seed)))
+            # complete or "not yet run" is the claims engine's call, against the chapter's runs
+            subset = scores[scores["run_id"].isin(wanted | behaviour_ids)]
+            out.append(claims.evaluate(claim, subset, claims.claim_rng(claim.id, seed),
+                                       plan=plan))
         return out
 
     def as_table(rows):
@@ -297,27 +257,6 @@ def offline_sensitivity_table(data: OfflineData) -> pd.DataFrame | None:
     """The same rows with a run's final score = the mean of its last 3 evaluations."""
     analysis = _analysis(data)
     return None if analysis is None else analysis.sensitivity
-
-
-def offline_summary(data: OfflineData) -> str:
-    """What chapter 4's runs say, in sentences built from the numbers (Markdown): one per
-    claim-4 comparison (its verdict) and one per width on the collapse (dense vs 95%); the
-    not-yet-run message while there are no runs."""
-    analysis = data.analysis
-    if analysis is None:
-        return data.not_yet_run
-    runs_per_game = int(analysis.final.groupby(["agent", "width", "sparsity", "game"])
-                        .size().min())
-    lines = [f"* {sentence(r, CLAIMS_BY_ID[r.claim_id], runs_per_game)}"
-             for r in analysis.results]
-    collapse = collapse_table(analysis.curves, data.last_iterations)
-    for (agent, width), group in collapse.groupby(["agent", "width"]):
-        parts = [f"{'dense' if row.sparsity == 0 else f'{row.sparsity:.0%} sparse'} peaks at "
-                 f"{row.peak:.2f} (update {row.peak_update:,}) and ends at {row.final:.2f}"
-                 for row in group.itertuples(index=False)]
-        lines.append(f"* **Collapse, {agent} w{width}** (IQM of normalised return over the "
-                     f"finished runs): {'; '.join(parts)}.")
-    return "\n".join(lines)
 
 
 # ---- the frames behind them

@@ -24,8 +24,6 @@ from prunebook.spec import (
 from prunebook.sweeps import registry
 from prunebook.sweeps.grid import Grid, Sweep
 
-SWEEP_NAMES = {"ci": "online_ci", "cpu": "online_cpu", "std": "online_std",
-               "paper": "online_paper"}
 CI_SEEDS = (0,)
 CI_GAMES = ("Breakout",)
 CI_WIDTHS = (1, 2)
@@ -34,7 +32,7 @@ CONFIG_COLUMNS = ["agent", "width", "sparsity"]
 
 def preset_sweep(preset: str) -> Sweep | None:
     """The named sweep a preset's chapters read (None at "ci": those runs are trained live)."""
-    return registry.get_sweep(SWEEP_NAMES[preset]) if preset != "ci" else None
+    return registry.get_sweep(registry.find("online", preset)) if preset != "ci" else None
 
 
 def preset_defaults(preset: str) -> dict[str, tuple]:
@@ -64,7 +62,7 @@ class Selection:
 
     @property
     def sweep_name(self) -> str:
-        return SWEEP_NAMES[self.preset]
+        return registry.find("online", self.preset)
 
     @property
     def cells(self) -> list[tuple[str, int, float]]:

@@ -1,10 +1,10 @@
 """Chapter 5: MinAtar at its standard budget, and the paper's §5 measures over training.
 
-What this module adds to the chapter helpers: the protocol table (our `std` preset against
-original MinAtar), the §5 measures of every run as a long frame (they live in the results
-records' iterations, see `prunebook.measures`), the Fig 11-style figure of those measures,
-how each measure relates to the final score, and the chapter's claims read part-way through
-training (at 500k agent steps, the `cpu` budget).
+What this module adds to the chapter helpers (the protocol table, our `std` preset against
+original MinAtar, is a Markdown table of the notebook): the §5 measures of every run as a long
+frame (they live in the results records' iterations, see `prunebook.measures`), the Fig 11-style
+figure of those measures, how each measure relates to the final score, and the chapter's claims
+read part-way through training (at 500k agent steps, the `cpu` budget).
 """
 
 from __future__ import annotations
@@ -29,42 +29,6 @@ MEASURES = {  # record key -> (label, unit) of the Fig 11-style panels
     "td_target_var": ("variance of TD targets", "variance (return units²)"),
 }
 
-PROTOCOL_ROWS = [
-    # setting, original MinAtar (Young & Tian 2019), ours at preset "std"
-    ("agent steps per run", "5M", "5M (50 iterations of 100k)"),
-    ("sticky actions", "probability 0.1; the last action carries over episode ends",
-     "the same in training, through gymnax's StickyActionWrapper (its `reset` would remember "
-     "a no-op, but the loop resets episodes itself and keeps the action); the random-policy "
-     "anchor measures each environment's second episode for the same reason (since "
-     "2026-12-06; before, ~10% of its episodes began with a forced no-op)"),
-    ("action set", "all 6 actions in every game", "the same (gymnax's default would be the "
-     "minimal set: 3-6 actions)"),
-    ("episode length", "no cap; Freeway is terminal after 2,501 steps by its rules",
-     "cap of 27,000 steps (Dopamine's; no random episode reaches it); Freeway is truncated "
-     "after 2,500 steps and the learner bootstraps through the cut — deviation (1 step in "
-     "2,501, every Freeway episode)"),
-    ("difficulty ramping", "on", "on (gymnax's defaults; Breakout and Freeway have none)"),
-    ("Asterix spawning", "a uniformly chosen free slot; nothing when all 8 are full",
-     "the same (`asterix_spawn=\"minatar\"`, since 2026-12-06); gymnax's own spawning (kept "
-     "by `cpu`) skips a slot and blanks an occupied one when none is free: from 8 full slots "
-     "always 7, from 7 full 6 in 11% of spawns. The 4 Asterix runs made on it (final returns "
-     "×1 dense 37.36, ×1 95% 27.27, ×5 dense 33.79, ×5 95% 32.51) were taken out and are "
-     "being rerun"),
-    ("game implementation", "MinAtar 1.0.15 (NumPy)", "gymnax 1.0.1 (JAX ports of the same "
-     "games) — deviation; a uniform-random policy's mean return and episode length agree "
-     "with MinAtar's within 4 standard errors in all 5 games "
-     "(tests/test_minatar_differential.py)"),
-    ("network", "conv 16 3×3 → dense 128", "the same, conv channels × width"),
-    ("optimiser, update period", "RMSProp, one update per step (DQN example)",
-     "Adam, one update per 4 steps (Dopamine's MinAtar DQN) — deviation"),
-    ("replay, batch, warm-up, target sync", "100k, 32, 5k steps, every 1k steps",
-     "the same"),
-    ("ε schedule", "1 → 0.1 over 100k steps", "1 → 0.01 over 100k steps (Dopamine) — deviation"),
-    ("loss", "Huber (DQN example, smooth L1)", "MSE (Dopamine's JAX DQN) — deviation"),
-    ("pruning", "—", "GMP to 95% from 20% to 80% of the 1,248,750 updates, masks every 1,000"),
-    ("0 of the normalised scale", "—", "a uniform-random policy measured in this environment "
-     "(1,000 episodes per game; `anchor_table`)"),
-]
 ANCHOR_CORRECTED = "2026-12-03"  # before it, std runs were anchored by the gymnax-default table
 
 
@@ -78,12 +42,6 @@ def anchor_table(games) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[
         "game", "actions (gymnax default)", f"random return, before {ANCHOR_CORRECTED}",
         "actions (std)", "random return, std (now)", "s.e.m. (std)"]).set_index("game").round(3)
-
-
-def protocol_table() -> pd.DataFrame:
-    """Our `std` protocol next to original MinAtar's, one row per setting; deviations say so."""
-    return pd.DataFrame(PROTOCOL_ROWS, columns=["setting", "original MinAtar",
-                                                "ours (preset std)"]).set_index("setting")
 
 
 def at_env_steps(data: ChapterData, env_steps: int) -> ChapterData:
@@ -144,30 +102,36 @@ def measures_table(frame: pd.DataFrame) -> pd.DataFrame:
             label: f"{start[start.measure == name].value.median():.3g} → "
                    f"{end[end.measure == name].value.median():.3g}"
             for name, (label, _) in MEASURES.items()}
-    return pd.DataFrame(table)
+    return pd.DataFrame(table).rename_axis("measure")
+
+
+MIN_RUNS = 10  # fewer runs per game than this give no correlation: it would be noise
 
 
 def measure_score_correlation(frame: pd.DataFrame, data: ChapterData) -> pd.DataFrame:
-    """Does a measure at the end of training go with the final score? Within each game, the
-    Spearman correlation over that game's runs (all configurations) between the measure's
-    last value and the final score; then the mean over games (scores and measures differ in
-    scale between games, so runs are only ranked against runs of the same game)."""
+    """Does a measure at the end of training go with the final score? Within each game with at
+    least :data:`MIN_RUNS` runs, the Spearman correlation over that game's runs (all
+    configurations) between the measure's last value and the final score; then the mean over
+    those games (scores and measures differ in scale between games, so runs are only ranked
+    against runs of the same game). With too few runs the cell says so instead of a number."""
+    columns = ["measure", "mean Spearman ρ", "games", "runs per game"]
     if not len(frame):
-        return pd.DataFrame(columns=["measure", "mean Spearman ρ", "games", "runs per game"])
+        return pd.DataFrame(columns=columns)
     final = data.final(sorted(set(frame["run_id"]))).set_index("run_id")["score"]
     last = frame.loc[frame.groupby(["run_id", "measure"])["env_steps"].idxmax()]
     rows = []
     for name, (label, _) in MEASURES.items():
-        per_game, sizes = [], []
+        per_game, sizes, largest = [], [], 0
         for _, group in last[last["measure"] == name].groupby("game"):
             pairs = pd.DataFrame({"measure": group.set_index("run_id")["value"]})
             pairs["score"] = final.reindex(pairs.index)
             pairs = pairs.dropna()
-            if len(pairs) >= 4 and pairs.nunique().min() > 1:
+            largest = max(largest, len(pairs))
+            if len(pairs) >= MIN_RUNS and pairs.nunique().min() > 1:
                 per_game.append(pairs.rank().corr().iloc[0, 1])
                 sizes.append(len(pairs))
-        rows.append({"measure": label,
-                     "mean Spearman ρ": float(np.mean(per_game)) if per_game else np.nan,
-                     "games": len(per_game),
-                     "runs per game": min(sizes) if sizes else 0})
-    return pd.DataFrame(rows)
+        rho = (f"{np.mean(per_game):+.2f}" if per_game else
+               f"too few runs (n={largest} in the largest game; needs {MIN_RUNS})")
+        rows.append({"measure": label, "mean Spearman ρ": rho, "games": len(per_game),
+                     "runs per game": min(sizes) if sizes else largest})
+    return pd.DataFrame(rows, columns=columns)

@@ -1,8 +1,9 @@
-"""The chapter's verdicts on the paper's claims: each claim with "widest" replaced by the
-chapter's widest width, evaluated only on a complete comparison (otherwise "not yet run", with
-the runs it waits for), then shown as a table, one line of detail per claim and one honest
-sentence per verdict. The number formats (IQM ratio, gain, CI) and the status words live here
-too, so that `prunebook.book.chapters.tables` prints a ratio exactly as the verdict table does.
+"""The chapter's verdicts on the paper's claims: each claim with "widest" replaced by the chapter's
+widest width, evaluated only on a complete comparison (otherwise "not yet run", with the runs it
+waits for: `prunebook.analysis.claims` judges completeness against the runs the chapter
+selected), then shown as a table and one line of detail per claim. The number formats (IQM
+ratio, gain, CI) and the status words live here too, so that `prunebook.book.chapters.tables`
+prints a ratio exactly as the verdict table does.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from prunebook.analysis.claims import (
     Side,
 )
 from prunebook.book.chapters.data import ChapterData
-from prunebook.book.chapters.describe import scale_description
 from prunebook.book.chapters.selections import Selection
-from prunebook.spec import REFERENCE_CONFIG
 
 AGENT_NAMES = {"dqn": "DQN", "rainbow": "Rainbow", "iqn": "IQN", "cql": "CQL",
                "cql_c51": "CQL+C51"}
@@ -35,10 +34,6 @@ AGENT_NAMES = {"dqn": "DQN", "rainbow": "Rainbow", "iqn": "IQN", "cql": "CQL",
 def _labels(side: Side) -> str:
     kind = "dense" if side.sparsity == 0 else f"pruned {side.sparsity:.0%}"
     return f"{AGENT_NAMES.get(side.agent, side.agent)} {kind} x{side.width}"
-
-
-def _cell(side: Side) -> tuple[str, int, float]:
-    return (side.agent, int(side.width), float(side.sparsity))
 
 
 def chapter_claim(claim_id: str, sel: Selection, at_width: int | None = None) -> Claim:
@@ -60,36 +55,23 @@ def chapter_claim(claim_id: str, sel: Selection, at_width: int | None = None) ->
 
 def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 50_000,
                    robust: bool = True) -> ClaimResult:
-    """`claims.evaluate_robust` on a complete comparison (the verdict and its robustness
-    alternatives), else "not yet run" with what is missing.
+    """`claims.evaluate_robust` (the verdict and its robustness alternatives) on the chapter's
+    runs, complete against the runs the chapter selected (`claims.plan_of`): until every run of
+    both sides and of the reference is in, the engine says "not yet run" and what it waits for.
 
     The generator is the one `claims.evaluate_all` uses for this claim id, so on a finished
     sweep the numbers equal the front page's claims table (same seed and reps).
     """
-    sides = [claim.numerator, claim.denominator]
-    needed = [_cell(s) for s in sides] + [REFERENCE_CONFIG]
-    missing, outside = [], []
-    for cell in dict.fromkeys(needed):
-        need = data.cell_runs(cell)
-        done = sum(c.run_id in data.present for c in need)
-        name = _labels(Side(*cell)) + (" (reference)" if cell == REFERENCE_CONFIG else "")
-        if not need:
-            outside.append(name)
-        elif done < len(need):
-            missing.append(f"{name}: {done} of {len(need)} runs")
-    if missing or outside:
-        scale = "—" if not data.present else scale_description(data.final())
-        note = ("needs configurations outside this chapter's parameters: " + ", ".join(outside)
-                if outside else "waiting for " + "; ".join(missing))
-        return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note)
-    ids = [c.run_id for cell in needed for c in data.cell_runs(cell)]
-    final = data.final(ids)
+    final = data.final()
+    if not len(final):
+        return claims.not_run_result(claim, "—", "waiting for every run: none has finished")
+    plan = claims.plan_of(data.expected)
     if robust:
-        final3 = data.final(ids, LAST_ITERATIONS_ALTERNATIVE)
-        result = claims.evaluate_robust(claim, final, final3, seed, reps)
+        result = claims.evaluate_robust(claim, final, data.final(None, LAST_ITERATIONS_ALTERNATIVE),
+                                        seed, reps, plan)
     else:
-        result = claims.evaluate(claim, final, claims.claim_rng(claim.id, seed), reps=reps)
-    if result.verdict == "not yet run":  # every game failed to normalise
+        result = claims.evaluate(claim, final, claims.claim_rng(claim.id, seed), reps, plan)
+    if result.note.startswith("runs exist but share no normalisable game"):
         result = dataclasses.replace(result, note=_normalisation_note(final) or result.note)
     return result
 
@@ -97,12 +79,16 @@ def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 5
 def claim_results(data: ChapterData, claim_ids: Sequence[str], seed: int = 0,
                   reps: int = 50_000, at_width: int | None = None) -> list[ClaimResult]:
     """The chapter's verdicts, for the claims whose agents the chapter selected."""
-    out = []
+    out, cells = [], data.selection.cells
     for claim_id in claim_ids:
         claim = chapter_claim(claim_id, data.selection, at_width)
-        if claim.numerator.agent not in {a for a, _, _ in data.selection.cells}:
+        if claim.numerator.agent not in {a for a, _, _ in cells}:
             continue
-        out.append(evaluate_claim(data, claim, seed, reps))
+        outside = [_labels(s) for s in (claim.numerator, claim.denominator)
+                   if (s.agent, s.width, s.sparsity) not in cells]
+        out.append(claims.not_run_result(claim, "—", "needs configurations outside this "
+                                         f"chapter's parameters: {', '.join(outside)}")
+                   if outside else evaluate_claim(data, claim, seed, reps))
     return out
 
 
@@ -149,7 +135,7 @@ def format_ci(ci) -> str:
 def comparison_status(result: ClaimResult) -> str:
     if result.verdict != "not yet run":
         return "complete"
-    if result.note.startswith("needs configurations"):
+    if result.note.startswith(("needs configurations", "no runs for one side")):
         return "not selected"
     return "not yet run" if result.note.startswith("waiting") else "cannot normalise"
 
@@ -208,66 +194,4 @@ def verdict_details(res: Sequence[ClaimResult]) -> str:
                                                                     else "")
         lines.append(textwrap.fill(f"{r.claim_id}: {what.rstrip('.')}.{rule}", width=78,
                                    subsequent_indent="    "))
-    return "\n".join(lines)
-
-
-def sentence(result: ClaimResult, claim: Claim, runs_per_game: int | None = None) -> str:
-    """One honest sentence for a verdict, whatever it is (Markdown)."""
-    num, den = _labels(claim.numerator), _labels(claim.denominator)
-    head = f"**{claim.id}** ({num} vs {den}):"
-    if result.verdict == "not yet run":
-        if result.note.startswith(("waiting", "needs configurations")):
-            return f"{head} not yet run — {result.note.rstrip('.')}."
-        return f"{head} no verdict — {result.note.rstrip('.')}."
-    if result.ci is None or not np.isfinite(result.ci[0]):
-        return (f"{head} the IQM ratio is undefined here ({result.note}); our data cannot "
-                "decide this claim.")
-    ci = format_ci(result.ci)
-    if claim.rule == "greater":
-        side, other = "above 1", "below 1"
-        expectation = f"{num} scores higher than {den}"
-        opposite = f"{num} scores *lower* than {den}"
-    elif claim.rule == "less":
-        side, other = "below 1", "above 1"
-        expectation = f"{num} scores lower than {den}"
-        opposite = f"{num} scores *higher* than {den}"
-    else:
-        side, other = f"above {claim.margin:g}", f"below {claim.margin:g}"
-        expectation = f"{num} keeps at least {claim.margin:.0%} of {den}'s IQM"
-        opposite = f"{num} loses more than {1 - claim.margin:.0%} of {den}'s IQM"
-    point = f"IQM ratio {format_ratio(result.ours)} ({format_gain(result.ours)}), 95% CI {ci}"
-    if result.verdict == "reproduced":
-        text = f"{point} lies {side}: our data support the paper — {expectation}."
-    elif result.verdict == "contradicted":
-        text = f"{point} lies {other}: our data contradict the paper — {opposite}."
-    else:
-        threshold = "1" if claim.rule != "non_inferior" else f"{claim.margin:g}"
-        text = (f"{point} contains {threshold}: our data cannot decide whether "
-                f"{expectation}.")
-    if claim.paper_ratio is not None:
-        where = "inside" if result.paper_in_ci else "outside"
-        text += f" The paper's x{claim.paper_ratio:g} lies {where} our interval."
-    if result.fragile:
-        text += (" **Fragile:** the verdict changes under " + "; ".join(
-            f"{a.name} ({a.verdict})" for a in result.alternatives
-            if a.verdict != result.verdict) + ".")
-    elif result.alternatives:
-        text += f" The verdict holds under all {len(result.alternatives)} robustness checks."
-    if runs_per_game is not None and runs_per_game < 2:
-        text += (" With one run per game the interval has no width: this is a pipeline "
-                 "check, not evidence.")
-    return f"{head} {text}"
-
-
-def discussion(data: ChapterData, res: Sequence[ClaimResult], at_width: int | None = None
-               ) -> str:
-    """The verdict sentences of a chapter (Markdown, one bullet per claim)."""
-    runs_per_game = len(data.selection.seeds)
-    lines = [f"- {sentence(r, chapter_claim(r.claim_id, data.selection, at_width), runs_per_game)}"
-             for r in res]
-    if data.selection.preset == "ci":
-        lines.append("- Preset `ci` trains each configuration for 4,000 agent steps on one "
-                     "game with one seed, where an agent is about as good as random play (so "
-                     "its scores often cannot be normalised): whatever it says above only shows "
-                     "that the analysis runs.")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Chapter 2's sensitivity check of Rainbow's value range: compact Rainbow's C51 support is
 [-10, 10], MinAtar returns can go beyond it, so the sweep `rainbow_vmax100` reruns Rainbow x1
 and x5, dense and 95%, on two games with `v_max=100`. It has no DQN runs: its MinAtar
-normaliser borrows `online_cpu`'s dense x1 DQN runs (`normalization.REFERENCE_SWEEPS`),
+normaliser borrows `online_cpu`'s dense x1 DQN runs (its description in `sweeps.registry`),
 resampled inside the bootstrap like any reference. This module compares the direction of the
 Rainbow verdicts there with the committed `v_max=10` runs on the same games and seeds.
 """
@@ -16,10 +16,10 @@ import pandas as pd
 from prunebook.analysis import claims
 from prunebook.analysis.claims import CLAIMS_BY_ID, ClaimResult
 from prunebook.book.chapters.data import resolve_results_root
-from prunebook.sweeps import store
+from prunebook.sweeps import registry, store
 
-SWEEP = "rainbow_vmax100"
-BASELINE = "online_cpu"
+SWEEP = registry.find("vmax", "cpu")
+BASELINE = registry.describe(SWEEP).reference_sweep
 CLAIM_IDS = ("1-rainbow", "1-rainbow-pruned", "2-rainbow")
 
 
