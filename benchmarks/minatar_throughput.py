@@ -38,16 +38,16 @@ def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False, 
     import jax
     import optax
 
-    from prunebook.agents.common import Agent
+    from prunebook.agents.common import make_agent
     from prunebook.loops import minatar as minatar_loop
 
     config = _config(width, sparsity, steps, agent, preset)
     trainer = minatar_loop.make_trainer(config)
     if plain_adam:
         adam = optax.adam(config.learning_rate, eps=config.adam_eps)
-        trainer = minatar_loop.make_trainer(config, Agent(trainer.agent.network, adam,
-                                                          trainer.agent.per_sample_loss,
-                                                          trainer.agent.prioritized))
+        agent = make_agent(config, trainer.agent.network, adam, trainer.agent.per_sample_loss,
+                           trainer.env.num_actions, prioritized=trainer.agent.prioritized)
+        trainer = minatar_loop.make_trainer(config, agent)
     state = jax.block_until_ready(trainer.run_iteration(trainer.init(0)))  # compile + warm-up
     best = float("inf")
     for _ in range(repeats):

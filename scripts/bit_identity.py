@@ -27,10 +27,12 @@ from prunebook.sweeps import runner
 VOLATILE = {"wall_clock_s", "finished_at", "code_version", "device"}
 
 
-# config fields added with chapters 6 and 7 whose default is the paper's run: a record made
-# before they existed lacks them, so they are compared only when not at their default
+# config fields added later whose default is what ran before (chapters 6 and 7's controls and
+# baselines; `asterix_spawn`, gymnax's Asterix): a record made before they existed lacks them,
+# so they are compared only when not at their default
 VARIANT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig)
-                    if f.name in ("mask_method", "redo_tau", *BASELINE_FIELDS.values())}
+                    if f.name in ("mask_method", "redo_tau", "asterix_spawn",
+                                  *BASELINE_FIELDS.values())}
 
 
 def _stable(record: dict) -> dict:

@@ -28,3 +28,17 @@ class KillOnce:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def stop_after(iterations: int, config, sweep: str, results_root, checkpoint_root,
+               trainer=None) -> list[dict[str, Any]]:
+    """Interrupt a run by consuming only `iterations` of its iterations: closing the run's
+    generator checkpoints them (`prunebook.sweeps.runner.advance`). Returns their entries."""
+    import contextlib
+    import itertools
+
+    from prunebook.sweeps import runner
+
+    run = runner.start_run(config, sweep, results_root, checkpoint_root, trainer)
+    with contextlib.closing(runner.advance(run)) as steps:
+        return [entry for _, entry in itertools.islice(steps, iterations)]

@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from faults import stop_after
 
 from prunebook import networks
 from prunebook.agents import atari100k, augment, rainbow
-from prunebook.agents.common import make_update
 from prunebook.cli import main as cli_main
 from prunebook.config import ConfigError, ci_config, cpu_config, paper_config, preset_config
 from prunebook.loops import atari as atari_loop
@@ -165,7 +165,7 @@ def test_one_jitted_update_runs_and_is_deterministic(agent):
     config = _config(agent, target_update_period=10)
     compiled = atari_loop._compiled_for(config, NUM_ACTIONS)
     built = compiled.agent
-    assert built.keyed and built.noisy == (agent == "der")
+    assert (built.act is not built.act_eval) == (agent == "der")  # DER acts on noise
     assert built.prioritized == (agent == "der")
     batch = _batch(3)
     params, target = _params(built, batch)
@@ -183,8 +183,6 @@ def test_one_jitted_update_runs_and_is_deterministic(agent):
     changed = [not np.array_equal(a, b) for a, b in zip(
         jax.tree.leaves(params), jax.tree.leaves(p1), strict=True)]
     assert any(changed)
-    with pytest.raises(TypeError, match="key"):
-        make_update(built, config.priority_beta)(params, target, opt_state, batch)
 
 
 def test_atari_only_agents_are_refused_for_minatar_with_the_allowed_values(capsys):
@@ -201,8 +199,15 @@ def test_atari_only_agents_are_refused_for_minatar_with_the_allowed_values(capsy
 
 def test_noisy_agents_act_with_epsilon_zero():
     config = _config("der")
-    assert atari_loop.epsilon_at(config, 0, noisy=True) == 0.0
-    assert atari_loop.epsilon_at(config, 0) == 1.0  # warm-up epsilon for non-noisy agents
+    assert atari_loop.epsilon_at(config, 0) == 1.0  # warm-up epsilon
+    agent = atari100k.make_atari100k(config, NUM_ACTIONS)
+    obs = jnp.zeros((84, 84, 4), jnp.uint8)
+    params = agent.init(jax.random.PRNGKey(0), obs)
+    for i in range(8):  # DER ignores epsilon: greedy on a noise draw, never a random action
+        key = jax.random.PRNGKey(i)
+        greedy = jnp.argmax(agent.network.apply(params, obs[None], jax.random.split(key)[1])
+                            .q_values[0])
+        assert int(agent.act(params, obs, key, 1.0)) == int(greedy)
 
 
 @pytest.mark.parametrize("agent", ["der", "drq_eps"])
@@ -223,8 +228,7 @@ def test_tiny_atari_run_through_the_runner(agent, tmp_path):
     dense = "QHead_0/NoisyDense_0" if agent == "der" else "QHead_0/Dense_0"
     assert hidden == {"Conv_0", "Conv_1", "Conv_2", dense}  # both dueling outputs left out
     if agent == "der":  # resume after iteration 1 == uninterrupted (noise keys are state)
-        assert runner.run_one(config, "atari100k", tmp_path / "r2", tmp_path / "c2",
-                              max_iterations=1, checkpoint_interval_s=0) is None
+        assert len(stop_after(1, config, "atari100k", tmp_path / "r2", tmp_path / "c2")) == 1
         resumed = json.loads(runner.run_one(config, "atari100k", tmp_path / "r2",
                                             tmp_path / "c2").read_text())
         strip = lambda r: [{k: v for k, v in it.items() if k not in TIMING_KEYS}  # noqa: E731

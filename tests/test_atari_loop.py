@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from faults import stop_after
 
 from prunebook import networks
 from prunebook.agents import iqn
@@ -63,8 +64,7 @@ def test_tiny_run_writes_results_and_resume_equals_uninterrupted(agent, tmp_path
     assert len(frame) == 2 and set(frame.suite) == {"atari"}
 
     # Interrupted after iteration 1 (checkpoint on disk), then resumed in a fresh trainer.
-    assert runner.run_one(config, "atari", tmp_path / "res", tmp_path / "ck", max_iterations=1,
-                          checkpoint_interval_s=0) is None
+    assert len(stop_after(1, config, "atari", tmp_path / "res", tmp_path / "ck")) == 1
     assert checkpoints.checkpoint_path(tmp_path / "ck", "atari", config.run_id).exists()
     resumed = runner.run_one(config, "atari", tmp_path / "res", tmp_path / "ck")
     assert _iterations_without_wall(json.loads(resumed.read_text())) == \

@@ -9,7 +9,7 @@ import pytest
 
 from prunebook import pruning
 from prunebook.agents import AGENT_FACTORIES
-from prunebook.agents.common import l2_term, make_optimizer, make_update
+from prunebook.agents.common import l2_term, make_optimizer
 from prunebook.config import baseline_settings, ci_config, cpu_config
 from prunebook.loops.baselines import make_intervention
 from prunebook.loops.minatar import make_trainer
@@ -47,17 +47,16 @@ def test_l2_adds_lambda_theta_to_the_gradient():
                   discounts=jnp.full((8,), 0.99), next_obs=obs[::-1],
                   indices=jnp.arange(8), probabilities=jnp.ones(8))
     opt_state = agent.optimizer.init(params)
-    new, _, loss, _ = make_update(agent, 0.5, config.l2_penalty)(params, params, opt_state,
-                                                                   batch)
-    td_grads = jax.grad(lambda p: agent.per_sample_loss(p, params, batch).mean())(params)
+    new, _, loss, _ = agent.update(params, params, opt_state, batch, key)
+    td_grads = jax.grad(lambda p: agent.per_sample_loss(p, params, batch, key).mean())(params)
     grads = jax.tree.map(lambda g, p: g + config.l2_penalty * p, td_grads, params)
     updates, state = agent.optimizer.update(grads, opt_state, params)
     want = pruning.apply_masks(optax.apply_updates(params, updates), state)
     for got, expected in zip(jax.tree.leaves(new), jax.tree.leaves(want), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-9)
     # the logged loss is the TD loss alone
-    assert float(loss) == pytest.approx(float(agent.per_sample_loss(params, params,
-                                                                    batch).mean()), rel=1e-6)
+    assert float(loss) == pytest.approx(float(agent.per_sample_loss(params, params, batch,
+                                                                    key).mean()), rel=1e-6)
     assert float(l2_term(tiny_params(), 2.0)) == pytest.approx(0.25 + 1 + 4 + 0.0625 + 0.05)
 
 

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from faults import stop_after
 
 from prunebook import datasets, measures, spec
 from prunebook.agents.cql import cql_regularizer, make_cql, make_cql_c51
@@ -248,8 +249,8 @@ def test_agent_loss_is_td_plus_alpha_times_regularizer(factory, agent):
     without = factory(config.replace(cql_alpha=0.0), 3)
     params = with_cql.network.init(jax.random.key(0), batch.obs)
     target = jax.tree.map(lambda p: p * 0.5, params)
-    total = with_cql.per_sample_loss(params, target, batch)
-    td = without.per_sample_loss(params, target, batch)
+    total = with_cql.per_sample_loss(params, target, batch, None)
+    td = without.per_sample_loss(params, target, batch, None)
     q = with_cql.network.apply(params, batch.obs).q_values
     np.testing.assert_allclose(total - td, 0.1 * cql_regularizer(q, batch.actions), rtol=1e-5,
                                atol=1e-6)
@@ -320,8 +321,7 @@ def test_offline_run_resumes_like_online_runs(counting_trainer, tmp_path):
     trainer, _ = counting_trainer
     config = trainer.config
     straight = runner.run_one(config, "off", tmp_path / "a", tmp_path / "ca", trainer=trainer)
-    assert runner.run_one(config, "off", tmp_path / "b", tmp_path / "cb", trainer=trainer,
-                          max_iterations=1) is None
+    assert len(stop_after(1, config, "off", tmp_path / "b", tmp_path / "cb", trainer)) == 1
     assert checkpoints.checkpoint_path(tmp_path / "cb", "off", config.run_id).exists()
     resumed = runner.run_one(config, "off", tmp_path / "b", tmp_path / "cb", trainer=trainer)
     drop = lambda rec: [{k: v for k, v in it.items() if k not in TIMING_KEYS}

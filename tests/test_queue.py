@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from faults import stop_after
 
 from prunebook import cli
 from prunebook.config import ConfigError, ci_config
@@ -140,8 +141,7 @@ def test_run_queue_packs_runs_into_the_deadline_and_resumes_partial_runs_first(t
     device = store.device_description()
     # a measured rate for "a" on this CPU: 1,000 fake seconds a run
     _record(results, "a", cfg_a[0], 1_000.0, device)
-    assert runner.run_one(b.configs()[0], "b", results, ckpts, max_iterations=1,
-                          checkpoint_interval_s=0) is None
+    assert len(stop_after(1, b.configs()[0], "b", results, ckpts)) == 1
     clock = FakeClock(step=1.0)
     log = []
 

@@ -12,9 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from faults import stop_after
 
 from prunebook import pruning
-from prunebook.agents.common import Agent
+from prunebook.agents.common import make_agent
 from prunebook.config import ConfigError, RunConfig, ci_config
 from prunebook.envs.minatar import MinAtarEnv
 from prunebook.loops import minatar as minatar_loop
@@ -98,7 +99,7 @@ def test_same_seed_is_bit_identical_and_seeds_differ(agent, extra):
         state = trainer.init(seed)
         for _ in range(config.num_iterations):
             state = trainer.run_iteration(state)
-        return minatar_loop.state_to_arrays(state)
+        return trainer.to_arrays(state)
 
     a, b, c = run(3), run(3), run(4)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
@@ -156,13 +157,13 @@ def test_a_cached_finished_run_is_restored_only_for_its_own_config(tmp_path):
 
 def test_nan_loss_stops_the_run_and_keeps_the_checkpoint(tmp_path):
     config = ci_config("dqn")
-    assert runner.run_one(config, "t", tmp_path / "r", tmp_path / "c", max_iterations=2,
-                          checkpoint_interval_s=0) is None
+    assert len(stop_after(2, config, "t", tmp_path / "r", tmp_path / "c")) == 2
     ckpt = checkpoints.checkpoint_path(tmp_path / "c", "t", config.run_id)
     before = ckpt.read_bytes()
     good = minatar_loop.make_trainer(config)
-    poisoned = Agent(good.agent.network, good.agent.optimizer,
-                     lambda p, t, b: good.agent.per_sample_loss(p, t, b) * jnp.nan, False)
+    poisoned = make_agent(config, good.agent.network, good.agent.optimizer,
+                          lambda *args: good.agent.per_sample_loss(*args) * jnp.nan,
+                          good.env.num_actions)
     with pytest.raises(NonFiniteLossError, match="non-finite loss"):
         runner.run_one(config, "t", tmp_path / "r", tmp_path / "c",
                        trainer=minatar_loop.make_trainer(config, agent=poisoned),

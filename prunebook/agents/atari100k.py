@@ -29,7 +29,7 @@ noise sample, the target and online passes on s'~ share another (one sample per 
 the batch); acting in training draws fresh noise; evaluation uses the mean weights. Dopamine
 acts with epsilon = 0 when the network is noisy (`zero_epsilon`, commit ed92c57, 2022-11-24),
 so DER explores through its noise only, whatever `epsilon_train` says; the Atari loop does the
-same for `Agent.noisy`. Not in the dossier: taken from the Dopamine source.
+same (DER's `act` ignores its epsilon). Not in the dossier: taken from the Dopamine source.
 
 Pruning: jaxpruner's default filter prunes every leaf with ndim > 1, so with noisy layers both
 `kernel_mu` and `kernel_sigma` get (separate) magnitude masks. How the paper treated the noisy
@@ -46,7 +46,7 @@ import jax.numpy as jnp
 
 from prunebook.agents import dqn, rainbow
 from prunebook.agents.augment import drq_augmentation
-from prunebook.agents.common import Agent, make_network, make_optimizer
+from prunebook.agents.common import Agent, make_agent, make_network, make_optimizer
 from prunebook.config import ConfigError, RunConfig
 from prunebook.replay.jittable import Batch
 
@@ -79,7 +79,8 @@ VARIANTS: dict[str, Variant] = {
 
 def make_atari100k(config: RunConfig, num_actions: int, variant: Variant | None = None,
                    augment: Augment | None = None) -> Agent:
-    """DER or DrQ(eps) for `config.agent`, as a keyed `common.Agent`.
+    """DER or DrQ(eps) for `config.agent`: a `common.Agent` whose loss draws
+    keys (augmentation, noise); DER acts on a noise draw.
 
     `variant` overrides the agent's Dopamine flags (e.g. DrQ(eps) without augmentation);
     `augment` replaces the DrQ augmentation when the variant augments (tests use a zero shift).
@@ -118,5 +119,18 @@ def make_atari100k(config: RunConfig, num_actions: int, variant: Variant | None 
         target = jax.lax.stop_gradient(batch.returns + batch.discounts * next_q)
         return dqn.td_loss(out.q_values, batch.actions, target, config.loss)
 
-    return Agent(network, make_optimizer(config), per_sample_loss,
-                 prioritized=variant.prioritized, keyed=True, noisy=variant.noisy)
+    agent = make_agent(config, network, make_optimizer(config), per_sample_loss, num_actions,
+                       prioritized=variant.prioritized, split_key=jax.random.split,
+                       dueling=variant.dueling)
+    if not variant.noisy:
+        return agent
+
+    def act(params, obs, key, epsilon):
+        """Greedy on one draw of the noise: a noisy agent explores through its noise only
+        (Dopamine's `zero_epsilon`), whatever `epsilon` says."""
+        del epsilon
+        _, noise_key = jax.random.split(key)
+        q_values = network.apply(params, obs[None], noise_key).q_values[0]  # (actions,)
+        return jnp.argmax(q_values).astype(jnp.int32)
+
+    return agent._replace(act=act)  # evaluation, Q-values: the noise's mean weights

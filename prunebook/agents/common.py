@@ -1,16 +1,18 @@
-"""What every value-based agent shares: the agent record, its optimizer, the update step.
+"""What every value-based agent shares: the one agent shape, its optimizer, the update step.
 
-An agent is a network, an optimizer (always `gmp(adam)`, dense = sparsity 0) and a
-per-sample loss; `make_update` turns those into one pure gradient step that also applies the
-pruning masks, so DQN and Rainbow differ only in their loss. DER and DrQ(eps)
-(`prunebook.agents.atari100k`) are the same record with a loss that takes a PRNG key (image
-augmentation, noisy layers) and, for DER, a noisy network that acts from a key too.
+An agent is a network, an optimizer (always `gmp(adam)`, dense = sparsity 0) and pure
+functions (init, act, update, Q-values), each taking an explicit PRNG key. `make_update` turns
+a per-sample loss into one gradient step that also applies the pruning masks, so DQN and
+Rainbow differ only in their loss; `make_agent` builds the rest for a deterministic network.
+IQN (`prunebook.agents.iqn`: sampled quantile fractions) and DER and DrQ(eps)
+(`prunebook.agents.atari100k`: augmentation, noisy layers) use the keys their factory is given;
+the others ignore them there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -18,18 +20,65 @@ import jax.numpy as jnp
 import optax
 
 from prunebook import networks, pruning
-from prunebook.config import RunConfig
+from prunebook.config import OfflineConfig, RunConfig
 from prunebook.replay.jittable import Batch
+
+Loss = Callable[..., jax.Array]  # (params, target_params, batch, key) -> per-sample loss (B,)
 
 
 class Agent(NamedTuple):
+    """Every agent has this one shape (DQN Zoo's): a network, its optimiser and pure functions,
+    each taking an explicit PRNG key. An agent that needs no randomness ignores its keys inside
+    its own factory; a loop never asks which agent it runs."""
+
     network: nn.Module
-    optimizer: optax.GradientTransformation
-    # (params, target_params, batch) -> per-sample loss (B,); keyed: (..., batch, key)
-    per_sample_loss: Callable[..., jax.Array]
-    prioritized: bool
-    keyed: bool = False  # the loss takes a PRNG key (augmentation, noisy layers)
-    noisy: bool = False  # the network has noisy layers: acting in training draws noise
+    optimizer: optax.GradientTransformation  # gmp(adam) or fixed masks: masks in its state
+    init: Callable[..., Any]  # (key, obs) -> params; obs: one observation
+    act: Callable[..., jax.Array]  # (params, obs, key, epsilon) -> action: training policy
+    act_eval: Callable[..., jax.Array]  # the same for evaluation (noisy nets: mean weights)
+    # (params, target_params, opt_state, batch, key) -> (params, opt_state, loss, per-sample)
+    update: Callable[..., tuple]
+    # (params, obs (B, ...), key, **flax kwargs) -> the network's output: `q_values` (B, A)
+    q_values: Callable[..., Any]
+    # key -> (key, update key): how a host-stepped loop draws an update's key from its key
+    # stream; an agent whose update needs no randomness draws none (the stream is unchanged)
+    split_key: Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+    per_sample_loss: Loss
+    prioritized: bool  # prioritized replay (importance weights in the update)
+    num_output_layers: int = 1  # a dueling head has two (the §5 measures leave them out)
+
+
+def no_draw(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """`Agent.split_key` of an agent whose update ignores its key."""
+    return key, key
+
+
+def epsilon_greedy(q_values: jax.Array, explore_key: jax.Array, action_key: jax.Array,
+                   epsilon, num_actions: int) -> jax.Array:
+    """A uniformly random action with probability epsilon, else argmax Q; q_values (actions,)."""
+    random_action = jax.random.randint(action_key, (), 0, num_actions)
+    explore = jax.random.uniform(explore_key) < epsilon
+    return jnp.where(explore, random_action, jnp.argmax(q_values)).astype(jnp.int32)
+
+
+def make_agent(config, network: nn.Module, optimizer: optax.GradientTransformation,
+               per_sample_loss: Loss, num_actions: int, prioritized: bool = False,
+               split_key=no_draw, dueling: bool = False) -> Agent:
+    """The agent of a deterministic network (DQN, Rainbow, CQL, DrQ(eps)): Q-values need no key,
+    acting is epsilon-greedy; `split_key=jax.random.split` when the loss draws randomness."""
+
+    def q_values(params, obs, key, **kwargs):
+        del key  # a deterministic network
+        return network.apply(params, obs, **kwargs)
+
+    def act(params, obs, key, epsilon):
+        q = network.apply(params, obs[None]).q_values[0]  # (actions,)
+        explore_key, action_key = jax.random.split(key)
+        return epsilon_greedy(q, explore_key, action_key, epsilon, num_actions)
+
+    return Agent(network, optimizer, lambda key, obs: network.init(key, obs[None]), act, act,
+                 make_update(config, optimizer, per_sample_loss, prioritized), q_values,
+                 split_key, per_sample_loss, prioritized, 2 if dueling else 1)
 
 
 def make_network(config: RunConfig, num_actions: int, distributional: bool,
@@ -48,14 +97,13 @@ def static_mask_key(seed: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), STATIC_MASK_TAG)
 
 
-def make_optimizer(config: RunConfig, donor_masks=None) -> optax.GradientTransformation:
+def make_optimizer(config: RunConfig | OfflineConfig,
+                   donor_masks=None) -> optax.GradientTransformation:
     """Adam (AdamW with `weight_decay`) wrapped in the run's masks: GMP with the paper's
     schedule (20%->80% of the run's gradient updates; dense = sparsity 0), or masks fixed from
     step 0 (`static_random`; `lottery` with its donor's final masks, `donor_masks`: the
     `pruning.flat_masks` of the donor's last state)."""
-    online = isinstance(config, RunConfig)  # offline (CQL) runs have neither setting
-    weight_decay = config.weight_decay if online else 0.0
-    mask_method = config.mask_method if online else "gmp"
+    weight_decay, mask_method = config.weight_decay, config.mask_method
     if weight_decay:  # decoupled: theta -= lr * (adam step + wd * theta)
         adam = optax.adamw(config.learning_rate, eps=config.adam_eps, weight_decay=weight_decay)
     else:
@@ -85,46 +133,26 @@ def linearly_decaying_epsilon(decay_period: int, step, warmup_steps: int, epsilo
     return epsilon + jnp.clip(bonus, 0.0, 1.0 - epsilon)
 
 
-def make_act(network: nn.Module, num_actions: int, noisy: bool = False):
-    """Epsilon-greedy acting; `noisy=True` also draws the noisy layers' noise from the key
-    (training), `noisy=False` on a noisy network acts on the mean weights (evaluation)."""
-
-    def act(params, obs, key, epsilon):
-        """Epsilon-greedy action for one observation."""
-        if noisy:
-            key, noise_key = jax.random.split(key)
-            q_values = network.apply(params, obs[None], noise_key).q_values[0]  # (actions,)
-        else:
-            q_values = network.apply(params, obs[None]).q_values[0]  # (actions,)
-        explore_key, action_key = jax.random.split(key)
-        random_action = jax.random.randint(action_key, (), 0, num_actions)
-        explore = jax.random.uniform(explore_key) < epsilon
-        return jnp.where(explore, random_action, jnp.argmax(q_values)).astype(jnp.int32)
-
-    return act
-
-
 def l2_term(params, l2_penalty: float) -> jax.Array:
     """(lambda / 2) ||theta||^2 over every parameter (the L2 baseline's loss term)."""
     return 0.5 * l2_penalty * sum(jnp.sum(jnp.square(p)) for p in jax.tree.leaves(params))
 
 
-def make_update(agent: Agent, priority_beta: float, l2_penalty: float = 0.0):
-    """One gradient step: loss, Adam (+ mask schedule), then zero the pruned weights.
+def make_update(config, optimizer: optax.GradientTransformation, per_sample_loss: Loss,
+                prioritized: bool):
+    """One gradient step: loss, the optimiser (+ mask schedule), then zero the pruned weights.
 
-    `key` (a PRNG key) is passed on to the loss of keyed agents and must be left out otherwise.
-    `l2_penalty` > 0 adds `l2_term` to the objective; the returned loss is the TD loss alone,
-    so logged losses stay comparable across methods.
+    `key` goes to the loss (which may ignore it). Prioritized agents weight the loss by
+    `config.priority_beta`'s importance weights; `config.l2_penalty` > 0 adds `l2_term` to the
+    objective; the returned loss is the TD loss alone, so logged losses stay comparable across
+    methods.
     """
+    priority_beta, l2_penalty = config.priority_beta, config.l2_penalty
 
-    def update(params, target_params, opt_state, batch: Batch, key=None):
-        if agent.keyed != (key is not None):
-            raise TypeError("pass a PRNG key to the update exactly when the agent is keyed")
-        loss_args = (key,) if agent.keyed else ()
-
+    def update(params, target_params, opt_state, batch: Batch, key):
         def loss_fn(p):
-            per_sample = agent.per_sample_loss(p, target_params, batch, *loss_args)  # (B,)
-            if agent.prioritized:
+            per_sample = per_sample_loss(p, target_params, batch, key)  # (B,)
+            if prioritized:
                 # Importance weights (1/p)^beta normalised by their max (compact Rainbow, beta 0.5).
                 weights = (batch.probabilities + 1e-10) ** -priority_beta
                 weights = weights / weights.max()
@@ -136,7 +164,7 @@ def make_update(agent: Agent, priority_beta: float, l2_penalty: float = 0.0):
             return td, (td, per_sample)
 
         (_, (loss, per_sample)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = agent.optimizer.update(grads, opt_state, params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
         params = pruning.apply_masks(optax.apply_updates(params, updates), opt_state)
         return params, opt_state, loss, per_sample
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import optax
 
 from prunebook import networks
-from prunebook.agents.common import Agent, make_optimizer
+from prunebook.agents.common import Agent, make_agent, make_optimizer
 from prunebook.agents.rainbow import project_distribution
 from prunebook.replay.jittable import Batch
 
@@ -51,7 +51,8 @@ def make_cql(config, num_actions: int) -> Agent:
     """CQL with a DQN head (Table 3: n = 1, no dueling, no double DQN)."""
     network = _network(config, num_actions, num_atoms=0)
 
-    def per_sample_loss(params, target_params, batch: Batch) -> jax.Array:
+    def per_sample_loss(params, target_params, batch: Batch, key) -> jax.Array:
+        del key  # deterministic given the batch
         q_values = network.apply(params, batch.obs).q_values  # (B, actions)
         target_out = network.apply(target_params, batch.next_obs)
         next_action = _next_action(network, params, target_out, batch.next_obs, config.double_dqn)
@@ -65,7 +66,7 @@ def make_cql(config, num_actions: int) -> Agent:
             td = 0.5 * (chosen - target) ** 2
         return td + config.cql_alpha * cql_regularizer(q_values, batch.actions)
 
-    return Agent(network, make_optimizer(config), per_sample_loss, prioritized=False)
+    return make_agent(config, network, make_optimizer(config), per_sample_loss, num_actions)
 
 
 def make_cql_c51(config, num_actions: int) -> Agent:
@@ -73,7 +74,8 @@ def make_cql_c51(config, num_actions: int) -> Agent:
     network = _network(config, num_actions, num_atoms=config.num_atoms)
     support = jnp.linspace(-config.v_max, config.v_max, config.num_atoms)
 
-    def per_sample_loss(params, target_params, batch: Batch) -> jax.Array:
+    def per_sample_loss(params, target_params, batch: Batch, key) -> jax.Array:
+        del key  # deterministic given the batch
         out = network.apply(params, batch.obs)
         chosen_logits = jnp.take_along_axis(
             out.logits, batch.actions[:, None, None], axis=1)[:, 0]  # (B, atoms)
@@ -86,4 +88,5 @@ def make_cql_c51(config, num_actions: int) -> Agent:
         cross_entropy = optax.softmax_cross_entropy(chosen_logits, target)  # (B,)
         return cross_entropy + config.cql_alpha * cql_regularizer(out.q_values, batch.actions)
 
-    return Agent(network, make_optimizer(config), per_sample_loss, prioritized=False)
+    return make_agent(config, network, make_optimizer(config), per_sample_loss, num_actions,
+                      dueling=config.dueling)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from prunebook.agents.common import Agent, make_network, make_optimizer
+from prunebook.agents.common import Agent, make_agent, make_network, make_optimizer
 from prunebook.config import RunConfig
 from prunebook.replay.jittable import Batch
 
@@ -31,12 +31,13 @@ def make_dqn(config: RunConfig, num_actions: int, donor_masks=None) -> Agent:
     """DQN; `donor_masks` only for a lottery ticket (`make_optimizer`)."""
     network = make_network(config, num_actions, distributional=False)
 
-    def per_sample_loss(params, target_params, batch: Batch) -> jax.Array:
+    def per_sample_loss(params, target_params, batch: Batch, key) -> jax.Array:
+        del key  # deterministic given the batch
         q_values = network.apply(params, batch.obs).q_values  # (B, actions)
         next_q = network.apply(target_params, batch.next_obs).q_values  # (B, actions)
         # y = R^(n) + gamma^n * (1 - done) * max_a' Qbar(s', a')
         target = jax.lax.stop_gradient(batch.returns + batch.discounts * next_q.max(axis=1))
         return td_loss(q_values, batch.actions, target, config.loss)
 
-    return Agent(network, make_optimizer(config, donor_masks), per_sample_loss,
-                 prioritized=False)
+    return make_agent(config, network, make_optimizer(config, donor_masks), per_sample_loss,
+                      num_actions)

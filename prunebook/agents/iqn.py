@@ -17,16 +17,14 @@ Constants: kappa 1, N = N' = 64, K = 32, embedding 64 (Dopamine `implicit_quanti
 paper Table 2); n = 3, Adam 5e-5 / eps 3.125e-4, uniform replay (Dopamine documents a
 `replay_scheme` argument but never uses it, dossier §5.2).
 
-Unlike DQN and Rainbow, IQN needs randomness in every forward pass (the taus), so its act and
-update functions take a PRNG key; `make_act`/`make_update` below mirror
-`prunebook.agents.common` with that key. The Atari loop uses them; the jitted MinAtar loop
-would need `common.make_update` to accept a key (see the paper-scale report).
+Unlike DQN and Rainbow, IQN needs randomness in every forward pass (the taus): its act, update
+and Q-values use the keys every agent's functions take (`prunebook.agents.common.Agent`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import chex
@@ -34,11 +32,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from prunebook import networks
-from prunebook.agents.common import make_optimizer
-from prunebook.agents.common import make_update as make_common_update
+from prunebook.agents.common import Agent, epsilon_greedy, make_optimizer, make_update
 from prunebook.config import RunConfig
 from prunebook.replay.jittable import Batch
 
@@ -155,20 +151,8 @@ def quantile_huber_loss(target: jax.Array, online: jax.Array, taus: jax.Array,
     return (weight * huber / kappa).sum(axis=1).mean(axis=0)
 
 
-class IQNAgent(NamedTuple):
-    """Like `common.Agent`, but the loss takes a PRNG key (for the sampled taus)."""
-
-    network: nn.Module
-    optimizer: optax.GradientTransformation
-    # (params, target_params, batch, key) -> per-sample loss (B,)
-    per_sample_loss: Callable[[Any, Any, Batch, jax.Array], jax.Array]
-    prioritized: bool
-    hparams: IQNHyperParams
-    keyed: bool = True  # read by `common.make_update`: the loss takes a key
-
-
 def make_iqn(config: RunConfig, num_actions: int,
-             hparams: IQNHyperParams | None = None) -> IQNAgent:
+             hparams: IQNHyperParams | None = None) -> Agent:
     hp = hparams or IQNHyperParams.from_config(config)
     network = IQNNetwork(num_actions, config.network, config.width, config.scale_dense,
                          quantile_embedding_dim=hp.quantile_embedding_dim)
@@ -192,31 +176,23 @@ def make_iqn(config: RunConfig, num_actions: int,
         return jax.vmap(quantile_huber_loss, in_axes=(0, 0, 0, None))(
             target, chosen, out.taus, hp.kappa)  # (B,)
 
-    return IQNAgent(network, make_optimizer(config), per_sample_loss, prioritized=False,
-                    hparams=hp)
+    def init(key, obs):
+        """Parameters for one observation."""
+        net_key, tau_key = jax.random.split(key)
+        return network.init(net_key, obs[None], tau_key, 1)
 
-
-def init_params(agent: IQNAgent, key: jax.Array, obs: jax.Array):
-    """Parameters for one (unbatched or batched) observation."""
-    net_key, tau_key = jax.random.split(key)
-    return agent.network.init(net_key, obs, tau_key, 1)
-
-
-def make_act(agent: IQNAgent, num_actions: int):
-    """Epsilon-greedy on Q = mean of K sampled quantiles; same signature as `common.make_act`."""
+    def q_values(params, obs, key, **kwargs):
+        """Q = the mean of K sampled quantiles."""
+        return network.apply(params, obs, key, hp.num_quantile_samples, **kwargs)
 
     def act(params, obs, key, epsilon):
+        """Epsilon-greedy on Q = mean of K sampled quantiles."""
         tau_key, explore_key, action_key = jax.random.split(key, 3)
-        q_values = agent.network.apply(
-            params, obs[None], tau_key, agent.hparams.num_quantile_samples).q_values[0]
-        random_action = jax.random.randint(action_key, (), 0, num_actions)
-        explore = jax.random.uniform(explore_key) < epsilon
-        return jnp.where(explore, random_action, jnp.argmax(q_values)).astype(jnp.int32)
+        q = q_values(params, obs[None], tau_key).q_values[0]  # (actions,)
+        return epsilon_greedy(q, explore_key, action_key, epsilon, num_actions)
 
-    return act
-
-
-def make_update(agent: IQNAgent):
-    """One gradient step (loss, Adam with the GMP mask schedule, zero the pruned weights):
-    `common.make_update` with the tau-sampling key passed to the loss; uniform replay."""
-    return make_common_update(agent, priority_beta=0.0)
+    optimizer = make_optimizer(config)
+    # uniform replay; the taus' key is drawn from the loop's key stream
+    return Agent(network, optimizer, init, act, act,
+                 make_update(config, optimizer, per_sample_loss, prioritized=False), q_values,
+                 jax.random.split, per_sample_loss, prioritized=False)

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from prunebook.agents.common import Agent, make_network, make_optimizer
+from prunebook.agents.common import Agent, make_agent, make_network, make_optimizer
 from prunebook.config import RunConfig
 from prunebook.replay.jittable import Batch
 
@@ -53,7 +53,8 @@ def make_rainbow(config: RunConfig, num_actions: int) -> Agent:
     network = make_network(config, num_actions, distributional=True)
     support = jnp.linspace(-config.v_max, config.v_max, config.num_atoms)
 
-    def per_sample_loss(params, target_params, batch: Batch) -> jax.Array:
+    def per_sample_loss(params, target_params, batch: Batch, key) -> jax.Array:
+        del key  # deterministic given the batch
         logits = network.apply(params, batch.obs).logits  # (B, actions, atoms)
         target_out = network.apply(target_params, batch.next_obs)
         next_action = jnp.argmax(target_out.q_values, axis=1)  # (B,)
@@ -62,7 +63,8 @@ def make_rainbow(config: RunConfig, num_actions: int) -> Agent:
         return c51_loss(logits, batch.actions, next_probs, batch.returns, batch.discounts,
                         support)
 
-    return Agent(network, make_optimizer(config), per_sample_loss, prioritized=True)
+    return make_agent(config, network, make_optimizer(config), per_sample_loss, num_actions,
+                      prioritized=True)
 
 
 def new_priorities(per_sample_loss: jax.Array) -> jax.Array:

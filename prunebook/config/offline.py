@@ -98,6 +98,13 @@ class OfflineConfig(FrozenConfig):
         """Gradient updates in the run; the GMP schedule prunes from 20% to 80% of them."""
         return self.num_iterations * self.updates_per_iteration
 
+    # The online-only settings an agent factory reads, at the paper's offline run (GMP with
+    # Adam, uniform replay, no baseline): read-only, not fields, so records are unchanged.
+    mask_method = "gmp"
+    weight_decay = 0.0
+    l2_penalty = 0.0
+    priority_beta = 0.0
+
     @property
     def replay_capacity(self) -> int:
         """About how many transitions the fixed buffer holds (Table 3's "fixed replay

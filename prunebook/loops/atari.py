@@ -6,13 +6,14 @@ jitted, once per configuration and with everything passed as arguments:
 
 * `act(params, obs, key, epsilon) -> (action, key)`: epsilon-greedy on one observation;
 * `update(params, target_params, opt_state, batch, key) -> (params, opt_state, loss,
-  per_sample_loss, key)`: one gradient step of `agents.common.make_update` (DQN, Rainbow; DER
-  and DrQ(eps) with a key for their augmentation and noise) or `agents.iqn.make_update` (IQN),
-  which includes the GMP mask schedule and mask application.
+  per_sample_loss, key)`: the agent's gradient step (`agents.common.make_update`, with the GMP
+  mask schedule and mask application), its key drawn by the agent's `split_key` (IQN's taus,
+  DER's noise and DrQ's augmentation draw one; DQN and Rainbow none).
 
-DER's noisy network acts with epsilon 0 in training (Dopamine's `zero_epsilon`) and on its mean
-weights in evaluation. The environment takes the config's `sticky_actions` and
-`terminal_on_life_loss` (both turned around for DER and DrQ(eps), the Atari-100k protocol).
+DER's noisy network acts greedily on a noise draw in training (Dopamine's `zero_epsilon`) and
+on its mean weights in evaluation (its `act` and `act_eval`). The environment takes the config's
+`sticky_actions` and `terminal_on_life_loss` (both turned around for DER and DrQ(eps), the
+Atari-100k protocol).
 
 One agent step, as Dopamine's `JaxDQNAgent.step` + `Runner` and the MinAtar loop do it:
 
@@ -48,8 +49,8 @@ import jax
 import numpy as np
 
 from prunebook import measures, pruning
-from prunebook.agents import AGENT_FACTORIES, iqn
-from prunebook.agents.common import make_act, make_update
+from prunebook.agents import AGENT_FACTORIES
+from prunebook.agents.common import Agent
 from prunebook.config import ConfigError, RunConfig
 from prunebook.envs.atari import STACK_SIZE, make_atari
 from prunebook.loops.atari_state import AtariState, state_from_arrays, state_to_arrays
@@ -69,21 +70,16 @@ class AtariSpec(NamedTuple):
 class Compiled(NamedTuple):
     """The agent and its two jitted functions for one configuration."""
 
-    agent: Any  # common.Agent or iqn.IQNAgent
+    agent: Agent
     act: Any  # jitted (params, obs, key, epsilon) -> (action, key)
     update: Any  # jitted (params, target, opt_state, batch, key) -> (params, opt, loss, ps, key)
     init_network: Any  # jitted (key, obs) -> (params, opt_state)
     act_eval: Any  # like `act`, for evaluation: a noisy network acts on its mean weights
 
 
-def epsilon_at(config: RunConfig, agent_steps: int, noisy: bool = False) -> float:
-    """Dopamine's `linearly_decaying_epsilon` on the host (same formula as agents.common).
-
-    A noisy agent (DER) acts with epsilon 0 in training: Dopamine's JaxFullRainbowAgent swaps
-    its `epsilon_fn` for `zero_epsilon` when `noisy=True`.
-    """
-    if noisy:
-        return 0.0
+def epsilon_at(config: RunConfig, agent_steps: int) -> float:
+    """Dopamine's `linearly_decaying_epsilon` on the host (same formula as agents.common); a
+    noisy agent (DER) ignores it (its `act` is greedy on a noise draw)."""
     steps_left = config.epsilon_decay_steps + config.min_replay_history - agent_steps
     bonus = (1.0 - config.epsilon_train) * steps_left / config.epsilon_decay_steps
     return config.epsilon_train + min(max(bonus, 0.0), 1.0 - config.epsilon_train)
@@ -93,29 +89,10 @@ def compile_agent(config: RunConfig, num_actions: int, agent=None) -> Compiled:
     """Jit `act` and `update` for this agent; arguments, not closures, carry every array."""
     if agent is None:
         agent = AGENT_FACTORIES[config.agent](config, num_actions)
-    if isinstance(agent, iqn.IQNAgent):
-        base_act, base_update = iqn.make_act(agent, num_actions), iqn.make_update(agent)
-        base_act_eval = base_act
 
-        def init_params(key, obs):
-            return iqn.init_params(agent, key, obs[None])
-
-        def update(params, target_params, opt_state, batch, key):
-            key, loss_key = jax.random.split(key)
-            return (*base_update(params, target_params, opt_state, batch, loss_key), key)
-    else:
-        base_act = make_act(agent.network, num_actions, noisy=agent.noisy)
-        base_act_eval = make_act(agent.network, num_actions) if agent.noisy else base_act
-        common_update = make_update(agent, config.priority_beta)
-
-        def init_params(key, obs):
-            return agent.network.init(key, obs[None])
-
-        def update(params, target_params, opt_state, batch, key):
-            if agent.keyed:  # DER, DrQ(eps): augmentation and noise keys for the loss
-                key, loss_key = jax.random.split(key)
-                return (*common_update(params, target_params, opt_state, batch, loss_key), key)
-            return (*common_update(params, target_params, opt_state, batch), key)
+    def update(params, target_params, opt_state, batch, key):
+        key, update_key = agent.split_key(key)  # none drawn when the update needs no key
+        return (*agent.update(params, target_params, opt_state, batch, update_key), key)
 
     def with_key(base):
         def act(params, obs, key, epsilon):
@@ -125,11 +102,11 @@ def compile_agent(config: RunConfig, num_actions: int, agent=None) -> Compiled:
         return act
 
     def init_network(key, obs):
-        params = init_params(key, obs)
+        params = agent.init(key, obs)
         return params, agent.optimizer.init(params)
 
-    act = jax.jit(with_key(base_act))
-    act_eval = act if base_act_eval is base_act else jax.jit(with_key(base_act_eval))
+    act = jax.jit(with_key(agent.act))
+    act_eval = act if agent.act_eval is agent.act else jax.jit(with_key(agent.act_eval))
     return Compiled(agent, act, jax.jit(update), jax.jit(init_network), act_eval)
 
 
@@ -179,7 +156,6 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
                 else compile_agent(config, num_actions, agent))
     agent = compiled.agent
     prioritized = bool(agent.prioritized)
-    noisy = bool(getattr(agent, "noisy", False))  # DER (common.Agent.noisy); IQN has none
 
     def new_replay() -> ImageReplay:
         cls = PrioritizedImageReplay if prioritized else ImageReplay
@@ -220,7 +196,7 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
 
     def agent_step(state: AtariState) -> None:
         t0 = time.perf_counter()
-        epsilon = epsilon_at(config, state.agent_steps, noisy)
+        epsilon = epsilon_at(config, state.agent_steps)
         action, state.key = compiled.act(state.params, state.obs, state.key, epsilon)
         action = int(action)
         t1 = time.perf_counter()
@@ -290,5 +266,6 @@ def make_atari_trainer(config: RunConfig, agent=None) -> Trainer:
         batch = _to_batch(ImageReplay.sample(state.replay, measures.BATCH_SIZE, rng))
         return measure(state.params, state.target_params, batch, key)
 
-    return Trainer(config, agent, spec, init, run_iteration, evaluate, stats, sparsity,
-                   state_to_arrays, state_from_arrays, measures=measure_state)
+    return Trainer(config=config, agent=agent, env=spec, init=init, run_iteration=run_iteration,
+                   evaluate=evaluate, stats=stats, sparsity=sparsity, to_arrays=state_to_arrays,
+                   from_arrays=state_from_arrays, measures=measure_state)

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from prunebook.envs.atari import AtariEnv
+from prunebook.loops.trainer import tree_from_arrays, tree_to_arrays
 from prunebook.replay.frames import ImageReplay, PrioritizedImageReplay
 
 TIMERS = ("act", "env", "replay", "update")
@@ -73,7 +74,7 @@ def state_to_arrays(state: AtariState) -> list[np.ndarray]:
                                                     "max_recorded_priority", None)},
         "env": {name: getattr(env, name) for name in _ENV_SCALARS},
     }
-    leaves = [np.asarray(x) for x in jax.tree.leaves(jax.device_get(_networks(state)))]
+    leaves = tree_to_arrays(_networks(state))
     arrays = [_json_array(meta), np.asarray(jax.device_get(state.key)), *leaves,
               replay.frames[:used], replay.actions[:used], replay.rewards[:used],
               replay.terminals[:used], replay.episode_ends[:used]]
@@ -96,14 +97,8 @@ def state_from_arrays(template: AtariState, arrays: list[np.ndarray]) -> AtariSt
         raise ValueError(f"checkpoint replay capacity {meta['replay']['capacity']} != "
                          f"{replay.capacity}")
     key = arrays.pop(0)
-    leaves, treedef = jax.tree.flatten(_networks(template))
-    stored = [arrays.pop(0) for _ in leaves]
-    for i, (a, b) in enumerate(zip(leaves, stored, strict=True)):
-        if a.shape != b.shape or a.dtype != b.dtype:
-            raise ValueError(f"checkpoint array {i}: {b.shape} {b.dtype}, expected "
-                             f"{a.shape} {a.dtype}")
-    params, target_params, opt_state = jax.tree.unflatten(
-        treedef, [jnp.asarray(x) for x in stored])
+    stored = [arrays.pop(0) for _ in jax.tree.leaves(_networks(template))]
+    params, target_params, opt_state = tree_from_arrays(_networks(template), stored)
     fresh = replay.add_count == 0  # init(seed) output: the unwritten slots are already zero
     for name in ("frames", "actions", "rewards", "terminals", "episode_ends"):
         data = arrays.pop(0)

@@ -14,23 +14,24 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from prunebook import measures, pruning
-from prunebook.agents import AGENT_FACTORIES, iqn
-from prunebook.agents.common import (
-    Agent,
-    linearly_decaying_epsilon,
-    make_act,
-    make_update,
-)
+from prunebook.agents import AGENT_FACTORIES
+from prunebook.agents.common import Agent, linearly_decaying_epsilon
 from prunebook.agents.rainbow import new_priorities
 from prunebook.config import RunConfig
 from prunebook.envs import minatar
 from prunebook.loops import baselines
-from prunebook.loops.trainer import IterationStats, Trainer, make_measure_for
+from prunebook.loops.trainer import (
+    IterationStats,
+    Trainer,
+    make_measure_for,
+    tree_from_arrays,
+    tree_to_arrays,
+)
 from prunebook.replay import jittable
 from prunebook.replay.jittable import ReplayState
+from prunebook.spec import ATARI_100K_AGENTS
 
 
 @flax.struct.dataclass
@@ -68,32 +69,15 @@ def make_trainer(config: RunConfig, agent: Agent | None = None, donor_masks=None
     if agent is None:
         extra = {} if donor_masks is None else {"donor_masks": donor_masks}
         agent = AGENT_FACTORIES[config.agent](config, env.num_actions, **extra)
-    if isinstance(agent, Agent) and agent.keyed:
-        raise ValueError("DER and DrQ(eps) (keyed agents) run only in the Atari loop "
-                         "(prunebook.loops.atari)")
-    if isinstance(agent, iqn.IQNAgent):  # IQN samples taus: its act/update take a key
-        act = iqn.make_act(agent, env.num_actions)
-        update = iqn.make_update(agent)
-
-        def init_params(key, obs):
-            return iqn.init_params(agent, key, obs[None])
-    else:
-        act = make_act(agent.network, env.num_actions)
-        base_update = make_update(agent, config.priority_beta, config.l2_penalty)
-
-        def update(params, target_params, opt_state, batch, key):
-            del key  # DQN and Rainbow are deterministic given the batch
-            return base_update(params, target_params, opt_state, batch)
-
-        def init_params(key, obs):
-            return agent.network.init(key, obs[None])
+    if config.agent in ATARI_100K_AGENTS:
+        raise ValueError("DER and DrQ(eps) run only in the Atari loop (prunebook.loops.atari)")
     sample = jittable.sample_prioritized if agent.prioritized else jittable.sample_uniform
 
     def init(seed: int) -> TrainState:
         key = jax.random.PRNGKey(seed)
         key, net_key, env_key = jax.random.split(key, 3)
         obs, env_state = env.reset(env_key)
-        params = init_params(net_key, obs)
+        params = agent.init(net_key, obs)
         opt_state = agent.optimizer.init(params)
         if config.mask_method != "gmp":  # masks fixed from step 0: pruned weights start at 0
             params = pruning.apply_masks(params, opt_state)
@@ -108,7 +92,7 @@ def make_trainer(config: RunConfig, agent: Agent | None = None, donor_masks=None
         key, act_key, env_key = jax.random.split(state.key, 3)
         epsilon = linearly_decaying_epsilon(config.epsilon_decay_steps, state.agent_steps,
                                             config.min_replay_history, config.epsilon_train)
-        action = act(state.params, state.obs, act_key, epsilon)
+        action = agent.act(state.params, state.obs, act_key, epsilon)
         step = env.step(env_key, state.env_state, action)
         done = step.terminated | step.truncated
         buffer = jittable.add(state.replay, state.obs, action, step.reward, step.final_obs,
@@ -124,13 +108,13 @@ def make_trainer(config: RunConfig, agent: Agent | None = None, donor_masks=None
 
     # Reset / ReDo (chapter 7): (params, opt_state, updates done, batch obs, key) -> same;
     # the identity for every other run
-    intervene = baselines.make_intervention(config, agent.network, init_params)
+    intervene = baselines.make_intervention(config, agent.network, agent.init)
 
     def train_step(state: TrainState) -> TrainState:
         key, sample_key = jax.random.split(state.key)
-        loss_key = jax.random.fold_in(sample_key, 1)  # IQN's taus (DQN/Rainbow ignore it)
+        loss_key = jax.random.fold_in(sample_key, 1)  # IQN's taus (DQN, Rainbow ignore it)
         batch = sample(state.replay, sample_key, config.batch_size, config.n_step, config.gamma)
-        params, opt_state, loss, per_sample = update(
+        params, opt_state, loss, per_sample = agent.update(
             state.params, state.target_params, state.opt_state, batch, loss_key)
         params, opt_state = intervene(params, opt_state, state.updates + 1, batch.obs,
                                       jax.random.fold_in(sample_key, 2))
@@ -160,7 +144,7 @@ def make_trainer(config: RunConfig, agent: Agent | None = None, donor_masks=None
 
     run_iteration = jax.jit(iteration)
 
-    evaluate = make_evaluate(env, act, config.epsilon_eval, max(config.eval_episodes, 1))
+    evaluate = make_evaluate(env, agent.act_eval, config.epsilon_eval, max(config.eval_episodes, 1))
     measure = make_measure_for(agent)
 
     @jax.jit
@@ -170,9 +154,10 @@ def make_trainer(config: RunConfig, agent: Agent | None = None, donor_masks=None
                                         config.n_step, config.gamma)
         return measure(state.params, state.target_params, batch, measure_key)
 
-    return Trainer(config, agent, env, init, run_iteration, evaluate, iteration_stats,
-                   measured_sparsity, state_to_arrays, state_from_arrays,
-                   jax.jit(jax.vmap(iteration)), measure_state)
+    return Trainer(config=config, agent=agent, env=env, init=init, run_iteration=run_iteration,
+                   evaluate=evaluate, stats=iteration_stats, sparsity=measured_sparsity,
+                   to_arrays=tree_to_arrays, from_arrays=tree_from_arrays,
+                   measures=measure_state, run_iteration_batched=jax.jit(jax.vmap(iteration)))
 
 
 def make_evaluate(env, act, epsilon: float, num_episodes: int):
@@ -218,19 +203,3 @@ def iteration_stats(state: TrainState) -> IterationStats:
 
 def measured_sparsity(state: TrainState) -> float:
     return pruning.sparsity_report(jax.device_get(state.params))["total"]
-
-
-def state_to_arrays(state: TrainState) -> list[np.ndarray]:
-    """Flatten a TrainState to host arrays (the checkpoint payload)."""
-    return [np.asarray(x) for x in jax.tree.leaves(jax.device_get(state))]
-
-
-def state_from_arrays(template: TrainState, arrays: list[np.ndarray]) -> TrainState:
-    leaves, treedef = jax.tree.flatten(template)
-    if len(leaves) != len(arrays):
-        raise ValueError(f"checkpoint has {len(arrays)} arrays, expected {len(leaves)}")
-    for i, (a, b) in enumerate(zip(leaves, arrays, strict=True)):
-        if a.shape != b.shape or a.dtype != b.dtype:
-            raise ValueError(f"checkpoint array {i}: {b.shape} {b.dtype}, expected "
-                             f"{a.shape} {a.dtype}")
-    return jax.tree.unflatten(treedef, [jnp.asarray(x) for x in arrays])

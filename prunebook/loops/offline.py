@@ -10,9 +10,9 @@ ones. One iteration is Dopamine's `FixedReplayRunner` iteration:
 * `stats(state)`: the evaluation phase -- `eval_episodes` online episodes with epsilon_eval.
   Offline runs have no training episodes, so `IterationStats.train_return` is this evaluation
   mean (the column every chapter scores) and `num_episodes` the episodes it averages. Its key
-  is `fold_in(PRNGKey(seed), iteration)`, the key the runner passes to `evaluate` for the
-  results' `eval_return`; `evaluate` remembers the last (params, key) it computed, so that
-  column is the same number at no extra cost.
+  is `loops.trainer.eval_key(seed, iteration)`, the key `loops.trainer.train` passes to
+  `evaluate` for the results' `eval_return`; `evaluate` remembers the last (params, key) it
+  computed, so that column is the same number at no extra cost.
 
 The fixed buffer is *not* part of the state: it is rebuilt deterministically from the dataset
 and the seed when the trainer is made (a resume rebuilds the same one), so checkpoints hold only
@@ -31,11 +31,17 @@ import numpy as np
 
 from prunebook import measures, pruning
 from prunebook.agents import AGENT_FACTORIES
-from prunebook.agents.common import make_act, make_update
 from prunebook.config import OfflineConfig
 from prunebook.envs.minatar import MinAtarEnv
 from prunebook.loops import minatar as minatar_loop
-from prunebook.loops.trainer import IterationStats, Trainer, make_measure_for
+from prunebook.loops.trainer import (
+    IterationStats,
+    Trainer,
+    eval_key,
+    make_measure_for,
+    tree_from_arrays,
+    tree_to_arrays,
+)
 from prunebook.replay.fixed import sample_fixed
 
 
@@ -72,11 +78,6 @@ def use_compilation_cache(path=None) -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
-def eval_key(seed: int, iteration: int) -> jax.Array:
-    """The evaluation key of an iteration; the runner derives `eval_return`'s key the same way."""
-    return jax.random.fold_in(jax.random.PRNGKey(seed), iteration)
-
-
 def make_offline_trainer(config: OfflineConfig, buffer, env=None) -> Trainer:
     """The offline loop for `config` on the fixed replay `buffer` (`prunebook.replay.fixed`;
     `prunebook.sweeps.logger.fixed_replay_for` builds the config's own); `env` (evaluation
@@ -85,12 +86,10 @@ def make_offline_trainer(config: OfflineConfig, buffer, env=None) -> Trainer:
         raise TypeError(f"make_offline_trainer needs an OfflineConfig, got {type(config).__name__}")
     env = env if env is not None else MinAtarEnv(config.game)
     agent = AGENT_FACTORIES[config.agent](config, env.num_actions)
-    update = make_update(agent, priority_beta=0.0)
-    act = make_act(agent.network, env.num_actions)
 
     def init(seed: int) -> OfflineTrainState:
         key, net_key = jax.random.split(jax.random.PRNGKey(seed))
-        params = agent.network.init(net_key, jnp.zeros((1, *env.observation_shape), jnp.uint8))
+        params = agent.init(net_key, jnp.zeros(env.observation_shape, jnp.uint8))
         return OfflineTrainState(
             params=params, target_params=params, opt_state=agent.optimizer.init(params),
             key=key, agent_steps=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
@@ -101,8 +100,9 @@ def make_offline_trainer(config: OfflineConfig, buffer, env=None) -> Trainer:
         key, sample_key = jax.random.split(state.key)
         batch = sample_fixed(fixed_replay, sample_key, config.batch_size, config.n_step,
                              config.gamma)
-        params, opt_state, loss, _ = update(state.params, state.target_params, state.opt_state,
-                                            batch)
+        params, opt_state, loss, _ = agent.update(
+            state.params, state.target_params, state.opt_state, batch,
+            jax.random.fold_in(sample_key, 1))  # CQL ignores the key
         # Dopamine syncs after the update whose pre-increment count is a multiple of the period
         sync = state.updates % config.target_update_period == 0
         target = jax.lax.cond(sync, lambda: params, lambda: state.target_params)
@@ -123,7 +123,8 @@ def make_offline_trainer(config: OfflineConfig, buffer, env=None) -> Trainer:
     def run_iteration(state: OfflineTrainState) -> OfflineTrainState:
         return _iterate(state, buffer)
 
-    _evaluate = minatar_loop.make_evaluate(env, act, config.epsilon_eval, config.eval_episodes)
+    _evaluate = minatar_loop.make_evaluate(env, agent.act_eval, config.epsilon_eval,
+                                           config.eval_episodes)
 
     last: dict[str, Any] = {}
 
@@ -160,6 +161,6 @@ def make_offline_trainer(config: OfflineConfig, buffer, env=None) -> Trainer:
     def measure_state(state: OfflineTrainState, key: jax.Array):
         return _measure(state, buffer, key)
 
-    return Trainer(config, agent, env, init, run_iteration, evaluate, stats, sparsity,
-                   minatar_loop.state_to_arrays, minatar_loop.state_from_arrays,
-                   measures=measure_state)
+    return Trainer(config=config, agent=agent, env=env, init=init, run_iteration=run_iteration,
+                   evaluate=evaluate, stats=stats, sparsity=sparsity, to_arrays=tree_to_arrays,
+                   from_arrays=tree_from_arrays, measures=measure_state)

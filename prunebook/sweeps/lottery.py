@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
+import jax
 import numpy as np
 
-from prunebook.config import ConfigError, RunConfig
+from prunebook import pruning
+from prunebook.config import ConfigError, OfflineConfig, RunConfig
 from prunebook.sweeps import store
 from prunebook.sweeps.registry import get_sweep
 
@@ -34,7 +37,7 @@ def masks_path(results_root: Path | str, sweep: str, run_id: str) -> Path:
     return Path(results_root) / sweep / "masks" / f"{run_id}.npz"
 
 
-def is_donor(config: RunConfig, sweep: str) -> bool:
+def is_donor(config: RunConfig | OfflineConfig, sweep: str) -> bool:
     """Whether a lottery run of the named sweep takes its masks from this run."""
     if config.mask_method != "gmp" or config.final_sparsity <= 0:
         return False
@@ -91,3 +94,22 @@ def donor_masks(config: RunConfig, sweep: str, results_root: Path | str
                                  "donor reruns and stores them")
     return load_masks(path), {"sweep": sweep, "run_id": donor.run_id,
                               "code_version": str(record.get("code_version", "unknown"))}
+
+
+def donor_of(config: RunConfig | OfflineConfig, sweep: str, results_root: Path | str
+             ) -> tuple[dict[str, np.ndarray] | None, dict[str, Any]]:
+    """The runner's hook before a run: a lottery run's (donor masks, {"mask_donor": ...} for
+    its record); (None, {}) for every other run."""
+    if config.mask_method != "lottery":
+        return None, {}
+    masks, donor = donor_masks(config, sweep, results_root)
+    return masks, {"mask_donor": donor}
+
+
+def after_run(config: RunConfig | OfflineConfig, sweep: str, results_root: Path | str,
+              state) -> None:
+    """The runner's hook when a run finishes, before its results record: a donor stores its
+    final masks (those in its optimiser state)."""
+    if is_donor(config, sweep):
+        final = pruning.flat_masks(jax.device_get(state.opt_state.masks))
+        save_masks(masks_path(results_root, sweep, config.run_id), final)

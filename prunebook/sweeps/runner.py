@@ -1,5 +1,10 @@
 """One resumable run (`run_one`) and the one dispatch from a config to its training loop.
 
+`run_one` is a short consumer: `start_run` restores a run from its checkpoint, `advance`
+checkpoints the iterations `loops.trainer.train` yields and writes the results at the end;
+`run_one` reports progress and stops at its deadline. Tests interrupt a run by consuming fewer
+iterations of `advance`.
+
 * A run checkpoints its whole state (params, optimizer and mask state, replay buffer,
   environment state, PRNG key, counters) plus its iteration log after an iteration, atomically
   (`prunebook.sweeps.checkpoints`).
@@ -10,19 +15,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import jax
-
-from prunebook import pruning
 from prunebook.config import OfflineConfig, RunConfig, config_from_dict, same_run
 from prunebook.loops.atari import make_atari_trainer
 from prunebook.loops.minatar import make_trainer
 from prunebook.loops.offline import make_offline_trainer
-from prunebook.loops.trainer import Trainer, iteration_record
+from prunebook.loops.trainer import NonFiniteLossError, Trainer, train
 from prunebook.spec import OFFLINE_AGENTS
 from prunebook.sweeps import lottery, store
 from prunebook.sweeps.checkpoints import (
@@ -36,88 +40,110 @@ from prunebook.sweeps.checkpoints import (
 from prunebook.sweeps.logger import fixed_replay_for
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One run, ready to train on: its trainer, the state it continues from (its checkpoint's,
+    or the first) and its iteration log so far."""
+
+    config: RunConfig | OfflineConfig
+    sweep: str
+    results_root: Path
+    checkpoint_root: Path
+    trainer: Trainer
+    state: Any
+    log: tuple[dict[str, Any], ...]
+    wall_s: float
+    record_extra: dict[str, Any]  # more fields of the results record (a lottery's donor)
+
+    @property
+    def checkpoint(self) -> Path:
+        return checkpoint_path(self.checkpoint_root, self.sweep, self.config.run_id)
 
 
-def run_one(config: RunConfig, sweep: str, results_root: Path | str = "results",
-            checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT,
-            progress: Callable[[dict[str, Any]], None] | None = None,
-            trainer=None, max_iterations: int | None = None,
-            checkpoint_interval_s: float = 30.0, deadline: float | None = None,
-            clock: Callable[[], float] = time.time) -> Path | None:
-    """Train (or resume) one run to completion and write its results file.
-
-    Returns the results path, or None when it stopped early with its state checkpointed:
-    after `max_iterations` iterations (tests use that to simulate an interruption), or at
-    `deadline` (a `clock()` time, epoch seconds by default): the run stops after the last
-    iteration that, at the pace of the one before, ends by then, so a session's workers save
-    and exit in time to commit. Skips runs whose results file already exists. The state is
-    checkpointed after an iteration once `checkpoint_interval_s` have passed since the last
-    save (0: after every iteration).
-    """
-
-    out = store.run_path(Path(results_root), sweep, config.run_id)
-    if restore_finished(config, sweep, results_root, checkpoint_root):
-        return out
-    ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
-    masks, extra = None, {}
-    if isinstance(config, RunConfig) and config.mask_method == "lottery":
-        masks, donor = lottery.donor_masks(config, sweep, results_root)
-        extra["mask_donor"] = donor
+def start_run(config: RunConfig | OfflineConfig, sweep: str, results_root: Path | str,
+              checkpoint_root: Path | str, trainer: Trainer | None = None) -> Run:
+    """The run where its checkpoint left off (from its first state when it has none)."""
+    masks, extra = lottery.donor_of(config, sweep, results_root)
     trainer = trainer or make_trainer_for(config, donor_masks=masks)
-    state = trainer.init(config.seed)
-    iterations: list[dict[str, Any]] = []
-    wall = 0.0
+    state, log, wall = trainer.init(config.seed), (), 0.0
+    ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
     loaded = load_checkpoint(ckpt)
     if loaded is not None:
         arrays, meta = loaded
         if not same_run(config_from_dict(meta["config"]), config):  # fields added later too
             raise RuntimeError(f"checkpoint {ckpt} was made with another config; delete it")
         state = trainer.from_arrays(state, arrays)
-        iterations, wall = meta["iterations"], meta["wall_s"]
-    done_here = 0
+        log, wall = tuple(meta["iterations"]), meta["wall_s"]
+    return Run(config, sweep, Path(results_root), Path(checkpoint_root), trainer, state, log,
+               wall, extra)
+
+
+def advance(run: Run, checkpoint_interval_s: float = 30.0) -> Iterator[tuple[Any, dict]]:
+    """`loops.trainer.train` of `run`, checkpointed: yields (state, iteration entry) after
+    each iteration, having saved the state with the log once `checkpoint_interval_s` have
+    passed since the last save (0: every iteration). A consumer that stops early (closes the
+    generator) gets unsaved iterations saved; the last iteration writes the results record
+    (after the lottery's hook) and drops the checkpoint. A NaN/inf loss raises
+    `NonFiniteLossError` with the last good checkpoint kept."""
+    config, log, wall = run.config, list(run.log), run.wall_s
     last_save = time.perf_counter()
-    while len(iterations) < config.num_iterations:
-        if max_iterations == 0 or (deadline is not None and clock() > deadline):
-            return None
-        start = time.perf_counter()
-        new_state = trainer.run_iteration(state)
-        stats = trainer.stats(new_state)
-        if stats.nonfinite_loss:
-            raise NonFiniteLossError(
-                f"{config.run_id}: non-finite loss in iteration {len(iterations)}; the last good "
-                f"checkpoint ({ckpt}) is kept. Lower the learning rate or check the inputs.")
-        state = new_state
-        eval_return = None
-        if config.eval_episodes:
-            eval_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), len(iterations))
-            eval_return = float(trainer.evaluate(state.params, eval_key))
-        elapsed = time.perf_counter() - start
-        wall += elapsed
-        iterations.append(iteration_record(trainer, state, len(iterations), stats,
-                                           eval_return, elapsed))
-        done_here += 1
-        due = time.perf_counter() - last_save >= checkpoint_interval_s
-        unfinished = len(iterations) < config.num_iterations
-        stopping = unfinished and (
-            (max_iterations is not None and done_here >= max_iterations)
-            or (deadline is not None and clock() + elapsed > deadline))  # next one ends late
-        if unfinished and (due or stopping):
-            last_save = time.perf_counter()
-            save_checkpoint(ckpt, trainer.to_arrays(state),
-                            {"config": config.to_dict(), "iterations": iterations, "wall_s": wall})
-        if progress:
-            progress({"run_id": config.run_id, "iteration": len(iterations),
-                      "units": config.iteration_units, "seconds": elapsed})
-        if stopping:
-            return None
-    if isinstance(config, RunConfig) and lottery.is_donor(config, sweep):
-        final = pruning.flat_masks(jax.device_get(state.opt_state.masks))
-        lottery.save_masks(lottery.masks_path(results_root, sweep, config.run_id), final)
-    record = store.run_record(config.to_dict(), config.run_id, sweep, iterations, wall,
-                              **extra)
-    return write_finished(record, results_root, checkpoint_root)
+
+    def save(state) -> None:
+        save_checkpoint(run.checkpoint, run.trainer.to_arrays(state),
+                        {"config": config.to_dict(), "iterations": log, "wall_s": wall})
+
+    try:
+        for state, entry in train(run.trainer, run.state, start=len(log)):
+            log.append(entry)
+            wall += entry["wall_s"]
+            unsaved = len(log) < config.num_iterations
+            if not unsaved:
+                lottery.after_run(config, run.sweep, run.results_root, state)
+                record = store.run_record(config.to_dict(), config.run_id, run.sweep, log,
+                                          wall, **run.record_extra)
+                write_finished(record, run.results_root, run.checkpoint_root)
+            elif time.perf_counter() - last_save >= checkpoint_interval_s:
+                save(state)
+                unsaved, last_save = False, time.perf_counter()
+            try:
+                yield state, entry
+            except GeneratorExit:  # the consumer stops here: keep what it trained
+                if unsaved:
+                    save(state)
+                raise
+    except NonFiniteLossError as error:
+        error.add_note(f"the last good checkpoint ({run.checkpoint}) is kept")
+        raise
+
+
+def run_one(config: RunConfig | OfflineConfig, sweep: str, results_root: Path | str = "results",
+            checkpoint_root: Path | str = DEFAULT_CHECKPOINT_ROOT,
+            progress: Callable[[dict[str, Any]], None] | None = None,
+            trainer: Trainer | None = None, checkpoint_interval_s: float = 30.0,
+            deadline: float | None = None,
+            clock: Callable[[], float] = time.time) -> Path | None:
+    """Train (or resume) one run to completion and write its results file.
+
+    Returns the results path, or None when it stopped at `deadline` (a `clock()` time, epoch
+    seconds by default) with its state checkpointed: the run stops after the last iteration
+    that, at the pace of the one before, ends by then, so a session's workers save and exit in
+    time to commit. Skips runs whose results file already exists.
+    """
+    out = store.run_path(Path(results_root), sweep, config.run_id)
+    if restore_finished(config, sweep, results_root, checkpoint_root):
+        return out
+    run = start_run(config, sweep, results_root, checkpoint_root, trainer)
+    if deadline is not None and clock() > deadline:
+        return None
+    with contextlib.closing(advance(run, checkpoint_interval_s)) as steps:
+        for _, entry in steps:
+            if progress:
+                progress({"run_id": config.run_id, "iteration": entry["iteration"] + 1,
+                          "units": config.iteration_units, "seconds": entry["wall_s"]})
+            last = entry["iteration"] + 1 == config.num_iterations
+            if deadline is not None and not last and clock() + entry["wall_s"] > deadline:
+                return None  # the next iteration would end late; closing saves this one
+    return out
 
 
 def make_trainer_for(config: RunConfig | OfflineConfig, dataset_root=None,

@@ -1,0 +1,59 @@
+"""Checkpoints written before the training core was rewritten (commit 69adddf: one agent shape,
+a run as a generator, a typed trainer) resume under this code: sweeps in progress keep their
+partial runs.
+
+* The payload of a ci state (every array's shape and dtype, in order) is 69adddf's, for DQN,
+  Rainbow and IQN (`fixtures/ckpt_layout_69adddf.json`, written by 69adddf's code).
+* With the fixture of a real 69adddf run (a ci checkpoint after 2 of 4 iterations and the
+  uninterrupted run's record, ~5 MB, too big to commit: `PRUNEBOOK_OLD_CHECKPOINT` names its
+  folder), resuming it gives the uninterrupted record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from prunebook.config import config_from_dict
+from prunebook.loops import minatar as minatar_loop
+from prunebook.loops.trainer import TIMING_KEYS
+from prunebook.sweeps import checkpoints, runner, store
+
+HERE = Path(__file__).parent
+LAYOUT = HERE / "fixtures" / "ckpt_layout_69adddf.json"
+OLD = Path(os.environ.get("PRUNEBOOK_OLD_CHECKPOINT", HERE / "fixtures" / "ckpt_69adddf"))
+
+
+def _strip(record):
+    return [{k: v for k, v in it.items() if k not in TIMING_KEYS} for it in record["iterations"]]
+
+
+@pytest.mark.parametrize("agent", ["dqn", "rainbow", "iqn"])
+def test_a_ci_states_checkpoint_payload_is_69adddfs(agent):
+    want = json.loads(LAYOUT.read_text())[agent]
+    config = config_from_dict(want["config"])
+    trainer = minatar_loop.make_trainer(config)
+    arrays = trainer.to_arrays(trainer.init(config.seed))
+    assert [[list(a.shape), str(a.dtype)] for a in arrays] == want["arrays"]
+    assert trainer.from_arrays(trainer.init(config.seed), arrays) is not None
+
+
+@pytest.mark.skipif(not (OLD / "ck").exists(), reason="no 69adddf checkpoint fixture "
+                    "(set PRUNEBOOK_OLD_CHECKPOINT to its folder)")
+def test_a_69adddf_checkpoint_resumes_to_the_uninterrupted_record(tmp_path):
+    [full_path] = (OLD / "full").glob("*/*.json")
+    full = store.read_run(full_path)
+    config = config_from_dict(full["config"])
+    [old_ckpt] = (OLD / "ck").glob("*/*.ckpt.npz")
+    sweep = old_ckpt.parent.name
+    ckpt = checkpoints.checkpoint_path(tmp_path / "ck", sweep, config.run_id)
+    ckpt.parent.mkdir(parents=True)
+    shutil.copy(old_ckpt, ckpt)  # the fixture stays as 69adddf wrote it
+    assert len(checkpoints.checkpoint_meta(ckpt)["iterations"]) == 2
+    resumed = runner.run_one(config, sweep, tmp_path / "r", tmp_path / "ck")
+    assert _strip(store.read_run(resumed)) == _strip(full)
+    assert not ckpt.exists()
