@@ -1,5 +1,6 @@
 """The §5 measures against hand-computed cases, and that logging them changes no result."""
 
+import dataclasses
 import json
 
 import jax
@@ -100,7 +101,7 @@ def test_every_online_record_logs_the_measures_without_changing_training(tmp_pat
     trainer = make_trainer(config)
     logged = runner.run_one(config, "m", tmp_path / "a", tmp_path / "ca", trainer=trainer)
     silent = runner.run_one(config, "m", tmp_path / "b", tmp_path / "cb",
-                            trainer=trainer._replace(measures=None))
+                            trainer=dataclasses.replace(trainer, measures=None))
     with_measures = json.loads(logged.read_text())["iterations"]
     without = json.loads(silent.read_text())["iterations"]
     for a, b in zip(with_measures, without, strict=True):
