@@ -4,16 +4,18 @@ partial runs.
 
 * The payload of a ci state (every array's shape and dtype, in order) is 69adddf's, for DQN,
   Rainbow and IQN (`fixtures/ckpt_layout_69adddf.json`, written by 69adddf's code).
-* With the fixture of a real 69adddf run (a ci checkpoint after 2 of 4 iterations and the
-  uninterrupted run's record, ~5 MB, too big to commit: `PRUNEBOOK_OLD_CHECKPOINT` names its
-  folder), resuming it gives the uninterrupted record.
+* A real 69adddf run resumes to its uninterrupted record: `fixtures/ckpt_69adddf/` holds a tiny
+  ci run's checkpoint after 2 of its 4 iterations, as 69adddf's runner wrote it (xz-compressed
+  here, decompressed byte for byte), and the same run's uninterrupted record, both written by
+  69adddf's code (`make_old_checkpoint.py` there). `PRUNEBOOK_OLD_CHECKPOINT` names another
+  folder of the same layout (`ck/<sweep>/*.ckpt.npz[.xz]`, `full/<sweep>/*.json`).
 """
 
 from __future__ import annotations
 
 import json
+import lzma
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -42,17 +44,16 @@ def test_a_ci_states_checkpoint_payload_is_69adddfs(agent):
     assert trainer.from_arrays(trainer.init(config.seed), arrays) is not None
 
 
-@pytest.mark.skipif(not (OLD / "ck").exists(), reason="no 69adddf checkpoint fixture "
-                    "(set PRUNEBOOK_OLD_CHECKPOINT to its folder)")
 def test_a_69adddf_checkpoint_resumes_to_the_uninterrupted_record(tmp_path):
     [full_path] = (OLD / "full").glob("*/*.json")
     full = store.read_run(full_path)
     config = config_from_dict(full["config"])
-    [old_ckpt] = (OLD / "ck").glob("*/*.ckpt.npz")
+    [old_ckpt] = (OLD / "ck").glob("*/*.ckpt.npz*")
     sweep = old_ckpt.parent.name
     ckpt = checkpoints.checkpoint_path(tmp_path / "ck", sweep, config.run_id)
     ckpt.parent.mkdir(parents=True)
-    shutil.copy(old_ckpt, ckpt)  # the fixture stays as 69adddf wrote it
+    data = old_ckpt.read_bytes()  # the fixture stays as 69adddf wrote it
+    ckpt.write_bytes(lzma.decompress(data) if old_ckpt.suffix == ".xz" else data)
     assert len(checkpoints.checkpoint_meta(ckpt)["iterations"]) == 2
     resumed = runner.run_one(config, sweep, tmp_path / "r", tmp_path / "ck")
     assert _strip(store.read_run(resumed)) == _strip(full)

@@ -241,7 +241,8 @@ def test_grid_flags_select_part_of_a_named_sweep(capsys):
     assert "no run of sweep 'online_std' has width in [7]" in capsys.readouterr().err
 
 
-def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_path):
+def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_path,
+                                                                         monkeypatch):
 
     grid = Grid(("dqn",), ("Breakout",), (1, 2), (0.0, 0.95), (0, 1), "ci",
                        (("num_env_steps", 2000),))
@@ -253,7 +254,11 @@ def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_pa
         store.write_run(store.run_path(tmp_path, "costs", run_id),
                         dict(run_id=run_id, sweep="costs", config=configs[run_id],
                                iterations=[], wall_clock_s=seconds))
+    reads, read_run = [], store.read_run
+    monkeypatch.setattr(store, "read_run", lambda path: reads.append(path) or read_run(path))
     rows = {(r.agent, r.width): r for r in cost.cost_estimate(sweep, tmp_path)}
+    assert len(reads) == len(set(reads)) == 3  # one pass: each results file read once
+    monkeypatch.undo()
     assert (rows["dqn", 1].done, rows["dqn", 1].left) == (2, 2)
     assert rows["dqn", 1].left_seconds == pytest.approx(400.0)  # 2 runs at (100 + 300) / 2
     assert rows["dqn", 2].left_seconds == pytest.approx(180.0)  # 3 runs at 60

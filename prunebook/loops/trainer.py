@@ -4,8 +4,9 @@
 runs its iterations, yielding `(state, iteration entry)` after each, which the runner
 (`prunebook.sweeps.runner`) consumes to checkpoint, report progress and write the results.
 Also here: `IterationStats`, the §5 measures for any agent, the checkpoint payload of a pytree
-state, and `iteration_record`, the one builder of an iteration's results entry (the local,
-vmap and Ray executors and the dataset logger)."""
+state, `iteration_entry`, the step after every iteration (`train`'s, and the vmap executor's for
+each run of its batch), and `iteration_record`, the one builder of an iteration's results entry
+(the local, vmap and Ray executors and the dataset logger)."""
 
 from __future__ import annotations
 
@@ -112,25 +113,36 @@ def eval_key(seed: int, iteration: int) -> jax.Array:
     return jax.random.fold_in(jax.random.PRNGKey(seed), iteration)
 
 
+def iteration_entry(trainer: Trainer, state, index: int, seconds: float) -> dict[str, Any]:
+    """Iteration `index`'s results entry, once `run_iteration` has run it (in `seconds`) to
+    `state`: the one step after every iteration, in `train` and in the vmap executor
+    (`prunebook.sweeps.vmap`, whose members share one batched `run_iteration`). Raises
+    `NonFiniteLossError` when the loss went NaN/inf; runs the evaluation episodes the config
+    asks for; the entry's `wall_s` is `seconds` plus the time spent here."""
+    config = trainer.config
+    begin = time.perf_counter()
+    stats = trainer.stats(state)
+    if stats.nonfinite_loss:
+        raise NonFiniteLossError(f"{config.run_id}: non-finite loss in iteration {index}; "
+                                 "lower the learning rate or check the inputs")
+    eval_return = None
+    if config.eval_episodes:
+        eval_return = float(trainer.evaluate(state.params, eval_key(config.seed, index)))
+    elapsed = seconds + time.perf_counter() - begin
+    return iteration_record(trainer, state, index, stats, eval_return, elapsed)
+
+
 def train(trainer: Trainer[State], state: State,
           start: int = 0) -> Iterator[tuple[State, dict[str, Any]]]:
     """A run's iterations `start`, `start + 1`, ... from `state`: after each, yields the new
-    state and the iteration's results entry (with its evaluation return when the config asks
-    for evaluation episodes). Stop consuming to stop the run. An iteration whose loss went
-    NaN/inf raises `NonFiniteLossError` instead: the last state yielded is the last good one."""
-    config = trainer.config
-    for index in range(start, config.num_iterations):
+    state and the iteration's results entry (`iteration_entry`: with its evaluation return when
+    the config asks for evaluation episodes). Stop consuming to stop the run. An iteration
+    whose loss went NaN/inf raises `NonFiniteLossError` instead: the last state yielded is the
+    last good one."""
+    for index in range(start, trainer.config.num_iterations):
         begin = time.perf_counter()
         state = trainer.run_iteration(state)
-        stats = trainer.stats(state)
-        if stats.nonfinite_loss:
-            raise NonFiniteLossError(f"{config.run_id}: non-finite loss in iteration {index}; "
-                                     "lower the learning rate or check the inputs")
-        eval_return = None
-        if config.eval_episodes:
-            eval_return = float(trainer.evaluate(state.params, eval_key(config.seed, index)))
-        elapsed = time.perf_counter() - begin
-        yield state, iteration_record(trainer, state, index, stats, eval_return, elapsed)
+        yield state, iteration_entry(trainer, state, index, time.perf_counter() - begin)
 
 
 def make_measure_for(agent: Agent):

@@ -198,9 +198,16 @@ def check_disk(configs: Sequence[RunConfig], checkpoint_root: Path, workers: int
 def file_state(path: Path, config: RunConfig, sweep: str) -> str:
     """"finished" when `path` is a valid record of `config`'s run, else the problem."""
     try:
-        stored = store.read_run(path)["config"]
+        record = store.read_run(path)
     except ResultsFileError as error:
         return error.problem
+    return record_state(record, config, sweep)
+
+
+def record_state(record: dict[str, Any], config: RunConfig, sweep: str) -> str:
+    """"finished" when a valid results `record` (already read) is of `config`'s run, else how
+    its config differs (`file_state` for a record in hand)."""
+    stored = record["config"]
     wrong = [f"{k}={stored.get(k)!r}" for k in IDENTITY_FIELDS
              if stored.get(k) != getattr(config, k)]
     # the environment too, where it differs (a record made before `asterix_spawn` existed ran

@@ -3,10 +3,11 @@ finished runs (`cost_estimate`), as `prunebook status` prints it and the Perform
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from prunebook.config import config_from_dict
@@ -17,6 +18,7 @@ from prunebook.sweeps.checkpoints import (
     checkpoint_path,
     file_state,
     lock_alive,
+    record_state,
 )
 from prunebook.sweeps.grid import Sweep, run_units
 
@@ -64,15 +66,31 @@ class Rate:
     source: str  # e.g. "online_std on this CPU", "online_cpu (prior)", "x5 scaled to x10"
 
 
+def sweep_records(sweep: str, results_root: Path | str) -> dict[Path, dict]:
+    """The valid results records in `sweep`'s folder (`store.scan`'s good files, in its order),
+    each read once: what the rates and the cost tables are computed from."""
+    records = {}
+    for path in store.iter_result_files(Path(results_root)):
+        if path.parent.name == sweep:
+            with contextlib.suppress(store.ResultsFileError):  # `sweep_status` lists bad ones
+                records[path] = store.read_run(path)
+    return records
+
+
 def measured_rates(sweep: str, results_root: Path | str, cpu: str | None = None
                    ) -> dict[tuple[str, int], Rate]:
+    """`rates_of` the finished runs of `sweep` (the queue's estimates read this)."""
+    return rates_of(sweep_records(sweep, results_root).values(), sweep, cpu)
+
+
+def rates_of(records: Iterable[dict], sweep: str, cpu: str | None = None
+             ) -> dict[tuple[str, int], Rate]:
     """Per (agent, width): total `wall_clock_s` over total progress units of `sweep`'s finished
-    runs; with `cpu`, from the runs made on that CPU model (a record's `device`) where there are
-    any. The one place a rate is measured: the queue's estimates and the cost tables use it."""
+    runs' `records`; with `cpu`, from the runs made on that CPU model (a record's `device`) where
+    there are any. The one place a rate is measured: the queue's estimates and the cost tables
+    use it."""
     totals: dict[tuple[str, int, bool], list[float]] = {}
-    good, _ = store.scan(Path(results_root), sweep)
-    for path in good:
-        record = store.read_run(path)
+    for record in records:
         if not record.get("wall_clock_s"):
             continue  # made before runs timed their iterations
         config = config_from_dict(record["config"])
@@ -113,16 +131,17 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
     :func:`sweep_status`) counts as not finished. A group with no finished run yet borrows the
     rate of the same (agent, width) in `prior` (e.g. `online_std` from `online_cpu`: seconds per
     agent step), marked in `rate_from`, until its own first run finishes."""
-    own = measured_rates(sweep.name, results_root)
+    records = sweep_records(sweep.name, results_root)  # one read of each results file
+    own = rates_of(records.values(), sweep.name)
     borrowed = measured_rates(prior.name, results_root) if prior is not None else {}
     groups: dict[tuple[str, int], dict[str, float]] = {}
     for config in sweep.configs():
         g = groups.setdefault((config.agent, config.width),
                               dict(done=0, done_s=0.0, done_units=0, left=0, left_units=0,
                                    each=[]))
-        path = store.run_path(Path(results_root), sweep.name, config.run_id)
-        if path.exists() and file_state(path, config, sweep.name) == "finished":
-            seconds = float(store.read_run(path).get("wall_clock_s") or 0.0)
+        record = records.get(store.run_path(Path(results_root), sweep.name, config.run_id))
+        if record is not None and record_state(record, config, sweep.name) == "finished":
+            seconds = float(record.get("wall_clock_s") or 0.0)
             g["done"] += 1
             g["done_s"] += seconds
             g["each"].append(seconds)

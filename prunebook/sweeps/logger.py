@@ -1,11 +1,12 @@
 """Logging the offline agents' datasets: one online DQN run per game, written in the DQN Replay
 Dataset's layout (`prunebook.datasets`), and the fixed replay an offline run trains on.
 
-`log_dqn_dataset` runs the DQN (`prunebook.loops.minatar`) and, after every iteration, writes
-that iteration's transitions as one checkpoint. Like Dopamine's 2019 `DQNAgent.end_episode`,
-which logged that dataset, every episode end is stored with terminal=True, a time-limit cut
-included. `ensure_dataset` logs a dataset once (a claim file keeps two processes from logging
-the same one); `fixed_replay_for` samples a config's 5% of it (`prunebook.replay.fixed`).
+`log_dqn_dataset` runs the DQN (`prunebook.loops.minatar`, consuming `loops.trainer.train`)
+and, after every iteration, writes that iteration's transitions as one checkpoint. Like
+Dopamine's 2019 `DQNAgent.end_episode`, which logged that dataset, every episode end is stored
+with terminal=True, a time-limit cut included. `ensure_dataset` logs a dataset once (a claim
+file keeps two processes from logging the same one); `fixed_replay_for` samples a config's 5% of
+it (`prunebook.replay.fixed`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from prunebook.datasets import (
     write_replay_checkpoint,
 )
 from prunebook.loops import minatar as minatar_loop
-from prunebook.loops.trainer import iteration_record
+from prunebook.loops.trainer import train
 from prunebook.replay.fixed import build_fixed_replay, sample_fraction, sample_seed
 from prunebook.sweeps import store
 from prunebook.sweeps.checkpoints import release, try_claim
@@ -90,13 +91,10 @@ def log_dqn_dataset(config: RunConfig, out_dir: Path | str,
                          "its own transitions before they are logged")
     out_dir = Path(out_dir)
     trainer = trainer or minatar_loop.make_trainer(config)
-    state = trainer.init(config.seed)
     digest = hashlib.sha256()
     iterations = []
     start = time.perf_counter()
-    for i in range(config.num_iterations):
-        tick = time.perf_counter()
-        state = trainer.run_iteration(state)
+    for i, (state, entry) in enumerate(train(trainer, trainer.init(config.seed))):
         steps = int(state.agent_steps)
         if steps != (i + 1) * config.iteration_env_steps:
             raise AssertionError(f"iteration {i} ended at agent step {steps}")
@@ -104,9 +102,7 @@ def log_dqn_dataset(config: RunConfig, out_dir: Path | str,
         write_replay_checkpoint(out_dir, i, arrays)
         for name in STORE_NAMES:
             digest.update(np.ascontiguousarray(arrays[name].astype(STORE_DTYPES[name])).data)
-        stats = trainer.stats(state)
-        iterations.append(iteration_record(trainer, state, i, stats, None,
-                                           time.perf_counter() - tick))
+        iterations.append(entry)
         if progress:
             progress(i + 1, config.num_iterations)
     meta = {"schema": 1, "layout": "DQN Replay Dataset ($store$_<name>_ckpt.<i>.gz)",

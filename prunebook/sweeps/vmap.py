@@ -21,9 +21,8 @@ import jax.numpy as jnp
 
 from prunebook.config import RunConfig
 from prunebook.loops import minatar as minatar_loop
-from prunebook.loops.trainer import iteration_record
+from prunebook.loops.trainer import iteration_entry
 from prunebook.sweeps import checkpoints, lottery, runner, store
-from prunebook.sweeps.runner import NonFiniteLossError
 
 
 def group_key(config: RunConfig):
@@ -67,15 +66,13 @@ def run_group(configs: Sequence[RunConfig], sweep: str, results_root: Path,
     while len(logs[0]) < lead.num_iterations:
         start = time.perf_counter()
         stacked = jax.block_until_ready(batched(stacked))
-        elapsed = time.perf_counter() - start
+        share = (time.perf_counter() - start) / len(todo)  # each member's part of the batch
         for i, config in enumerate(todo):
             state = jax.tree.map(lambda x, i=i: x[i], stacked)
-            stats = trainers[i].stats(state)
-            if stats.nonfinite_loss:
-                raise NonFiniteLossError(f"{config.run_id}: non-finite loss")
-            walls[i] += elapsed / len(todo)
-            logs[i].append(iteration_record(trainers[i], state, len(logs[i]), stats, None,
-                                            elapsed / len(todo)))
+            # the step `loops.trainer.train` takes after every iteration, per member
+            entry = iteration_entry(trainers[i], state, len(logs[i]), share)
+            logs[i].append(entry)
+            walls[i] += entry["wall_s"]
             ckpt = checkpoints.checkpoint_path(checkpoint_root, sweep, config.run_id)
             if len(logs[i]) < config.num_iterations:
                 checkpoints.save_checkpoint(ckpt, trainers[i].to_arrays(state), {
@@ -88,7 +85,7 @@ def run_group(configs: Sequence[RunConfig], sweep: str, results_root: Path,
             if on_event:
                 on_event("progress", {"run_id": config.run_id, "iteration": len(logs[i]),
                                       "units": config.iteration_units,
-                                      "seconds": elapsed / len(todo)})
+                                      "seconds": entry["wall_s"]})
 
 
 class VmapExecutor:
