@@ -56,5 +56,10 @@ def test_a_69adddf_checkpoint_resumes_to_the_uninterrupted_record(tmp_path):
     ckpt.write_bytes(lzma.decompress(data) if old_ckpt.suffix == ".xz" else data)
     assert len(checkpoints.checkpoint_meta(ckpt)["iterations"]) == 2
     resumed = runner.run_one(config, sweep, tmp_path / "r", tmp_path / "ck")
-    assert _strip(store.read_run(resumed)) == _strip(full)
+    record = store.read_run(resumed)
+    assert _strip(record) == _strip(full)
     assert not ckpt.exists()
+    # the record says that two code versions trained it, and which one cannot be named
+    assert record["code_versions"] == [
+        {"from_iteration": 0, "code_version": runner.UNKNOWN_VERSION},
+        {"from_iteration": 2, "code_version": record["code_version"]}]

@@ -127,8 +127,25 @@ def test_deadline_stops_with_a_checkpoint_that_resumes_to_the_uninterrupted_reco
     assert runner.run_one(config, "t", tmp_path / "r", tmp_path / "ck", deadline=clock.now - 1,
                           clock=clock) is None  # past the deadline: nothing trained or lost
     assert checkpoints.checkpoint_meta(ckpt)["iterations"] == meta["iterations"]
+    assert checkpoints.checkpoint_meta(ckpt)["code_versions"] == [[0, store.code_version()]]
     resumed = runner.run_one(config, "t", tmp_path / "r", tmp_path / "ck")
     assert _strip(json.loads(resumed.read_text())) == _strip(json.loads(full.read_text()))
+    assert "code_versions" not in json.loads(resumed.read_text())  # one version trained it
+
+
+def test_a_run_resumed_under_another_version_names_each_version(tmp_path, monkeypatch):
+    config = ci_config("dqn")
+    monkeypatch.setattr(store, "code_version", lambda repo=None: "aaa")
+    steps = runner.advance(runner.start_run(config, "t", tmp_path / "r", tmp_path / "ck"),
+                           checkpoint_interval_s=0)
+    next(steps)
+    steps.close()
+    monkeypatch.setattr(store, "code_version", lambda repo=None: "bbb")
+    path = runner.run_one(config, "t", tmp_path / "r", tmp_path / "ck")
+    record = json.loads(path.read_text())
+    assert record["code_version"] == "bbb"
+    assert record["code_versions"] == [{"from_iteration": 0, "code_version": "aaa"},
+                                       {"from_iteration": 1, "code_version": "bbb"}]
 
 
 def test_run_queue_packs_runs_into_the_deadline_and_resumes_partial_runs_first(tmp_path):

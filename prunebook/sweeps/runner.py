@@ -11,6 +11,9 @@ iterations of `advance`.
 * A finished run writes one results file (`prunebook.sweeps.store`) and drops its checkpoint;
   rerunning skips finished runs and resumes unfinished ones from their last checkpoint.
 * A NaN/inf loss stops that run with `NonFiniteLossError`; its last good checkpoint is kept.
+* A run resumed under another code version than the one that checkpointed it says so: its
+  record's `code_versions` lists each version with the iteration it took over at
+  (`UNKNOWN_VERSION` for a checkpoint made before checkpoints kept their version).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from prunebook.sweeps.checkpoints import (
 )
 from prunebook.sweeps.logger import fixed_replay_for
 
+UNKNOWN_VERSION = "unknown (a checkpoint from before checkpoints kept their code version)"
+
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -54,6 +59,7 @@ class Run:
     log: tuple[dict[str, Any], ...]
     wall_s: float
     record_extra: dict[str, Any]  # more fields of the results record (a lottery's donor)
+    code_versions: tuple[tuple[int, str], ...] = ()  # (first iteration, version) that trained
 
     @property
     def checkpoint(self) -> Path:
@@ -65,7 +71,7 @@ def start_run(config: RunConfig | OfflineConfig, sweep: str, results_root: Path 
     """The run where its checkpoint left off (from its first state when it has none)."""
     masks, extra = lottery.donor_of(config, sweep, results_root)
     trainer = trainer or make_trainer_for(config, donor_masks=masks)
-    state, log, wall = trainer.init(config.seed), (), 0.0
+    state, log, wall, versions = trainer.init(config.seed), (), 0.0, ()
     ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
     loaded = load_checkpoint(ckpt)
     if loaded is not None:
@@ -74,8 +80,19 @@ def start_run(config: RunConfig | OfflineConfig, sweep: str, results_root: Path 
             raise RuntimeError(f"checkpoint {ckpt} was made with another config; delete it")
         state = trainer.from_arrays(state, arrays)
         log, wall = tuple(meta["iterations"]), meta["wall_s"]
+        versions = tuple((int(i), str(v)) for i, v in meta.get("code_versions", ())) or (
+            ((0, UNKNOWN_VERSION),) if log else ())
     return Run(config, sweep, Path(results_root), Path(checkpoint_root), trainer, state, log,
-               wall, extra)
+               wall, extra, versions)
+
+
+def with_version(versions: tuple[tuple[int, str], ...], start: int,
+                 version: str) -> tuple[tuple[int, str], ...]:
+    """`versions` with `version` training from iteration `start` on (unchanged when it is
+    already the one training)."""
+    if versions and versions[-1][1] == version:
+        return versions
+    return (*versions, (start, version))
 
 
 def advance(run: Run, checkpoint_interval_s: float = 30.0) -> Iterator[tuple[Any, dict]]:
@@ -86,11 +103,16 @@ def advance(run: Run, checkpoint_interval_s: float = 30.0) -> Iterator[tuple[Any
     (after the lottery's hook) and drops the checkpoint. A NaN/inf loss raises
     `NonFiniteLossError` with the last good checkpoint kept."""
     config, log, wall = run.config, list(run.log), run.wall_s
+    versions = with_version(run.code_versions, len(log), store.code_version())
+    extra = dict(run.record_extra)
+    if len(versions) > 1:  # resumed under another version: the record says which ran what
+        extra["code_versions"] = [{"from_iteration": i, "code_version": v} for i, v in versions]
     last_save = time.perf_counter()
 
     def save(state) -> None:
         save_checkpoint(run.checkpoint, run.trainer.to_arrays(state),
-                        {"config": config.to_dict(), "iterations": log, "wall_s": wall})
+                        {"config": config.to_dict(), "iterations": log, "wall_s": wall,
+                         "code_versions": [list(v) for v in versions]})
 
     try:
         for state, entry in train(run.trainer, run.state, start=len(log)):
@@ -100,7 +122,7 @@ def advance(run: Run, checkpoint_interval_s: float = 30.0) -> Iterator[tuple[Any
             if not unsaved:
                 lottery.after_run(config, run.sweep, run.results_root, state)
                 record = store.run_record(config.to_dict(), config.run_id, run.sweep, log,
-                                          wall, **run.record_extra)
+                                          wall, version=versions[-1][1], **extra)
                 write_finished(record, run.results_root, run.checkpoint_root)
             elif time.perf_counter() - last_save >= checkpoint_interval_s:
                 save(state)
