@@ -206,13 +206,16 @@ def test_tables_and_sentences(full_root):
     steps = f"{CPU_NUM_ENV_STEPS:,} agent steps"
     assert steps in setup.loc["training", "this chapter"]
     assert "10,000,000 agent steps = 40,000,000 frames" in setup.loc["training", "paper"]
-    assert chapters.config_drift(data) == []
+    assert chapters.config_drift(data).empty
+    assert chapters.unnormalisable_games(data).empty
     first, *rest = data.records
     config = {k: v for k, v in first["config"].items() if k != "kappa"} | {"learning_rate": 1.0}
     stale = dataclasses.replace(data, records=(dict(first, config=config), *rest))
     assert stale.configs[first["run_id"]]["learning_rate"] == 1.0
-    drift = chapters.config_drift(stale)
-    assert len(drift) == 1 and "'learning_rate'" in drift[0]  # a missing default is no drift
+    drift = chapters.config_drift(stale)  # a missing default is no drift
+    assert drift.to_dict("records") == [{
+        "field": "learning_rate", "results files": 1, "e.g. run": first["run_id"],
+        "in the file": "1.0", "from the preset today": repr(first["config"]["learning_rate"])}]
 
 
 def test_comparisons_outside_the_selection_say_so(full_root):
@@ -358,7 +361,8 @@ def test_one_loader_checks_its_selection_and_preset(tmp_path):
     assert data.records == () and data.lender == "online_cpu"
     assert {r["config"]["final_sparsity"] for r in data.lent} == {0.0, 0.95}
     assert len(data.lent) == 8  # dense and 95% x1, 4 games, seed 0
-    assert counts(data)["comparator runs lent by online_cpu"][0] == 8
+    assert counts(data) == {"runs this chapter needs": (0, len(data.expected)),  # the sweep
+                            "comparator runs lent by online_cpu": (8, "—")}
     assert data.final().empty  # the sweep's own runs: none yet
 
 

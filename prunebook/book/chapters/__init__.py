@@ -86,8 +86,8 @@ from prunebook.book.chapters.verdicts import (
     chapter_claim,
     claim_results,
     evaluate_claim,
-    normalisation_warnings,
     robustness_table,
+    unnormalisable_games,
     verdict_details,
     verdict_table,
 )
@@ -104,7 +104,7 @@ __all__ = [
     # describe
     "scale_description", "setup_table", "config_drift", "show_table",
     # verdicts
-    "sweep_results", "chapter_claim", "evaluate_claim", "claim_results", "normalisation_warnings",
+    "sweep_results", "chapter_claim", "evaluate_claim", "claim_results", "unnormalisable_games",
     "verdict_table", "verdict_details", "robustness_table",
     # summary: the result box a chapter opens with
     "result_box",

@@ -147,10 +147,11 @@ def once(data: ChapterData, compute: Callable, *args):
 
 
 def coverage_summary(data: ChapterData) -> pd.DataFrame:
-    """How many runs are there, in numbers: the chapter's runs, its sweep's, its complete
-    configurations and balanced seeds (chapters with a selection), the comparators it borrows."""
+    """How many runs are there, in numbers: the chapter's runs, its sweep's (when the chapter
+    reads part of it), its complete configurations and balanced seeds (chapters with a
+    selection), the comparators it borrows."""
     rows = [("runs this chapter needs", len(data.present), len(data.expected), data.folder)]
-    if data.sweep_total is not None:
+    if data.sweep_total not in (None, len(data.expected)):  # the chapter reads part of it
         rows.append((f"runs of the sweep {data.sweep}", data.sweep_done, data.sweep_total,
                      data.folder))
     if data.selection is not None:

@@ -146,23 +146,23 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
     return table
 
 
-def config_drift(data: ChapterData) -> list[str]:
-    """Where the results files' configs differ from what the preset makes today, one line per
-    field (fields a file predates count only if today's value is not the field's default)."""
+def config_drift(data: ChapterData) -> pd.DataFrame:
+    """Where the results files' configs differ from what the preset makes today: one row per
+    field, with how many files differ and one of them (fields a file predates count only if
+    today's value is not the field's default). Empty when nothing differs."""
     defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     expected = {c.run_id: c.to_dict() for c in data.expected}
-    fields: dict[str, list[str]] = {}
+    fields: dict[str, list[tuple]] = {}
     for run_id, stored in sorted(data.configs.items()):
         want = expected.get(run_id, {})
         for key in sorted(set(stored) | set(want)):
             mine = stored.get(key, defaults.get(key))
-            if key in want and mine != want[key]:
-                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, preset "
-                                                  f"{want[key]!r})")
-            elif key not in want:
-                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, unknown today)")
-    return [f"{len(runs)} results file(s) differ from today's preset in {key!r}, e.g. {runs[0]}"
-            for key, runs in fields.items()]
+            if key not in want or mine != want[key]:
+                fields.setdefault(key, []).append((run_id, repr(mine),
+                                                   repr(want[key]) if key in want else "—"))
+    rows = [(key, len(runs), *runs[0]) for key, runs in fields.items()]
+    return pd.DataFrame(rows, columns=["field", "results files", "e.g. run", "in the file",
+                                       "from the preset today"])
 
 
 def show_table(table: pd.DataFrame) -> None:
