@@ -117,11 +117,24 @@ def test_sparsity_sweep_selection_needs_width_3_at_cpu():
 
 
 # --------------------------------------------------------------------------- coverage
+def load_cpu(sel, root):
+    return chapters.load("online", "cpu", sel, root)
+
+
+def counts(data) -> dict[str, tuple]:
+    """`coverage_summary` as {row: (finished, of)}."""
+    table = chapters.coverage_summary(data)
+    return {row: (table.loc[row, "finished"], table.loc[row, "of"]) for row in table.index}
+
+
 def test_empty_results_folder(tmp_path):
-    data = chapters.load(sel02(), tmp_path)
-    text = " ".join(data.coverage_text().split())  # unwrapped
-    assert "0 of 144 runs this chapter needs" in text and "does not exist" in text
-    assert "Sweep online_cpu: 0 of 168 runs finished" in text
+    data = load_cpu(sel02(), tmp_path)
+    assert data.sweep == "online_cpu" and data.present == set()
+    assert counts(data) == {"runs this chapter needs": (0, 144),
+                            "runs of the sweep online_cpu": (0, 168),
+                            "complete configurations": (0, 12),
+                            "seeds finished for every configuration and game": (0, 3)}
+    assert chapters.coverage_summary(data)["folder"].iloc[0].endswith("online_cpu")
     res = chapters.claim_results(data, ["2-dqn", "2-rainbow"])
     assert [r.verdict for r in res] == ["not yet run"] * 2
     assert chapters.figure_iqm_vs_width(data) is None
@@ -134,11 +147,11 @@ def test_partial_sweep_counts_and_complete_only_verdicts(tmp_path):
     keep = [c for c in configs if c.seed < 2 or c.width == 1 and c.final_sparsity == 0
             or (c.agent, c.width, c.final_sparsity) == ("dqn", 5, 0.95)]
     write_fake_results(tmp_path, keep)
-    data = chapters.load(sel, tmp_path)
-    text = " ".join(data.coverage_text().split())  # unwrapped
-    assert f"{len(keep)} of {len(configs)} runs this chapter needs" in text
+    data = load_cpu(sel, tmp_path)
+    assert counts(data)["runs this chapter needs"] == (len(keep), len(configs))
     assert data.balanced_seeds == [0, 1]
-    assert "seed(s) 0, 1 (2 of 3)" in text
+    assert counts(data)["seeds finished for every configuration and game"] == (2, 3)
+    assert counts(data)["complete configurations"] == (3, 12)
     table = data.coverage()
     assert table["complete"].sum() == 3  # dqn x1 dense, rainbow x1 dense, dqn x5 pruned
     res = {r.claim_id: r for r in chapters.claim_results(data, ["2-dqn", "2-rainbow",
@@ -155,7 +168,7 @@ def test_partial_sweep_counts_and_complete_only_verdicts(tmp_path):
 def test_widest_means_the_chapters_widest_not_the_widest_present(tmp_path):
     sel = sel02()
     write_fake_results(tmp_path, [c for c in sel.configs() if c.width < 5])
-    data = chapters.load(sel, tmp_path)
+    data = load_cpu(sel, tmp_path)
     r = chapters.claim_results(data, ["2-dqn"])[0]
     assert r.verdict == "not yet run" and "w5" in r.note
     # whereas prunebook.analysis.claims alone would compare at width 3
@@ -166,8 +179,8 @@ def test_widest_means_the_chapters_widest_not_the_widest_present(tmp_path):
 
 
 def test_full_sweep_matches_the_front_page_claims_table(full_root):
-    data = chapters.load(sel02(), full_root)
-    assert "Every run is there" in data.coverage_text()
+    data = load_cpu(sel02(), full_root)
+    assert counts(data)["seeds finished for every configuration and game"] == (3, 3)
     ours = {r.claim_id: r for r in chapters.claim_results(data, ["2-dqn", "1-dqn-pruned"],
                                                         reps=2_000)}
     front = {r.claim_id: r for r in claims.evaluate_all(
@@ -180,7 +193,7 @@ def test_full_sweep_matches_the_front_page_claims_table(full_root):
 
 
 def test_tables_and_sentences(full_root):
-    data = chapters.load(sel02(), full_root)
+    data = load_cpu(sel02(), full_root)
     res = chapters.claim_results(data, ["1-dqn", "2-dqn", "2-rainbow"], reps=2_000)
     table = chapters.verdict_table(res)
     assert list(table.index) == ["1-dqn", "2-dqn", "2-rainbow"]
@@ -193,17 +206,20 @@ def test_tables_and_sentences(full_root):
     steps = f"{CPU_NUM_ENV_STEPS:,} agent steps"
     assert steps in setup.loc["training", "this chapter"]
     assert "10,000,000 agent steps = 40,000,000 frames" in setup.loc["training", "paper"]
-    assert chapters.config_drift(data) == []
-    stale = dict(data.configs)
-    run_id = next(iter(stale))
-    stale[run_id] = {k: v for k, v in stale[run_id].items() if k != "kappa"} | {
-        "learning_rate": 1.0}
-    drift = chapters.config_drift(dataclasses.replace(data, configs=stale))
-    assert len(drift) == 1 and "'learning_rate'" in drift[0]  # a missing default is no drift
+    assert chapters.config_drift(data).empty
+    assert chapters.unnormalisable_games(data).empty
+    first, *rest = data.records
+    config = {k: v for k, v in first["config"].items() if k != "kappa"} | {"learning_rate": 1.0}
+    stale = dataclasses.replace(data, records=(dict(first, config=config), *rest))
+    assert stale.configs[first["run_id"]]["learning_rate"] == 1.0
+    drift = chapters.config_drift(stale)  # a missing default is no drift
+    assert drift.to_dict("records") == [{
+        "field": "learning_rate", "results files": 1, "e.g. run": first["run_id"],
+        "in the file": "1.0", "from the preset today": repr(first["config"]["learning_rate"])}]
 
 
 def test_comparisons_outside_the_selection_say_so(full_root):
-    data = chapters.load(chapters.selection("cpu", ["rainbow"], [3, 5], [0.0, 0.95]), full_root)
+    data = load_cpu(chapters.selection("cpu", ["rainbow"], [3, 5], [0.0, 0.95]), full_root)
     gains = chapters.gain_table(data, ["rainbow"], reps=200)
     assert set(gains["status"]) == {"not selected"}  # rainbow dense x1 is not selected
     r = chapters.claim_results(data, ["2-rainbow"], reps=200)[0]
@@ -212,9 +228,9 @@ def test_comparisons_outside_the_selection_say_so(full_root):
 
 def test_paper_preset_without_results_says_not_yet_run(tmp_path):
     sel = chapters.selection("paper", ["dqn", "rainbow"], None, [0.0])
-    data = chapters.load(sel, tmp_path)
-    assert "results/online_paper" in data.coverage_text() or "online_paper" in data.source
-    assert "not yet run" in data.source
+    data = chapters.load("online", "paper", sel, tmp_path)
+    assert data.sweep == "online_paper" and data.folder.endswith("online_paper")
+    assert counts(data)["runs this chapter needs"] == (0, len(sel.configs()))
     text = chapters.paper_instructions("01_scaling_degradation", ["dqn", "rainbow"], [1, 3, 5],
                                        [0.0])
     assert "--preset paper --name online_paper" in text and "-p preset paper" in text
@@ -223,7 +239,7 @@ def test_paper_preset_without_results_says_not_yet_run(tmp_path):
 
 def test_measured_sparsity_and_iqm_table(full_root):
     sel = chapters.selection("cpu", ["dqn"], [3], [0.0, 0.9, 0.95, 0.99])
-    data = chapters.load(sel, full_root)
+    data = load_cpu(sel, full_root)
     table = chapters.measured_sparsity(data)
     assert table.loc[("dqn", 3, "0.99"), "measured at the end (mean over runs)"] == "0.9900"
     iqms = chapters.iqm_table(data, sel.cells, reps=500)
@@ -289,15 +305,26 @@ def _text(path) -> str:
     for cell in nbformat.read(path, as_version=4).cells:
         for o in cell.get("outputs", []):
             out.append(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
-                       + str(o.get("data", {}).get("text/markdown", "")))
+                       + str(o.get("data", {}).get("text/markdown", ""))
+                       + str(o.get("data", {}).get("text/html", "")))
     return "\n".join(out)
+
+
+def _row(text: str, label: str) -> list[str]:
+    """The cells after `label` in the first HTML table row that starts with it."""
+    import re
+
+    row = re.search(rf"<td[^>]*>{re.escape(label)}</td>(.*?)</tr>", text, re.S)
+    assert row is not None, label
+    return re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
 
 
 @pytest.mark.parametrize("name", list(NOTEBOOKS))
 def test_notebook_on_a_synthetic_full_sweep(name, tmp_path, full_root):
     text = _text(_execute(name, tmp_path, {"results_root": str(full_root),
                                            "bootstrap_reps": 2_000}))
-    assert "Every run is there" in text
+    assert _row(text, "seeds finished for every configuration and game")[:2] == ["3", "3"]
+    assert _row(text, "runs this chapter needs")[1] == _row(text, "runs this chapter needs")[0]
     assert "reproduced" in text and "not yet run" not in text
 
 
@@ -306,7 +333,9 @@ def test_notebook_on_a_synthetic_partial_sweep(tmp_path):
     write_fake_results(tmp_path / "r", [c for c in configs if c.seed == 0 or c.width < 5])
     text = _text(_execute("02_pruned_scaling", tmp_path,
                           {"results_root": str(tmp_path / "r"), "bootstrap_reps": 2_000}))
-    assert "runs this chapter needs are finished" in text and "preliminary" in text
+    # seed 0 everywhere, seeds 1 and 2 without width 5: figures use seed 0 only
+    assert _row(text, "seeds finished for every configuration and game")[:2] == ["1", "3"]
+    assert _row(text, "complete configurations")[:2] == ["8", "12"]
     assert "not yet run" in text
 
 
@@ -315,12 +344,30 @@ def test_notebook_02_at_preset_ci(tmp_path):
     """The issue's command: papermill ... -p preset ci -p games '["Breakout"]' -p seed 3."""
     text = _text(_execute("02_pruned_scaling", tmp_path,
                           {"preset": "ci", "games": '["Breakout"]', "seed": 3}))
-    assert "trained just now" in text
+    assert "prunebook-ci-" in _row(text, "runs this chapter needs")[2]  # a temporary folder
 
+
+
+def test_one_loader_checks_its_selection_and_preset(tmp_path):
+    with pytest.raises(ParameterError, match="the selection is of sweep online_cpu"):
+        chapters.load("online", "std", sel02(), tmp_path)
+    with pytest.raises(ParameterError, match="preset"):
+        chapters.load("controls", "paper", results_root=tmp_path)
+    # no runs given: the whole sweep; the lender's runs are read beside the sweep's own
+    write_fake_results(tmp_path, [c for c in registry.get_sweep("online_cpu").configs()
+                                  if c.agent == "dqn" and c.width == 1 and c.seed == 0])
+    data = chapters.load("baselines", "cpu", results_root=tmp_path)
+    assert len(data.expected) == len(registry.get_sweep("baselines_cpu").configs())
+    assert data.records == () and data.lender == "online_cpu"
+    assert {r["config"]["final_sparsity"] for r in data.lent} == {0.0, 0.95}
+    assert len(data.lent) == 8  # dense and 95% x1, 4 games, seed 0
+    assert counts(data) == {"runs this chapter needs": (0, len(data.expected)),  # the sweep
+                            "comparator runs lent by online_cpu": (8, "—")}
+    assert data.final().empty  # the sweep's own runs: none yet
 
 
 def test_result_box_states_the_answer_first(full_root):
-    data = chapters.load(sel02(), full_root)
+    data = load_cpu(sel02(), full_root)
     res = chapters.claim_results(data, ["2-dqn", "1-dqn-pruned"], reps=2_000)
     box = chapters.result_box(res, "Do pruned networks improve as they widen?")
     assert box.startswith("> **Do pruned networks improve as they widen?**")
@@ -333,8 +380,12 @@ def test_result_box_states_the_answer_first(full_root):
 def test_result_box_for_an_unfinished_sweep():
     waiting = [ClaimResult(f"7-l2-w{w}", "not yet run", None, None, "p", "—", None,
                            "waiting for dqn dense + L2: 0 of 12 runs") for w in (1, 3, 5)]
-    box = chapters.result_box(waiting, "Q?", progress=(0, 144), known="72 runs lent")
-    assert "0 of 144 runs of the sweep finished so far. 72 runs lent." in box
+    box = chapters.result_box(waiting, "Q?", progress=(0, 144),
+                              known={"runs lent": 72, "reruns identical": "0 of 4"})
+    assert "0 of 144 runs of the sweep finished so far. Runs lent: 72; reruns identical: " \
+        "0 of 4." in box
+    assert "**So far:** Runs lent: 72." in chapters.result_box(waiting, "Q?",
+                                                             known={"runs lent": 72})
     assert box.count("not yet run") >= 3
     many = waiting + [dataclasses.replace(w, claim_id=w.claim_id.replace("l2", "reset"))
                       for w in waiting]

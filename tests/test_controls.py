@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from prunebook import pruning
-from prunebook.book.chapters import methods
+from prunebook.book.chapters import records
 from prunebook.config import ConfigError, ci_config
 from prunebook.loops.minatar import make_trainer
 from prunebook.sweeps import lottery, store
@@ -187,15 +187,15 @@ def _record(sweep, returns, losses, device="cpu: A"):
 def test_the_rerun_table_counts_leading_bit_identical_iterations():
     original = _record("online_cpu", [1.0, 2.0, 3.0], [0.1, 0.2, 0.3])
     same = _record("controls_cpu", [1.0, 2.0, 3.0], [0.1, 0.2, 0.3], device="cpu: B")
-    table = methods.rerun_table([original, same], "controls_cpu", "online_cpu")
+    table = records.rerun_table([original, same], "controls_cpu", "online_cpu")
     row = table.loc["dqn-Breakout-w5-s0.95-seed0"]
     assert row["iterations identical"] == "3 of 3" and bool(row["bit-identical"])
     assert (row["device (lender)"], row["device (rerun)"]) == ("cpu: A", "cpu: B")
     # a loss that differs in its last digit in iteration 1 breaks identity there
     drift = _record("controls_cpu", [1.0, 2.0, 3.5], [0.1, 0.2000001, 0.3])
-    row = methods.rerun_table([original, drift], "controls_cpu", "online_cpu").iloc[0]
+    row = records.rerun_table([original, drift], "controls_cpu", "online_cpu").iloc[0]
     assert row["iterations identical"] == "1 of 3" and not bool(row["bit-identical"])
     assert row["final return (rerun)"] == 3.5
     # runs the lender does not have are not reruns
     other = dict(same, run_id="dqn-Breakout-w5-s0.8-seed0")
-    assert methods.rerun_table([original, other], "controls_cpu", "online_cpu").empty
+    assert records.rerun_table([original, other], "controls_cpu", "online_cpu").empty

@@ -82,10 +82,10 @@ def test_a_chapter_refuses_a_bad_file(tmp_path):
     config = sel.configs()[0]
     path = store.run_path(tmp_path, "online_cpu", config.run_id)
     store.write_run(path, _record(config, sweep="online_cpu"))
-    assert chapters.load(sel, tmp_path).present == {config.run_id}
+    assert chapters.load("online", "cpu", sel, tmp_path).present == {config.run_id}
     path.write_text("{")
     with pytest.raises(ResultsFileError, match=config.run_id):
-        chapters.load(sel, tmp_path)
+        chapters.load("online", "cpu", sel, tmp_path)
 
 
 def test_extra_fields_are_ignored(tmp_path):

@@ -21,7 +21,8 @@ from prunebook.agents.cql import cql_regularizer, make_cql, make_cql_c51
 from prunebook.analysis import claims_table
 from prunebook.book import chapters
 from prunebook.book.chapters import offline
-from prunebook.book.chapters.offline import NOT_YET_RUN, OfflineAnalysis, OfflineData
+from prunebook.book.chapters.offline import OfflineAnalysis
+from prunebook.book.chapters.records import companions
 from prunebook.config import (
     ConfigError,
     OfflineConfig,
@@ -387,43 +388,49 @@ def test_collapse_table_reads_peak_final_and_drop_from_the_iqm_curve():
     assert table.loc[0.95, "peak_update"] == 40
     assert table.loc[0.95, "drop"] == pytest.approx(0.8 - 0.7)
     # the notebook's table is the same, rounded, at the chapter's last_iterations
-    analysis = OfflineAnalysis("", None, curves, None, None, None, "")
-    data = OfflineData(analysis, "results/offline_cpu/", Path("results"), "offline_cpu",
-                       last_iterations=2)
-    shown = chapters.offline_collapse_table(data).set_index("sparsity")
+    analysis = OfflineAnalysis(None, curves, None, None, None, "", last_iterations=2)
+    shown = chapters.offline_collapse_table(analysis).set_index("sparsity")
     assert shown.loc[0.95, "drop"] == pytest.approx(0.1)
     assert shown.loc[0.0, "peak_update"] == 20
 
 
 def test_chapter4_verdicts_equal_the_front_page_on_the_committed_sweep():
     root = Path(__file__).resolve().parent.parent / "results"
-    data = chapters.offline_load_or_run("cpu", ("cql", "cql_c51"), spec.BOOK_GAMES, (1, 3),
-                                        (0.0, 0.95, 0.99), last_iterations=3,
-                                        results_root=root)
-    chapter = chapters.offline_verdict_table(data)
+    runs = chapters.offline_runs("cpu", ("cql", "cql_c51"), spec.BOOK_GAMES, (1, 3),
+                                 (0.0, 0.95, 0.99))
+    data = chapters.load("offline", "cpu", runs, root)
+    assert data.sweep == "offline_cpu" and len(data.expected) == 144
+    behaviour = companions(runs)  # the DQN runs that logged the datasets, one per game
+    assert len(behaviour) == 4 and all(i.startswith("dqn-") for i in behaviour)
+    assert {r["run_id"] for r in data.records} == data.present | behaviour
+    chapter = chapters.offline_verdict_table(chapters.offline_analysis(data, last_iterations=3))
     front = claims_table.claims_table(root).set_index("claim")
     assert len(chapter) == 4
     for row in chapter.itertuples(index=False):  # whatever the figures' last_iterations
         assert (row.ours, row.ci95, row.verdict) == tuple(front.loc[row.claim,
                                                                     ["ours", "ci95", "verdict"]])
-    assert data.coverage_text().endswith("144 of 144 offline runs finished")
+    assert len(data.present) == 144 and data.coverage()["complete"].all()
+    assert chapters.coverage_summary(data).loc["runs this chapter needs", "finished"] == 144
 
 
-def test_chapter4_says_not_yet_run_everywhere_on_an_empty_results_folder(tmp_path, capsys):
-    """No runs: the chapter's data is not None, and every table, figure and text the notebook
-    shows says "not yet run" itself (nothing is trained at preset "cpu")."""
-    data = chapters.offline_load_or_run("cpu", ("cql", "cql_c51"), spec.BOOK_GAMES, (1, 3),
-                                        (0.0, 0.95, 0.99), results_root=tmp_path / "empty")
-    message = NOT_YET_RUN.format(folder=f"{tmp_path / 'empty'}/offline_cpu/")
-    assert data is not None and data.analysis is None
-    assert data.coverage_text() == message
+def test_chapter4_shows_nothing_but_counts_on_an_empty_results_folder(tmp_path, capsys):
+    """No runs: the chapter's data counts 0 of its runs, its analysis is None, and every table
+    and figure is None, silently (the notebook's Markdown says what that means; nothing is
+    trained at preset "cpu")."""
+    runs = chapters.offline_runs("cpu", ("cql", "cql_c51"), spec.BOOK_GAMES, (1, 3),
+                                 (0.0, 0.95, 0.99))
+    data = chapters.load("offline", "cpu", runs, tmp_path / "empty")
+    assert data.present == set() and chapters.offline_analysis(data) is None
+    summary = chapters.coverage_summary(data)
+    assert tuple(summary.loc["runs this chapter needs", ["finished", "of"]]) == (0, 144)
+    assert not data.coverage()["complete"].any() and len(data.coverage()) == 12
     shown = [chapters.offline_behaviour_table, chapters.figure_offline_curves,
              chapters.offline_collapse_table, chapters.offline_iqm_table,
              chapters.figure_offline_iqm_vs_width, chapters.offline_verdict_table,
              chapters.offline_sensitivity_table]
     for show in shown:
-        assert show(data) is None, show.__name__
-        assert capsys.readouterr().out == message + "\n", show.__name__
+        assert show(None) is None, show.__name__
+    assert capsys.readouterr().out == ""
     # the setting describes the runs to come, so it is there before any has finished
     setting = chapters.offline_setting_table(data)
     assert set(setting.index.get_level_values("agent")) == {"cql", "cql_c51"}

@@ -7,7 +7,7 @@ import pandas as pd
 
 from prunebook.book import chapters
 from prunebook.book.chapters import standard
-from prunebook.book.chapters.data import measure_rows
+from prunebook.book.chapters.records import measure_rows
 from prunebook.config import ci_config
 from prunebook.sweeps import store
 
@@ -82,16 +82,16 @@ def test_a_correlation_from_few_runs_is_not_a_number():
 
 
 def test_at_env_steps_cuts_every_run_after_that_step(tmp_path):
-    configs = [ci_config("dqn", game="Breakout", width=w, final_sparsity=s)
-               for w in (1, 2) for s in (0.0, 0.95)]
-    for c in configs:
-        store.write_run(store.run_path(tmp_path, "online_ci", c.run_id),
-                        _record(c, [None] * 4, [1.0, 2.0, 3.0, 4.0 * c.width], "online_ci"))
-    sel = chapters.selection("ci", ["dqn"], None, [0.0, 0.95])
-    data = chapters.load(sel, tmp_path)
+    sel = chapters.selection("cpu", ["dqn"], [1, 3], [0.0, 0.95], games=["Breakout"],
+                             seeds=[0])
+    for c in sel.configs():
+        store.write_run(store.run_path(tmp_path, "online_cpu", c.run_id),
+                        _record(c, [None] * 4, [1.0, 2.0, 3.0, 4.0 * c.width], "online_cpu"))
+    data = chapters.load("online", "cpu", sel, tmp_path)
+    assert len(data.present) == 4
     early = standard.at_env_steps(data, 2_000)
     assert set(early.final()["score"]) == {2.0}
-    assert set(data.final()["score"]) == {4.0, 8.0}
+    assert set(data.final()["score"]) == {4.0, 12.0}
     assert early.present == data.present
 
 

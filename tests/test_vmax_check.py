@@ -11,11 +11,9 @@ from prunebook.book import chapters
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_not_run_yet_without_the_sweep(tmp_path):
-    text, table = chapters.vmax_check(tmp_path)
-    assert text.startswith("**Not run yet.**") and table is None
-    text, table = chapters.vmax_check(tmp_path, preset="ci")
-    assert "not run" in text and table is None
+def test_nothing_without_the_sweep_or_at_another_preset(tmp_path):
+    assert chapters.vmax_check(tmp_path) == (None, None)
+    assert chapters.vmax_check(ROOT / "results", preset="ci") == (None, None)
     assert normalization.reference_sweep("rainbow_vmax100") == "online_cpu"
 
 
@@ -36,8 +34,9 @@ def test_identical_runs_under_the_new_name_give_the_same_verdicts(tmp_path):
         if c["agent"] == "rainbow" and c["width"] in (1, 5):
             record["sweep"] = "rainbow_vmax100"
             (vmax / path.name).write_text(json.dumps(record))
-    text, table = chapters.vmax_check(tmp_path, reps=2000)
+    scope, table = chapters.vmax_check(tmp_path, reps=2000)
     assert list(table.index) == ["1-rainbow", "1-rainbow-pruned", "2-rainbow"]
     assert (table["direction holds"] == "yes").all(), table
     assert (table.iloc[:, 0] == table.iloc[:, 1]).all()
-    assert "same side of 1" in text and "Breakout, SpaceInvaders" in text
+    assert scope.to_dict("records") == [{"v_max": "10", "games": "Breakout, SpaceInvaders",
+                                         "seeds": "0, 1, 2", "runs": 24}]

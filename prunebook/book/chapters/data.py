@@ -1,64 +1,96 @@
-"""A chapter's finished runs, read from `results/<sweep>/` (presets "cpu", "std", "paper") or
-trained live in a temporary folder (preset "ci"), both through `source.results_for`, and held
-in a :class:`ChapterData` that knows which of the runs the selection needs are present: the
-coverage text, the balanced seeds the figures use and the runs the claims engine checks a
-comparison against. Loading never computes.
+"""Every chapter's runs, loaded one way: :func:`load` names an experiment ("online",
+"offline", "controls", "baselines") and a preset, finds its sweep in `sweeps.registry`, gets a
+results root from `source.results_for` (the committed folder, or at preset "ci" runs trained
+now) and reads the runs the chapter needs, with the comparator runs its sweep borrows, into
+one :class:`ChapterData`. Loading never computes statistics; it counts what is there.
+Whether a comparison is complete is `prunebook.analysis.claims`' call, never this module's.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from prunebook.analysis import normalization
-from prunebook.book.chapters.selections import CONFIG_COLUMNS, Selection, preset_sweep
-from prunebook.book.chapters.source import display_path, resolve_results_root, results_for
-from prunebook.config import RunConfig
-from prunebook.config.base import variant_of
-from prunebook.sweeps import store
+from prunebook.book.chapters import records as rec
+from prunebook.book.chapters.selections import CONFIG_COLUMNS, Selection
+from prunebook.book.chapters.source import LIVE_PRESET, display_path, results_for
+from prunebook.book.params import ParameterError
+from prunebook.config import ConfigError
+from prunebook.sweeps import registry, store
 from prunebook.sweeps.store import RUN_COLUMNS
 
 
 @dataclasses.dataclass
 class ChapterData:
-    """The finished runs a chapter needs, and how complete they are."""
+    """The finished runs a chapter needs, the runs its sweep borrows, and how many there are."""
 
-    selection: Selection
-    source: str  # where the runs came from, in words
-    runs: pd.DataFrame  # `results.load_runs` rows (per run and iteration) of the selection
-    configs: dict[str, dict]  # run_id -> config dict stored in its results file
-    final_sparsity: dict[str, float]  # run_id -> measured sparsity in its last iteration
-    code_versions: set[str] = dataclasses.field(default_factory=set)
-    sweep_done: int | None = None  # finished runs of the preset's whole sweep
+    sweep: str  # the sweep the chapter reads (`registry.find(experiment, preset)`)
+    preset: str
+    results_root: Path  # holds `<sweep>/*.json` (at "ci", a temporary folder)
+    expected: tuple  # configs of the runs the chapter needs
+    records: tuple[dict, ...]  # their finished records (and their `records.companions`)
+    runs: pd.DataFrame  # `store.runs_frame` rows (per run and iteration) of records and lent
+    measures: pd.DataFrame  # `records.measure_rows` of `records`
+    lent: tuple[dict, ...] = ()  # the lender's records the sweep borrows (`registry`)
+    lender: str | None = None
+    selection: Selection | None = None  # chapters 1-3 and 5: which configurations and seeds
+    sweep_done: int | None = None  # finished runs of the whole sweep (None at "ci")
     sweep_total: int | None = None
-    # one row per (run, iteration, measure) of the runs that logged the §5 measures
-    measures: pd.DataFrame = dataclasses.field(default_factory=lambda: measure_rows([]))
+    cache: dict = dataclasses.field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
 
-    # ---- coverage
+    # ---- what was read
     @property
-    def expected(self) -> list[RunConfig]:
-        return self.selection.configs()
+    def folder(self) -> str:
+        return display_path(self.results_root / self.sweep)
+
+    @property
+    def configs(self) -> dict[str, dict]:
+        """run_id -> the config stored in its results file (the sweep's own runs)."""
+        return {r["run_id"]: r["config"] for r in self.records}
+
+    @property
+    def final_sparsity(self) -> dict[str, float | None]:
+        """run_id -> measured sparsity in its last iteration."""
+        return {r["run_id"]: (r["iterations"][-1] if r["iterations"] else {}).get("sparsity")
+                for r in self.records}
+
+    @property
+    def code_versions(self) -> set[str]:
+        return {rec.short_version(r) for r in self.records}
 
     @property
     def present(self) -> set[str]:
-        return set(self.configs)
+        return set(self.configs) & {c.run_id for c in self.expected}
 
-    def cell_runs(self, cell) -> list[RunConfig]:
+    # ---- coverage
+    @property
+    def cells(self) -> list[tuple[str, int, float]]:
+        """(agent, width, sparsity) of every configuration: the selection's order, or sorted."""
+        if self.selection is not None:
+            return self.selection.cells
+        return sorted({(c.agent, c.width, float(c.final_sparsity)) for c in self.expected})
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        if self.selection is not None:
+            return self.selection.seeds
+        return tuple(sorted({c.seed for c in self.expected}))
+
+    def cell_runs(self, cell) -> list:
         agent, width, sparsity = cell
         return [c for c in self.expected if (c.agent, c.width) == (agent, width)
                 and np.isclose(c.final_sparsity, sparsity)]
 
-    def is_complete(self, cell) -> bool:
-        return all(c.run_id in self.present for c in self.cell_runs(cell))
-
     def coverage(self) -> pd.DataFrame:
         """One row per configuration: runs finished / runs needed (games x seeds)."""
         rows = []
-        for cell in self.selection.cells:
+        for cell in self.cells:
             need = self.cell_runs(cell)
             done = sum(c.run_id in self.present for c in need)
             agent, width, sparsity = cell
@@ -66,48 +98,21 @@ class ChapterData:
                          "sparsity": "dense" if sparsity == 0 else f"{sparsity:.0%}",
                          "runs finished": f"{done} of {len(need)}",
                          "complete": done == len(need)})
-        return pd.DataFrame(rows).set_index(CONFIG_COLUMNS)
+        return pd.DataFrame(rows, columns=[*CONFIG_COLUMNS, "runs finished", "complete"]
+                            ).set_index(CONFIG_COLUMNS)
 
     @property
     def balanced_seeds(self) -> list[int]:
         """Seeds finished for every configuration and game of the chapter."""
-        return [s for s in self.selection.seeds
+        return [s for s in self.seeds
                 if all(c.run_id in self.present for c in self.expected if c.seed == s)]
-
-    def coverage_text(self) -> str:
-        sel = self.selection
-        n_done, n_need = len(self.present), len(self.expected)
-        cells = self.coverage()
-        lines = [f"{n_done} of {n_need} runs this chapter needs are finished ({self.source})."]
-        if self.sweep_total is not None:
-            lines.append(f"Sweep {sel.sweep_name}: {self.sweep_done} of {self.sweep_total} runs "
-                         "finished.")
-        games, seeds = len(sel.games), len(sel.seeds)
-        lines.append(f"Complete configurations (all {games} game{'s' * (games > 1)} x {seeds} "
-                     f"seed{'s' * (seeds > 1)}): {int(cells['complete'].sum())} of {len(cells)}.")
-        seeds = self.balanced_seeds
-        if n_done == 0:
-            lines.append("Nothing to show yet: figures and verdicts wait for finished runs.")
-        elif len(seeds) == len(sel.seeds):
-            lines.append("Every run is there: figures and verdicts use all of them.")
-        elif seeds:
-            lines.append(f"Figures and IQM tables (preliminary) use seed(s) "
-                         f"{', '.join(map(str, seeds))} ({len(seeds)} of {len(sel.seeds)}), "
-                         "finished for every configuration and game; a verdict needs both of "
-                         "its configurations and the reference complete.")
-        else:
-            lines.append("No seed has finished for every configuration and game yet, so there "
-                         "are no figures or IQM tables; a verdict needs both of its "
-                         "configurations and the reference complete.")
-        # wrapped: a notebook's text output scrolls sideways instead of wrapping
-        return "\n".join(textwrap.fill(line, 88, subsequent_indent="  ", break_long_words=False,
-                                             break_on_hyphens=False) for line in lines)
 
     # ---- frames
     def final(self, run_ids=None, last_iterations: int = 1) -> pd.DataFrame:
         """Per-run final scores (last iteration, as the paper; more for the robustness check)
-        plus each run's `env_steps`."""
-        runs = self.runs if run_ids is None else self.runs[self.runs["run_id"].isin(run_ids)]
+        plus each run's `env_steps`, of the sweep's own runs."""
+        runs = self.runs[self.runs["sweep"] == self.sweep]
+        runs = runs if run_ids is None else runs[runs["run_id"].isin(run_ids)]
         if not len(runs):
             return pd.DataFrame(columns=[*RUN_COLUMNS, "score", "env_steps"])
         final = store.final_scores(runs, last_iterations=last_iterations)
@@ -125,84 +130,80 @@ class ChapterData:
     def balanced_curves(self) -> pd.DataFrame:
         """Per-iteration rows of the balanced runs with a `normalized` training return."""
         ids = self.balanced_ids()
-        runs = self.runs[self.runs["run_id"].isin(ids)]
+        runs = self.runs[(self.runs["sweep"] == self.sweep) & self.runs["run_id"].isin(ids)]
         if not len(runs):
             return runs
         return normalization.normalize_frame(runs.assign(score=runs["train_return"]),
                                              reference_df=self.final(ids))
 
 
-MEASURE_COLUMNS = ["run_id", "game", "width", "sparsity", "seed", "method", "env_steps",
-                   "measure", "value"]
+def once(data: ChapterData, compute: Callable, *args):
+    """`compute(data, *args)`, computed once per container: the frames several cells of a
+    chapter share (a new container, `dataclasses.replace` included, starts empty)."""
+    key = (compute.__module__, compute.__qualname__, args)
+    if key not in data.cache:
+        data.cache[key] = compute(data, *args)
+    return data.cache[key]
 
 
-def _flatten(measured: dict, prefix: str = "") -> dict[str, float]:
-    out = {}
-    for key, value in measured.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, name + "/"))
-        else:
-            out[name] = float(value)
-    return out
+def coverage_summary(data: ChapterData) -> pd.DataFrame:
+    """How many runs are there, in numbers: the chapter's runs, its sweep's (when the chapter
+    reads part of it), its complete configurations and balanced seeds (chapters with a
+    selection), the comparators it borrows."""
+    rows = [("runs this chapter needs", len(data.present), len(data.expected), data.folder)]
+    if data.sweep_total not in (None, len(data.expected)):  # the chapter reads part of it
+        rows.append((f"runs of the sweep {data.sweep}", data.sweep_done, data.sweep_total,
+                     data.folder))
+    if data.selection is not None:
+        cells = data.coverage()
+        rows.append(("complete configurations", int(cells["complete"].sum()), len(cells), ""))
+        rows.append(("seeds finished for every configuration and game",
+                     len(data.balanced_seeds), len(data.seeds), ""))
+    if data.lender is not None:
+        lent = {r["run_id"] for r in data.lent} - set(data.configs)
+        rows.append((f"comparator runs lent by {data.lender}", len(lent), "—",
+                     display_path(data.results_root / data.lender)))
+    return pd.DataFrame(rows, columns=["runs", "finished", "of", "folder"]).set_index("runs")
 
 
-def measure_rows(records) -> pd.DataFrame:
-    """One row per (run, iteration, measure) of `records` that logged the §5 measures (older
-    records have none and give no rows); nested measures are named `outer/inner`."""
-    rows = []
-    for record in records:
-        config = record["config"]
-        base = {"run_id": record["run_id"], "game": config["game"], "width": config["width"],
-                "sparsity": float(config["final_sparsity"]), "seed": config["seed"],
-                "method": variant_of(config)}
-        for it in record["iterations"]:
-            for name, value in _flatten(it.get("measures") or {}).items():
-                rows.append({**base, "env_steps": it["env_steps"], "measure": name,
-                             "value": value})
-    return pd.DataFrame(rows, columns=MEASURE_COLUMNS)
+def sweep_of(experiment: str, preset: str) -> str:
+    """The sweep an experiment reads at a preset; a bad preset is a `ParameterError`."""
+    try:
+        return registry.find(experiment, preset)
+    except ConfigError as error:
+        raise ParameterError(f"parameter {error}") from error
 
 
-def _read_dir(folder: Path, wanted: set[str]):
-    """The wanted runs' records (and what the chapter keeps of them). Every file of the folder
-    is read and validated, so a bad one stops the chapter with its name even if unwanted."""
-    configs, sparsity, versions, records = {}, {}, set(), []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        record = store.read_run(path)
-        if path.stem not in wanted:
-            continue
-        records.append(record)
-        configs[record["run_id"]] = record["config"]
-        last = record["iterations"][-1] if record["iterations"] else {}
-        sparsity[record["run_id"]] = last.get("sparsity")
-        version = str(record.get("code_version", "unknown"))
-        versions.add(version[:7] + ("-dirty" if version.endswith("-dirty") else ""))
-    return configs, sparsity, versions, records
+def _progress(sweep: str, preset: str, folder: Path) -> tuple[int | None, int | None]:
+    if preset == LIVE_PRESET:
+        return None, None
+    planned = {c.run_id for c in registry.get_sweep(sweep).configs()}
+    done = sum(p.stem in planned for p in folder.glob("*.json")) if folder.is_dir() else 0
+    return done, len(planned)
 
 
-def load(sel: Selection, results_root: str | Path = "results", source: str = "") -> ChapterData:
-    """The selection's finished runs from `<results_root>/<sweep>/` (no compute); `source` says
-    where they came from (default: that folder)."""
-    root = resolve_results_root(results_root)
-    folder = root / sel.sweep_name
-    wanted = {c.run_id for c in sel.configs()}
-    configs, sparsity, versions, records = _read_dir(folder, wanted)
-    runs = store.runs_frame(records)  # each file read once, in `_read_dir`
-    sweep = preset_sweep(sel.preset)
-    done = total = None
-    if sweep is not None:
-        all_ids = {c.run_id for c in sweep.configs()}
-        total = len(all_ids)
-        done = sum(p.stem in all_ids for p in folder.glob("*.json")) if folder.is_dir() else 0
-    if not source:
-        where = display_path(folder)
-        source = where if folder.is_dir() else f"{where} does not exist: not yet run"
-    return ChapterData(sel, source, runs, configs, sparsity, versions, done, total,
-                       measure_rows(records))
-
-
-def load_or_run(sel: Selection, results_root: str | Path = "results", executor=None
-                ) -> ChapterData:
-    """The selection's runs, committed or (preset "ci") trained now: `source.results_for`."""
-    root, where = results_for(sel.preset, sel.configs(), sel.sweep_name, results_root, executor)
-    return load(sel, root, where)
+def load(experiment: str, preset: str, runs: Selection | Sequence | None = None,
+         results_root: str | Path = "results", executor=None) -> ChapterData:
+    """The one loader of every chapter: the runs of `experiment` at `preset` that the chapter
+    needs (`runs`: a :class:`Selection`, configs, or None for the whole sweep), read from
+    `<results_root>/<sweep>/`, or at preset "ci" trained now (`source.results_for`), and the
+    runs of the sweep's lender (`registry.describe(sweep).comparators`) of the same agents at
+    its lent sparsities. A bad preset fails before any compute."""
+    sweep = sweep_of(experiment, preset)
+    selection = runs if isinstance(runs, Selection) else None
+    if selection is not None and selection.sweep_name != sweep:
+        raise ParameterError(f"the selection is of sweep {selection.sweep_name}, not {sweep}")
+    expected = tuple(selection.configs() if selection is not None else
+                     registry.get_sweep(sweep).configs() if runs is None else runs)
+    root = results_for(preset, expected, sweep, results_root, executor)
+    wanted = {c.run_id for c in expected} | rec.companions(expected)
+    own = rec.read_folder(root / sweep, lambda r: r["run_id"] in wanted)
+    about = registry.describe(sweep)
+    lender, lent = about.comparators, []
+    if lender is not None:
+        agents, levels = {c.agent for c in expected}, about.lent_sparsities
+        lent = rec.read_folder(root / lender, lambda r: r["config"]["agent"] in agents and (
+            levels is None or float(r["config"]["final_sparsity"]) in levels))
+    done, total = _progress(sweep, preset, root / sweep)
+    return ChapterData(sweep, preset, root, expected, tuple(own), store.runs_frame(own + lent),
+                       rec.measure_rows(own), tuple(lent), lender, selection, done, total)

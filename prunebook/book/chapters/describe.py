@@ -1,6 +1,6 @@
-"""What a chapter's runs are, in words: the one-line scale that every figure and verdict
-carries, the paragraph and the setup table that set our runs next to the paper's setting, and
-the list of results files whose config differs from today's preset. All of it is computed from
+"""What a chapter's runs are: the one-line scale that every figure and verdict carries, the
+setup table that sets our runs next to the paper's setting, and the list of results files
+whose config differs from today's preset. All of it is computed from
 the configs stored in the results files (or, before any run finished, from the preset), so the
 description cannot drift away from the runs it describes.
 """
@@ -39,33 +39,6 @@ def scale_description(final_df: pd.DataFrame) -> str:
     parts.append(f"{seeds} seed{'s' if per.max() > 1 else ''} per configuration and game")
     parts.append("preset " + ", ".join(sorted(final_df["preset"].unique())))
     return " · ".join(parts)
-
-
-def what_we_ran(data: ChapterData) -> str:
-    """A paragraph (Markdown) saying what this chapter's runs are, from the runs themselves
-    (or, before any finished, from the preset that will make them)."""
-    sel = data.selection
-    stored = [RunConfig.from_dict(c) for c in data.configs.values()]
-    config = next((c for c in stored or sel.configs() if c.agent == "dqn"),
-                  (stored or sel.configs())[0])
-    agents = " and ".join("DQN" if a == "dqn" else "compact Rainbow" for a in sel.agents)
-    suite = "MinAtar" if config.suite == "minatar" else "Atari"
-    _, chapter_widths, chapter_sparsities = sel.blocks[0]  # the rest is the reference
-    widths = ", ".join(f"x{w}" for w in sorted(chapter_widths))
-    levels = ", ".join("dense" if s == 0 else f"{s:.0%}" for s in sorted(chapter_sparsities))
-    done = "runs" if stored else "runs (none has finished yet)"
-    network = {"minatar": "MinAtar", "impala": "Impala ResNet", "nature": "Nature CNN"}.get(
-        config.network, config.network)
-    text = (f"This chapter's {done}: {agents} on {len(sel.games)} {suite} "
-            f"game{'s' if len(sel.games) > 1 else ''} ({', '.join(sel.games)}), "
-            f"{config.num_env_steps:,} agent steps per run, {len(sel.seeds)} "
-            f"seed{'s' if len(sel.seeds) > 1 else ''} per configuration, widths {widths}, "
-            f"sparsity {levels}, the {network} network (preset `{sel.preset}`).")
-    if config.suite == "minatar":
-        text += (" The paper ran 15 Atari games for 10M agent steps (40M frames) with 5 seeds "
-                 "and the Impala ResNet, and normalised by human scores; MinAtar has none, so "
-                 "we normalise by dense x1 DQN (1 = the original network, 0 = random play).")
-    return text
 
 
 def _param_count(network: str, width: int, obs_shape, num_actions: int, scale_dense=False,
@@ -173,23 +146,23 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
     return table
 
 
-def config_drift(data: ChapterData) -> list[str]:
-    """Where the results files' configs differ from what the preset makes today, one line per
-    field (fields a file predates count only if today's value is not the field's default)."""
+def config_drift(data: ChapterData) -> pd.DataFrame:
+    """Where the results files' configs differ from what the preset makes today: one row per
+    field, with how many files differ and one of them (fields a file predates count only if
+    today's value is not the field's default). Empty when nothing differs."""
     defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
     expected = {c.run_id: c.to_dict() for c in data.expected}
-    fields: dict[str, list[str]] = {}
+    fields: dict[str, list[tuple]] = {}
     for run_id, stored in sorted(data.configs.items()):
         want = expected.get(run_id, {})
         for key in sorted(set(stored) | set(want)):
             mine = stored.get(key, defaults.get(key))
-            if key in want and mine != want[key]:
-                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, preset "
-                                                  f"{want[key]!r})")
-            elif key not in want:
-                fields.setdefault(key, []).append(f"{run_id} (file {mine!r}, unknown today)")
-    return [f"{len(runs)} results file(s) differ from today's preset in {key!r}, e.g. {runs[0]}"
-            for key, runs in fields.items()]
+            if key not in want or mine != want[key]:
+                fields.setdefault(key, []).append((run_id, repr(mine),
+                                                   repr(want[key]) if key in want else "—"))
+    rows = [(key, len(runs), *runs[0]) for key, runs in fields.items()]
+    return pd.DataFrame(rows, columns=["field", "results files", "e.g. run", "in the file",
+                                       "from the preset today"])
 
 
 def show_table(table: pd.DataFrame) -> None:

@@ -2,16 +2,16 @@
 
 `controls_cpu` (chapter 6) and `baselines_cpu` (chapter 7) are compared with `online_cpu`'s
 dense and GMP DQN runs, which lend them their comparators and their normalisation reference
-(their descriptions in `sweeps.registry`). A :class:`MethodData` holds the sweep's own runs and
-the lent ones, relabelled as the sweep's (marked ``borrowed_from``), exactly as the claims
-engine sees them, plus the unrelabelled frame the reference is read from. Preset ``ci`` trains
-the small `*_ci` sweep (comparators included) in a temporary folder.
+(their descriptions in `sweeps.registry`). The chapter's :class:`ChapterData` (`chapters.load`)
+holds the sweep's own records and the lent ones; :func:`scores` gives them as the claims engine
+sees them: the lent runs relabelled as the sweep's (marked ``borrowed_from``), plus the
+unrelabelled frame the reference is read from. Preset ``ci`` trains the small `*_ci` sweep
+(comparators included) in a temporary folder.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,40 +20,25 @@ import pandas as pd
 
 from prunebook.analysis import bootstrap, claims, normalization, plots
 from prunebook.analysis.claim_rules import ClaimResult
-from prunebook.book.chapters.data import measure_rows
+from prunebook.book.chapters.data import ChapterData, once
 from prunebook.book.chapters.describe import scale_description
-from prunebook.book.chapters.source import LIVE_PRESET, resolve_results_root, results_for
-from prunebook.book.params import ParameterError
-from prunebook.config import ConfigError, config_from_dict
+from prunebook.book.chapters.records import rerun_table
+from prunebook.config import config_from_dict
 from prunebook.envs.minatar import from_config
 from prunebook.networks import make_network
-from prunebook.sweeps import registry, store
+from prunebook.sweeps import store
 
 KINDS = {"": None, "static_random": "static random", "lottery": "lottery ticket",
          "weight_decay": "weight decay", "l2": "L2", "reset": "Reset", "redo": "ReDo"}
 FIGURE_REPS = 2_000
 
 
-@dataclasses.dataclass
-class MethodData:
-    sweep: str
-    preset: str
-    source: str  # where the runs came from, in words
-    runs: pd.DataFrame  # per (run, iteration): own runs and the lent ones, relabelled
+class Scores(NamedTuple):
+    """A methods chapter's per-run frames, as the claims engine sees them."""
+
     final: pd.DataFrame  # per run: final score, `normalized`, `kept_weights`, `label`
     final3: pd.DataFrame  # the same scored over the last 3 iterations (robustness)
     reference: pd.DataFrame  # per-run final scores as stored (the lender's under its name)
-    measures: pd.DataFrame  # the §5 measures of the runs that logged them
-    reruns: pd.DataFrame  # the sweep's reruns of lent runs against the lender's records
-    done: int | None = None  # finished runs of the sweep itself
-    total: int | None = None
-
-
-def sweep_name(chapter: str, preset: str) -> str:
-    try:
-        return registry.find(chapter, preset)
-    except ConfigError as error:
-        raise ParameterError(f"parameter {error}") from error
 
 
 def label(method: str, width: int, sparsity: float) -> str:
@@ -62,6 +47,11 @@ def label(method: str, width: int, sparsity: float) -> str:
     if method in ("static_random", "lottery"):
         return f"{KINDS[method]} {sparsity:.0%}"
     return base if not method else f"{base} + {KINDS[method]}"
+
+
+def _labels(frame: pd.DataFrame) -> list[str]:
+    return [label(m, w, float(s)) for m, w, s in
+            zip(frame["method"], frame["width"], frame["sparsity"], strict=True)]
 
 
 def _kernel_weights(config: dict) -> int:
@@ -81,140 +71,107 @@ def _origin(final: pd.DataFrame) -> pd.Series:
     return final["borrowed_from"].where(final["borrowed_from"].notna(), final["sweep"])
 
 
-def _records(root: Path, sweep: str, sparsities=None) -> list[dict]:
-    """The DQN records of a sweep folder (every file validated), optionally some sparsities."""
-    folder = root / sweep
-    records = [store.read_run(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() \
-        else []
-    return [r for r in records if r["config"]["agent"] == "dqn" and (
-        sparsities is None or float(r["config"]["final_sparsity"]) in sparsities)]
+def _finals(runs: pd.DataFrame, last_iterations: int) -> pd.DataFrame:
+    if not len(runs):
+        return pd.DataFrame(columns=[*store.RUN_COLUMNS, "score"])
+    final = store.final_scores(runs, last_iterations=last_iterations)
+    return final.join(runs.groupby(["sweep", "run_id"])["env_steps"].max(),
+                      on=["sweep", "run_id"])
 
 
-def _assemble(sweep: str, preset: str, records: list[dict], source: str) -> MethodData:
-    runs = store.runs_frame(records)
-    lender = registry.describe(sweep).comparators
-    finals = {}
-    for n in (1, 3):
-        final = store.final_scores(runs, last_iterations=n) if len(runs) else pd.DataFrame(
-            columns=[*store.RUN_COLUMNS, "score"])
-        finals[n] = final.join(runs.groupby(["sweep", "run_id"])["env_steps"].max(),
-                               on=["sweep", "run_id"]) if len(runs) else final
-    reference = finals[1]
-    out = {}
-    for n, final in finals.items():
-        own = final[final["sweep"] == sweep]
-        group = claims.with_comparators(final, own) if len(own) else own
-        if lender and not len(own):  # nothing of our own yet: the lent runs alone
-            group = final[final["sweep"] == lender].assign(sweep=sweep, borrowed_from=lender)
-        # the group's own (sweep, preset) must be among the reference frame's keys, so that
-        # its lender's reference runs are looked up even before the sweep has runs of its own
-        out[n] = normalization.normalize_frame(
-            group, reference_df=pd.concat([reference, group], ignore_index=True)) \
-            if len(group) else group.assign(normalized=pd.Series(dtype=float))
-    by_file = {(r["sweep"], r["run_id"]): r for r in records}
-    final = out[1]
-    if len(final):
-        sizes: dict[tuple, int] = {}
-        weights = []
-        for origin, row in zip(_origin(final), final.itertuples(index=False), strict=True):
-            record = by_file[origin, row.run_id]
-            if (row.game, row.width) not in sizes:
-                sizes[row.game, row.width] = _kernel_weights(record["config"])
-            measured = record["iterations"][-1].get("sparsity") or 0.0
-            weights.append(sizes[row.game, row.width] * (1.0 - float(measured)))
-        final = final.assign(kept_weights=weights, label=[
-            label(m, w, float(s)) for m, w, s in zip(final["method"], final["width"],
-                                                     final["sparsity"], strict=True)])
-    own_runs = runs[runs["sweep"] == sweep]
-    lent_runs = runs[runs["sweep"] == lender].assign(sweep=sweep, borrowed_from=lender) \
-        if lender else runs.iloc[:0]
-    runs = pd.concat([own_runs, lent_runs[~lent_runs["run_id"].isin(own_runs["run_id"])]],
-                     ignore_index=True)
-    runs = runs.assign(label=[label(m, w, float(s)) for m, w, s in
-                              zip(runs["method"], runs["width"], runs["sparsity"], strict=True)])
-    return MethodData(sweep, preset, source, runs, final, out[3], reference,
-                      measure_rows([r for r in records if r["sweep"] == sweep]),
-                      rerun_table(records, sweep, lender))
+def _group(data: ChapterData, final: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's own runs plus the lent ones it has not rerun, normalised."""
+    own = final[final["sweep"] == data.sweep]
+    group = claims.with_comparators(final, own) if len(own) else own
+    if data.lender and not len(own):  # nothing of our own yet: the lent runs alone
+        group = final[final["sweep"] == data.lender].assign(sweep=data.sweep,
+                                                             borrowed_from=data.lender)
+    if not len(group):
+        return group.assign(normalized=pd.Series(dtype=float))
+    # the group's own (sweep, preset) must be among the reference frame's keys, so that its
+    # lender's reference runs are looked up even before the sweep has runs of its own
+    return normalization.normalize_frame(
+        group, reference_df=pd.concat([reference, group], ignore_index=True))
 
 
-RERUN_COLUMNS = ["run", "iterations identical", "final return (lender)", "final return (rerun)",
-                 "bit-identical", "device (lender)", "device (rerun)"]
+def _with_kept_weights(data: ChapterData, final: pd.DataFrame) -> pd.DataFrame:
+    if not len(final):
+        return final
+    by_file = {(r["sweep"], r["run_id"]): r for r in (*data.records, *data.lent)}
+    sizes: dict[tuple, int] = {}
+    weights = []
+    for origin, row in zip(_origin(final), final.itertuples(index=False), strict=True):
+        record = by_file[origin, row.run_id]
+        if (row.game, row.width) not in sizes:
+            sizes[row.game, row.width] = _kernel_weights(record["config"])
+        measured = record["iterations"][-1].get("sparsity") or 0.0
+        weights.append(sizes[row.game, row.width] * (1.0 - float(measured)))
+    return final.assign(kept_weights=weights, label=_labels(final))
 
 
-def rerun_table(records: list[dict], sweep: str, lender: str | None) -> pd.DataFrame:
-    """Runs of ``sweep`` that rerun a run of ``lender`` (same run id): how many leading
-    iterations log the same training return and loss, bit for bit, and the final returns."""
-    lent = {r["run_id"]: r for r in records if r["sweep"] == lender}
-    rows = []
-    for rerun in (r for r in records if r["sweep"] == sweep and r["run_id"] in lent):
-        original = lent[rerun["run_id"]]
-        pairs = list(zip(original["iterations"], rerun["iterations"], strict=False))
-        same = next((i for i, (a, b) in enumerate(pairs) if (a["train_return"], a["loss"])
-                     != (b["train_return"], b["loss"])), len(pairs))
-        identical = same == len(pairs) == len(original["iterations"])
-        rows.append((rerun["run_id"], f"{same} of {len(original['iterations'])}",
-                     original["iterations"][-1]["train_return"],
-                     rerun["iterations"][-1]["train_return"], identical,
-                     original.get("device", "?"), rerun.get("device", "?")))
-    return pd.DataFrame(rows, columns=RERUN_COLUMNS).set_index("run")
+def _scores(data: ChapterData) -> Scores:
+    reference = _finals(data.runs, 1)
+    final = _with_kept_weights(data, _group(data, reference, reference))
+    return Scores(final, _group(data, _finals(data.runs, 3), reference), reference)
 
 
-def load(chapter: str, preset: str = "cpu", results_root: str | Path = "results",
-         source: str = "") -> MethodData:
-    """The chapter's sweep and its lender's DQN runs from `results/` (no compute)."""
-    sweep = sweep_name(chapter, preset)
-    root = resolve_results_root(results_root)
-    about = registry.describe(sweep)
-    lender = about.comparators
-    records = _records(root, sweep) + (
-        _records(root, lender, about.lent_sparsities) if lender else [])
-    planned = {c.run_id for c in registry.get_sweep(sweep).configs()}
-    done = sum(r["run_id"] in planned for r in records if r["sweep"] == sweep)
-    where = source or f"results/{sweep}/" + (f" and results/{lender}/ (comparators)"
-                                             if lender else "")
-    data = _assemble(sweep, preset, records, where)
-    data.done, data.total = done, len(planned)
-    return data
+def scores(data: ChapterData) -> Scores:
+    """The chapter's per-run frames (computed once per container)."""
+    return once(data, _scores)
 
 
-def load_or_run(chapter: str, preset: str = "cpu", results_root: str | Path = "results",
-                executor=None) -> MethodData:
-    """The chapter's runs, committed or (preset "ci": the `*_ci` sweep, comparators included)
-    trained now: `source.results_for`. A bad preset fails before any compute."""
-    name = sweep_name(chapter, preset)
-    root, where = results_for(preset, registry.get_sweep(name).configs(), name, results_root,
-                              executor)
-    return load(chapter, preset, root, where if preset == LIVE_PRESET else "")
+def labelled_runs(data: ChapterData) -> pd.DataFrame:
+    """Per (run, iteration): the sweep's own runs and the lent ones it has not rerun,
+    relabelled as the sweep's (`borrowed_from`), with their method `label`."""
+    runs = data.runs
+    own = runs[runs["sweep"] == data.sweep]
+    lent = runs[runs["sweep"] == data.lender].assign(sweep=data.sweep,
+                                                     borrowed_from=data.lender) \
+        if data.lender else runs.iloc[:0]
+    runs = pd.concat([own, lent[~lent["run_id"].isin(own["run_id"])]], ignore_index=True)
+    return runs.assign(label=_labels(runs))
 
 
-def coverage_text(data: MethodData) -> str:
-    lent = int((_origin(data.final) != data.final["sweep"]).sum()) if len(data.final) else 0
-    own = len(data.final) - lent
-    text = f"Runs: {data.source}. {own} run(s) of `{data.sweep}`"
-    if data.total is not None:
-        text += f" ({data.done} of {data.total} planned)"
-    return text + (f", {lent} comparator run(s) lent by `online_cpu`." if lent else ".")
+def reruns(data: ChapterData) -> pd.DataFrame:
+    """The sweep's reruns of lent runs against the lender's records (`records.rerun_table`)."""
+    return rerun_table([*data.records, *data.lent], data.sweep, data.lender)
 
 
-def claim_results(data: MethodData, seed: int = 0, reps: int = 50_000) -> list[ClaimResult]:
-    """The chapter's pre-registered claims (those judged on its sweep), with robustness."""
-    chosen = [c for c in claims.CLAIMS if claims.judged_on(c, data.sweep) and c.sweeps]
-    plan = claims.planned_runs(data.sweep)
-    out = []
-    for claim in chosen:
-        if not len(data.final):
-            out.append(claims.not_run_result(claim, "—", "no runs of this sweep yet"))
-            continue
-        out.append(claims.evaluate_robust(claim, data.final, data.final3, seed, reps, plan,
-                                          reference_df=data.reference,
-                                          reference3_df=data.reference))
+def lent_summary(data: ChapterData) -> dict[str, str]:
+    """What chapters 6 and 7 know before their comparisons are complete, as values for the
+    result box: the comparator runs lent, and how many reruns of them are bit-identical."""
+    final = scores(data).final
+    lent = (int(final["borrowed_from"].notna().sum())
+            if "borrowed_from" in final.columns else 0)
+    out = {f"comparator runs lent by `{data.lender}`": str(lent)}
+    table = reruns(data)
+    if len(table):
+        same = int(table["bit-identical"].sum())
+        out["reruns with today's code bit-identical to the lender's record"] = (
+            f"{same} of {len(table)}")
     return out
 
 
-def iqm_by_config(data: MethodData, seed: int = 0, reps: int = FIGURE_REPS) -> pd.DataFrame:
+def claim_results(data: ChapterData, seed: int = 0, reps: int = 50_000) -> list[ClaimResult]:
+    """The chapter's pre-registered claims (those judged on its sweep), with robustness."""
+    chosen = [c for c in claims.CLAIMS if claims.judged_on(c, data.sweep) and c.sweeps]
+    plan = claims.planned_runs(data.sweep)
+    final, final3, reference = scores(data)
+    out = []
+    for claim in chosen:
+        if not len(final):
+            out.append(claims.not_run_result(claim, "—", "no runs of this sweep yet"))
+            continue
+        out.append(claims.evaluate_robust(claim, final, final3, seed, reps, plan,
+                                          reference_df=reference, reference3_df=reference))
+    return out
+
+
+def iqm_by_config(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS) -> pd.DataFrame:
     """IQM of normalised final scores, 95% CI (reference resampled inside) and mean kept
     weights per configuration, on the games every configuration has."""
-    final = data.final[data.final["normalized"].notna()] if len(data.final) else data.final
+    final = scores(data).final
+    final = final[final["normalized"].notna()] if len(final) else final
     columns = ["label", "method", "width", "sparsity", "kept_weights", "IQM", "lo", "hi",
                "runs per game", "games"]
     if not len(final):
@@ -223,7 +180,7 @@ def iqm_by_config(data: MethodData, seed: int = 0, reps: int = FIGURE_REPS) -> p
     games = sorted(set.intersection(*final.groupby(keys)["game"].apply(set)))
     rows = []
     for i, (key, sub) in enumerate(final[final["game"].isin(games)].groupby(keys)):
-        raw, norm, _ = normalization.comparison({0: sub}, data.reference, games)
+        raw, norm, _ = normalization.comparison({0: sub}, scores(data).reference, games)
         point, samples = bootstrap.normalised_replicates(
             raw, norm, rng=np.random.default_rng([seed, i]), reps=reps)
         lo, hi = bootstrap.interval(samples[0])
@@ -234,7 +191,7 @@ def iqm_by_config(data: MethodData, seed: int = 0, reps: int = FIGURE_REPS) -> p
     return pd.DataFrame(rows, columns=columns)
 
 
-def figure_kept_weights(data: MethodData, seed: int = 0, reps: int = FIGURE_REPS):
+def figure_kept_weights(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS):
     """Score against kept weights, one marker style per kind (dense, GMP, static, lottery)."""
     table = iqm_by_config(data, seed, reps)
     if not len(table):
@@ -243,10 +200,10 @@ def figure_kept_weights(data: MethodData, seed: int = 0, reps: int = FIGURE_REPS
     kind = np.where(table["method"] != "", table["method"].map(KINDS),
                     np.where(table["sparsity"] == 0, "dense", "GMP"))
     return plots.plot_iqm_vs_kept(table.assign(kind=kind),
-                                  scale=scale_description(data.final))
+                                  scale=scale_description(scores(data).final))
 
 
-def measures_table(data: MethodData) -> pd.DataFrame:
+def measures_table(data: ChapterData) -> pd.DataFrame:
     """Mean of each §5 measure over runs in the first and last logged iteration, per config."""
     rows = data.measures
     names = ["dormant_tau0.1/overall", "dormant_tau0/overall", "srank", "param_norm", "q_var",
@@ -266,16 +223,17 @@ def measures_table(data: MethodData) -> pd.DataFrame:
     return out.round(3)
 
 
-def _with_lender_reference(data: MethodData) -> pd.DataFrame:
+def _with_lender_reference(data: ChapterData) -> pd.DataFrame:
     """The chapter's per-run frame plus the lender's runs under its own name (where the
     normalisation reference is read from)."""
-    return pd.concat([data.final, data.reference[data.reference["sweep"] != data.sweep]],
-                     ignore_index=True)
+    final, _, reference = scores(data)
+    return pd.concat([final, reference[reference["sweep"] != data.sweep]], ignore_index=True)
 
 
-def figure_iqm_vs_width(data: MethodData, seed: int = 0, reps: int = FIGURE_REPS):
+def figure_iqm_vs_width(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS):
     """Fig 12 (right): final IQM against width, one line per method, 95% CIs."""
-    final = data.final[data.final["normalized"].notna()] if len(data.final) else data.final
+    final = scores(data).final
+    final = final[final["normalized"].notna()] if len(final) else final
     if not len(final):
         print("No figure yet: no normalisable runs.")
         return None
@@ -285,18 +243,20 @@ def figure_iqm_vs_width(data: MethodData, seed: int = 0, reps: int = FIGURE_REPS
         reference_df=_with_lender_reference(data))
 
 
-def figure_curves(data: MethodData, width: int, seed: int = 0, reps: int = 500):
+def figure_curves(data: ChapterData, width: int, seed: int = 0, reps: int = 500):
     """Fig 12 (left): IQM learning curves of every method at one width, 95% bands."""
-    runs = data.runs[data.runs["width"] == width] if len(data.runs) else data.runs
+    final = scores(data).final
+    runs = labelled_runs(data)
+    runs = runs[runs["width"] == width] if len(runs) else runs
     reference = _with_lender_reference(data)
-    runs = runs[runs["run_id"].isin(set(data.final.loc[data.final["normalized"].notna(),
-                                                       "run_id"]))] if len(runs) else runs
+    runs = runs[runs["run_id"].isin(set(final.loc[final["normalized"].notna(), "run_id"]))] \
+        if len(runs) else runs
     if not len(runs):
         print(f"No figure yet: no normalisable runs at width {width}.")
         return None
     curves = normalization.normalize_frame(runs.assign(score=runs["train_return"]),
                                            reference_df=reference)
     return plots.plot_learning_curves(
-        curves, scale=scale_description(data.final[data.final["width"] == width]),
+        curves, scale=scale_description(final[final["width"] == width]),
         rng=np.random.default_rng([seed, 8]), reps=reps, series=("label",),
         title=f"DQN ×{width}: IQM learning curves", reference_df=reference)

@@ -1,9 +1,8 @@
-"""Chapter 4 (offline CQL and CQL+C51): which runs it shows, reading them (or, at preset "ci",
-training a tiny version live), and everything the notebook shows, in the shape of chapters 1-3:
-:func:`offline_load_or_run` returns an :class:`OfflineData` (never None) and one function per
-table, figure and text takes it. Before any of the chapter's runs has finished, each of them
-says "not yet run" (:data:`NOT_YET_RUN`) instead: a table or figure prints it and returns None,
-a text returns it.
+"""Chapter 4 (offline CQL and CQL+C51): which runs it shows (:func:`chapter_configs`, loaded
+by `chapters.load("offline", preset, runs)` like every chapter's) and everything the notebook
+shows, computed once by :func:`analyse` from the chapter's `ChapterData`: one function per table
+and figure takes that analysis. Before any of the chapter's runs has finished the analysis is
+None, and each table or figure is None too (the notebook's Markdown says what that means).
 
 Scores are the online evaluation returns of offline runs; MinAtar normalisation measures them
 against the behaviour policy (the DQN whose experience was logged), from the same sweep.
@@ -11,9 +10,7 @@ against the behaviour policy (the DQN whose experience was logged), from the sam
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,16 +19,13 @@ import pandas as pd
 from prunebook.analysis import claims, normalization, plots, stats
 from prunebook.analysis.claims import CLAIMS
 from prunebook.analysis.claims_table import format_row
-from prunebook.book.chapters.source import LIVE_PRESET, results_for
+from prunebook.book.chapters.data import ChapterData
 from prunebook.config import OfflineConfig, logging_config
 from prunebook.pruning import GMPSchedule
 from prunebook.spec import BOOK_SEEDS
-from prunebook.sweeps import registry, store
+from prunebook.sweeps import store
 from prunebook.sweeps.registry import offline_sweep
 
-NOT_YET_RUN = ("not yet run: no offline results in {folder}. The offline sweep has not been run "
-               "(`prunebook run --sweep offline_cpu` after `prepare_sweep`), or run this notebook "
-               "with preset='ci' to train a tiny version live.")
 CLAIM_ITERATIONS = 1  # verdicts score a run by its last evaluation (the front page's rule)
 SENSITIVITY_ITERATIONS = 3  # the sensitivity rows: mean of a run's last 3 evaluations
 VERDICT_COLUMNS = ["claim", "paper", "ours", "ci95", "scale", "verdict"]
@@ -53,60 +47,22 @@ def chapter_configs(preset: str, agents: Sequence[str], games: Sequence[str],
 
 
 class OfflineAnalysis(NamedTuple):
-    coverage: str  # how many of the expected runs have finished
     behaviour: Any  # per game: final training return of the DQN that logged the data
     curves: Any  # per (run, iteration): normalized evaluation return vs gradient_updates
     final: Any  # per run: `score` (mean of the last iterations) and `normalized`
     iqm: Any  # per (agent, width, sparsity): IQM of normalized final scores and its 95% CI
     claims: Any  # claim 4 rows, as the front page computes them (complete comparisons only)
-    scale: str  # games, updates, seeds, preset: what every number is about
+    scale: str  # games, updates, seeds, preset, runs finished: the figures' caption
     results: tuple = ()  # the claim 4 `ClaimResult`s behind `claims`, for the summary
     sensitivity: Any = None  # the same rows with final = mean of `sensitivity_iterations`
-
-
-@dataclasses.dataclass(frozen=True)
-class OfflineData:
-    """Chapter 4's runs and their analysis. Never None: while none of the chapter's runs has
-    finished, `analysis` is None and every function of this module says "not yet run"."""
-
-    analysis: OfflineAnalysis | None
-    folder: str  # where the runs are looked for, as the not-yet-run message names it
-    results_root: Path  # holds `<sweep>/*.json` (at "ci", a temporary folder)
-    sweep: str  # "offline_cpu", or "offline_ci" for the live runs
-    expected: tuple[OfflineConfig, ...] = ()  # the runs the chapter shows
     seed: int = 0  # of the figures' bootstrap (tables and verdicts fix theirs in `analyse`)
     reps: int = 2_000  # bootstrap replicates of the figures' bands and error bars
     last_iterations: int = 1  # evaluations averaged into a run's final score (tables, figures)
 
-    @property
-    def not_yet_run(self) -> str:
-        return NOT_YET_RUN.format(folder=self.folder)
 
-    def coverage_text(self) -> str:
-        """What every number is about (games, updates, seeds, preset, runs finished), or the
-        not-yet-run message."""
-        return self.not_yet_run if self.analysis is None else self.analysis.scale
-
-
-def offline_load_or_run(preset: str, agents: Sequence[str], games: Sequence[str],
-                        widths: Sequence[int], sparsities: Sequence[float], seed: int = 0,
-                        last_iterations: int = 1, reps: int = 2_000,
-                        results_root: str | Path = "results") -> OfflineData:
-    """Chapter 4's runs, analysed: preset "ci" trains a tiny sweep live (`source.run_live`, in a
-    temporary folder), "cpu" reads `<results_root>/offline_cpu/` (no compute but statistics)."""
-    expected = chapter_configs(preset, agents, games, widths, sparsities, seed)
-    sweep = registry.find("offline", preset)
-    root, _ = results_for(preset, expected, sweep, results_root)
-    folder = f"{root / sweep}/" if preset == LIVE_PRESET else f"{results_root}/{sweep}/"
-    analysis = analyse(root, sweep, expected, last_iterations, reps, seed)
-    return OfflineData(analysis, folder, root, sweep, tuple(expected), seed, reps,
-                       last_iterations)
-
-
-def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConfig],
-            last_iterations: int = 1, reps: int = 2_000, seed: int = 0,
+def analyse(data: ChapterData, seed: int = 0, last_iterations: int = 1, reps: int = 2_000,
             sensitivity_iterations: int = SENSITIVITY_ITERATIONS) -> OfflineAnalysis | None:
-    """Everything chapter 4 shows, from `results/<sweep>/`; None when none of `expected` ran.
+    """Everything chapter 4 shows, from the chapter's runs; None when none of them ran.
 
     Scores are the online evaluation returns (`train_return` of offline runs); a run's final
     score is their mean over its last `last_iterations` iterations. MinAtar normalisation: the
@@ -117,14 +73,10 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
     before the results) whatever `last_iterations` the figures use; `sensitivity` repeats them
     with the mean of the last `sensitivity_iterations` evaluations.
     """
-    runs = store.load_runs(results_root, sweep=sweep)
-    wanted = {c.run_id for c in expected}
-    behaviour_ids = {logging_config(c.game, c.dataset, c.dataset_seed).run_id for c in expected}
-    runs = runs[runs["run_id"].isin(wanted | behaviour_ids)]
-    present = set(runs["run_id"]) & wanted
-    if not present:
+    expected, runs = data.expected, data.runs  # the chapter's runs and their behaviour runs
+    if not data.present:
         return None
-    coverage = f"{len(present)} of {len(wanted)} offline runs finished"
+    coverage = f"{len(data.present)} of {len(expected)} offline runs finished"
     final_all = store.final_scores(runs, last_iterations=last_iterations)
     normalized = normalization.normalize_frame(final_all)
     behaviour = normalized[normalized["agent"] == "dqn"][["game", "seed", "score"]].rename(
@@ -163,8 +115,7 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
             if not needed:
                 continue  # this comparison is outside the chosen parameters
             # complete or "not yet run" is the claims engine's call, against the chapter's runs
-            subset = scores[scores["run_id"].isin(wanted | behaviour_ids)]
-            out.append(claims.evaluate(claim, subset, claims.claim_rng(claim.id, seed),
+            out.append(claims.evaluate(claim, scores, claims.claim_rng(claim.id, seed),
                                        plan=plan))
         return out
 
@@ -180,8 +131,8 @@ def analyse(results_root: Path | str, sweep: str, expected: Sequence[OfflineConf
     scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
              f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
              f" · final = {final_rule(last_iterations)} · {coverage}")
-    return OfflineAnalysis(coverage, behaviour.reset_index(drop=True), curves, final, iqm, table,
-                           scale, tuple(verdicts), sensitivity)
+    return OfflineAnalysis(behaviour.reset_index(drop=True), curves, final, iqm, table, scale,
+                           tuple(verdicts), sensitivity, seed, reps, last_iterations)
 
 
 def final_rule(last_iterations: int) -> str:
@@ -189,73 +140,60 @@ def final_rule(last_iterations: int) -> str:
             else f"mean of last {last_iterations} evaluations")
 
 
-def _analysis(data: OfflineData) -> OfflineAnalysis | None:
-    """The analysis, or None after printing the not-yet-run message."""
-    if data.analysis is None:
-        print(data.not_yet_run)
-    return data.analysis
+# ---- what the notebook shows, in its order (None while no run has finished)
 
 
-# ---- what the notebook shows, in its order
-
-
-def offline_setting_table(data: OfflineData) -> pd.DataFrame:
+def offline_setting_table(data: ChapterData) -> pd.DataFrame:
     """Our offline setting next to the paper's (Table 3, dossier §2.2/§3.5/§5.2), per agent and
     setting. From the chapter's configs, so it is shown before any run has finished."""
     return setting_table(data.expected).set_index(["agent", "setting"])
 
 
-def offline_behaviour_table(data: OfflineData) -> pd.DataFrame | None:
+def offline_behaviour_table(analysis: OfflineAnalysis | None) -> pd.DataFrame | None:
     """Per game: the final training return of the DQN run that logged the data (the 1.0 of
     the normalisation)."""
-    analysis = _analysis(data)
     return None if analysis is None else analysis.behaviour.round(3)
 
 
-def figure_offline_curves(data: OfflineData, title: str = "Offline CQL and CQL+C51: IQM of "
-                          "normalised evaluation return"):
+def figure_offline_curves(analysis: OfflineAnalysis | None, title: str = "Offline CQL and "
+                          "CQL+C51: IQM of normalised evaluation return"):
     """Figure 8: IQM of the normalised evaluation return vs gradient updates, one panel per
     agent and width, one line per sparsity, 95% bootstrap bands."""
-    analysis = _analysis(data)
     if analysis is None:
         return None
     return plots.plot_learning_curves(
-        analysis.curves, scale=analysis.scale, rng=np.random.default_rng(data.seed),
-        reps=data.reps, x="gradient_updates", panel="panel", series="sparsity", title=title)
+        analysis.curves, scale=analysis.scale, rng=np.random.default_rng(analysis.seed),
+        reps=analysis.reps, x="gradient_updates", panel="panel", series="sparsity", title=title)
 
 
-def offline_collapse_table(data: OfflineData) -> pd.DataFrame | None:
+def offline_collapse_table(analysis: OfflineAnalysis | None) -> pd.DataFrame | None:
     """:func:`collapse_table` of the chapter's curves (peak, final, drop)."""
-    analysis = _analysis(data)
     return None if analysis is None else collapse_table(analysis.curves,
-                                                        data.last_iterations).round(3)
+                                                        analysis.last_iterations).round(3)
 
 
-def offline_iqm_table(data: OfflineData) -> pd.DataFrame | None:
+def offline_iqm_table(analysis: OfflineAnalysis | None) -> pd.DataFrame | None:
     """IQM of the normalised final scores and its 95% CI, per agent, width and sparsity."""
-    analysis = _analysis(data)
     return None if analysis is None else analysis.iqm.round(3)
 
 
-def figure_offline_iqm_vs_width(data: OfflineData, title: str = "Offline: final IQM vs width"):
+def figure_offline_iqm_vs_width(analysis: OfflineAnalysis | None,
+                                title: str = "Offline: final IQM vs width"):
     """Final IQM vs width, one panel per agent, one line per sparsity, 95% error bars."""
-    analysis = _analysis(data)
     if analysis is None:
         return None
     return plots.plot_iqm_vs_width(
-        analysis.final, scale=analysis.scale, rng=np.random.default_rng(data.seed),
-        reps=data.reps, panel="agent", series="sparsity", title=title)
+        analysis.final, scale=analysis.scale, rng=np.random.default_rng(analysis.seed),
+        reps=analysis.reps, panel="agent", series="sparsity", title=title)
 
 
-def offline_verdict_table(data: OfflineData) -> pd.DataFrame | None:
+def offline_verdict_table(analysis: OfflineAnalysis | None) -> pd.DataFrame | None:
     """Claim 4's rows as the front page computes them (a run's last evaluation)."""
-    analysis = _analysis(data)
     return None if analysis is None else analysis.claims
 
 
-def offline_sensitivity_table(data: OfflineData) -> pd.DataFrame | None:
+def offline_sensitivity_table(analysis: OfflineAnalysis | None) -> pd.DataFrame | None:
     """The same rows with a run's final score = the mean of its last 3 evaluations."""
-    analysis = _analysis(data)
     return None if analysis is None else analysis.sensitivity
 
 

@@ -80,15 +80,9 @@ def run_live(configs: Sequence, workdir: Path | str | None = None,
 
 
 def results_for(preset: str, configs: Sequence, sweep_name: str,
-                results_root: str | Path = "results", executor=None) -> tuple[Path, str]:
-    """The results root holding `<sweep_name>/` for a chapter's `configs`, and where they came
-    from in words: at preset "ci" trained just now (:func:`run_live`), else the committed
-    folder (nothing is computed)."""
+                results_root: str | Path = "results", executor=None) -> Path:
+    """The results root holding `<sweep_name>/` for a chapter's `configs`: at preset "ci"
+    trained just now (:func:`run_live`), else the committed folder (nothing is computed)."""
     if preset == LIVE_PRESET:
-        root = run_live(configs, sweep_name=sweep_name, executor=executor)
-        return root, (f"trained just now in a temporary folder: {len(configs)} runs of "
-                      f"preset {preset!r}")
-    root = resolve_results_root(results_root)
-    folder = root / sweep_name
-    where = display_path(folder)
-    return root, where if folder.is_dir() else f"{where} does not exist: not yet run"
+        return run_live(configs, sweep_name=sweep_name, executor=executor)
+    return resolve_results_root(results_root)

@@ -4,18 +4,17 @@ page, by `prunebook.analysis.claims_table.claim_cells`), the scale of the runs b
 while a sweep has not finished, how many of its runs have and what is known so far.
 
 Everything in the box comes from the chapter's `ClaimResult`s; the notebook only supplies the
-question and, for an unfinished sweep, its progress.
+question and, for an unfinished sweep, its progress and what is known so far, as values.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prunebook.analysis.claims import CLAIMS_BY_ID, ClaimResult
 from prunebook.analysis.claims_table import claim_cells
-from prunebook.book.chapters.methods import MethodData
 
 NOT_RUN = "not yet run"
 LISTED = 4  # more claims without a verdict than this are listed in one bullet
@@ -60,14 +59,14 @@ def scale_text(results: Sequence[ClaimResult]) -> str:
 
 def result_box(results: Sequence[ClaimResult], question: str, answer: str = "",
                scale: str = "", progress: tuple[int, int] | None = None,
-               known: str = "") -> str:
+               known: Mapping[str, object] | None = None) -> str:
     """The chapter's opening box (Markdown, a blockquote).
 
     `question` is the chapter's question; `answer` an optional sentence written from the
     numbers (it is printed before the tally of verdicts, which is always computed); `scale`
     overrides the scale read from the results (preset, games, seeds, steps); `progress` is
     ``(finished, planned)`` runs of the chapter's sweep; `known` what the finished runs show so
-    far, for a sweep that has not finished.
+    far, for a sweep that has not finished, as labelled values ("label: value; ...").
     """
     lines = [f"**{question}**", ""]
     verdicts = tally(results)
@@ -82,6 +81,8 @@ def result_box(results: Sequence[ClaimResult], question: str, answer: str = "",
         lines.append(f"- **Not yet run** ({len(waiting)} claims: {names}): each waits for its "
                      "runs (the verdict table below says which).")
     lines.append("")
+    so_far = "; ".join(f"{name}: {value}" for name, value in (known or {}).items())
+    so_far = so_far[:1].upper() + so_far[1:]
     where = scale or scale_text(results)
     if where:
         lines += [f"**Scale:** {where.rstrip('.')}.", ""]
@@ -89,29 +90,7 @@ def result_box(results: Sequence[ClaimResult], question: str, answer: str = "",
         done, planned = progress
         state = "finished" if done >= planned else "finished so far"
         lines += [f"**Runs:** {done} of {planned} runs of the sweep {state}."
-                  + (f" {known.rstrip('.')}." if known else ""), ""]
-    elif known:
-        lines += [f"**So far:** {known.rstrip('.')}.", ""]
+                  + (f" {so_far}." if so_far else ""), ""]
+    elif so_far:
+        lines += [f"**So far:** {so_far}.", ""]
     return "\n".join("> " + line if line else ">" for line in lines[:-1]) + "\n"
-
-
-def methods_known(data: MethodData) -> str:
-    """What chapters 6 and 7 know before their comparisons are complete: the runs lent by
-    `online_cpu`, and whether the sweep's reruns of those runs reproduce them bit for bit."""
-    lent = (int(data.final["borrowed_from"].notna().sum())
-            if "borrowed_from" in data.final.columns else 0)
-    parts = [f"{lent} comparator runs are lent by `online_cpu`" if lent else
-             "no comparator runs yet"]
-    reruns = data.reruns
-    if len(reruns):
-        same = int(reruns["bit-identical"].sum())
-        text = (f"{same} of {len(reruns)} rerun{'s' * (len(reruns) != 1)} of those runs "
-                f"with today's code reproduce{'s' * (len(reruns) == 1)} the committed record "
-                "bit for bit")
-        differ = reruns[~reruns["bit-identical"].astype(bool)]
-        if len(differ):
-            text += " (" + "; ".join(
-                f"{run}: final return {row['final return (rerun)']:.2f} against "
-                f"{row['final return (lender)']:.2f}" for run, row in differ.iterrows()) + ")"
-        parts.append(text)
-    return "; ".join(parts)

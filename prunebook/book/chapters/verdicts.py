@@ -101,21 +101,18 @@ def _normalisation_note(final: pd.DataFrame) -> str:
     return "scores cannot be normalised: " + "; ".join(reasons)
 
 
-def normalisation_warnings(data: ChapterData) -> list[str]:
-    """Games whose scores cannot be normalised (the reference is not above random)."""
+def unnormalisable_games(data: ChapterData) -> pd.DataFrame:
+    """Games whose scores cannot be normalised (dense x1 DQN does not score above the random
+    policy there): its mean final score and the random policy's, per game. Empty if none."""
+    columns = ["game", "dense x1 DQN", "random policy"]
     final = data.balanced_final()
     if not len(final):
-        return []
-    out = []
+        return pd.DataFrame(columns=columns)
     refs = final[(final["agent"] == "dqn") & (final["width"] == 1) & (final["sparsity"] == 0)]
-    unnormalised = final[final["normalized"].isna()]
-    for (preset, game), _ in unnormalised.groupby(["preset", "game"]):
-        ref = refs.loc[refs["game"] == game, "score"].mean()
-        random = random_policy.random_scores(preset)[game]["mean"]
-        out.append(f"{game}: dense x1 DQN scores {ref:.2f}, not above the random policy's "
-                   f"{random:.2f}, so its scores cannot be normalised and it is "
-                   "left out of IQMs and verdicts")
-    return out
+    rows = [(game, refs.loc[refs["game"] == game, "score"].mean(),
+             random_policy.random_scores(preset)[game]["mean"])
+            for (preset, game), _ in final[final["normalized"].isna()].groupby(["preset", "game"])]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def format_ratio(value: float | None) -> str:

@@ -3,7 +3,8 @@
 and x5, dense and 95%, on two games with `v_max=100`. It has no DQN runs: its MinAtar
 normaliser borrows `online_cpu`'s dense x1 DQN runs (its description in `sweeps.registry`),
 resampled inside the bootstrap like any reference. This module compares the direction of the
-Rainbow verdicts there with the committed `v_max=10` runs on the same games and seeds.
+Rainbow verdicts there with the committed `v_max=10` runs on the same games and seeds, as
+tables: what the comparison means is written in chapter 2's Markdown.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 
 from prunebook.analysis import claims
 from prunebook.analysis.claims import CLAIMS_BY_ID, ClaimResult
-from prunebook.book.chapters.data import resolve_results_root
+from prunebook.book.chapters.source import resolve_results_root
 from prunebook.sweeps import registry, store
 
 SWEEP = registry.find("vmax", "cpu")
@@ -37,18 +38,14 @@ def _row(r: ClaimResult) -> str:
 
 
 def vmax_check(results_root: str | Path = "results", seed: int = 0, reps: int = 50_000,
-               preset: str = "cpu") -> tuple[str, pd.DataFrame | None]:
-    """(Markdown, table): whether the Rainbow claims point the same way at v_max=100 as at 10,
-    on the games and seeds the v_max=100 sweep has; ("not run yet" text, None) without it.
-    The check is about the `cpu` preset's runs; at another preset it says so and stops."""
-    if preset != "cpu":
-        return (f"The v_max check compares runs of the `cpu` preset; at preset `{preset}` it "
-                "is not run."), None
+               preset: str = "cpu") -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(scope, table): which runs the check compared (one row: v_max, games, seeds, runs) and,
+    per Rainbow claim, its verdict at v_max=10 and at v_max=100 and whether the direction
+    holds, on the games and seeds the v_max=100 sweep has. (None, None) without its runs, or
+    at a preset other than `cpu` (the check is about the `cpu` preset's runs)."""
     root = resolve_results_root(results_root)
-    if not any((root / SWEEP).glob("*.json")):
-        return (f"**Not run yet.** `results/{SWEEP}/` holds no runs: this check (Rainbow x1 and "
-                "x5, dense and 95%, SpaceInvaders and Breakout, 3 seeds, `v_max=100`) fills in "
-                "when they are committed."), None
+    if preset != "cpu" or not any((root / SWEEP).glob("*.json")):
+        return None, None
     runs = store.load_runs(root)
     runs = runs[runs["sweep"].isin([SWEEP, BASELINE])]
     finals = {n: store.final_scores(runs, last_iterations=n) for n in (1, 3)}
@@ -81,17 +78,7 @@ def vmax_check(results_root: str | Path = "results", seed: int = 0, reps: int = 
                      f"{SWEEP} (v_max={'/'.join(f'{v:g}' for v in v_max if v is not None)})":
                      _row(hundred), "direction holds": {True: "yes", False: "no",
                                                         None: "—"}[same]})
-    table = pd.DataFrame(rows).set_index("claim")
-    held = table["direction holds"]
-    text = (f"Rainbow at v_max {', '.join(f'{v:g}' for v in v_max if v is not None)} on "
-            f"{', '.join(games)} with seeds {', '.join(map(str, seeds))} ({len(mine)} runs), "
-            f"against the committed v_max=10 runs on the same games and seeds. ")
-    if (held == "—").any():
-        text += "Some comparisons cannot be judged yet (see the table)."
-    elif (held == "yes").all():
-        text += ("Every Rainbow verdict's point estimate is on the same side of 1 at both "
-                 "ranges: the wider support does not change the direction.")
-    else:
-        flipped = ", ".join(table.index[held == "no"])
-        text += f"The direction changes for {flipped}: the value range matters there."
-    return text, table
+    scope = pd.DataFrame([{"v_max": ", ".join(f"{v:g}" for v in v_max if v is not None),
+                           "games": ", ".join(games), "seeds": ", ".join(map(str, seeds)),
+                           "runs": len(mine)}])
+    return scope, pd.DataFrame(rows).set_index("claim")
