@@ -41,8 +41,10 @@ def fake_factor(agent: str, width: int, sparsity: float) -> float:
     return base * (1 + 0.1 * grow) * (level if width > 1 else 1.05)
 
 
-def write_fake_results(root: Path, configs, seed: int = 0, noise: float = 0.1) -> list[Path]:
-    """One results file per config, in the schema `prunebook.sweeps.store` reads."""
+def write_fake_results(root: Path, configs, seed: int = 0, noise: float = 0.1,
+                       sweep: str | None = None) -> list[Path]:
+    """One results file per config, in the schema `prunebook.sweeps.store` reads (in sweep
+    `online_<preset>` unless `sweep` names another)."""
     paths = []
     for config in configs:
         rng = np.random.default_rng([seed, config.seed, sum(map(ord, config.run_id))])
@@ -58,8 +60,9 @@ def write_fake_results(root: Path, configs, seed: int = 0, noise: float = 0.1) -
                 "train_return": value, "num_episodes": 10, "eval_return": None, "loss": 0.1,
                 "sparsity": config.final_sparsity * min(1.0, i / (0.8 * config.num_iterations)),
                 "wall_s": 1.0})
-        path = store.run_path(root, "online_" + config.preset, config.run_id)
-        store.write_run(path, {"run_id": config.run_id, "sweep": "online_" + config.preset,
+        name = sweep or "online_" + config.preset
+        path = store.run_path(root, name, config.run_id)
+        store.write_run(path, {"run_id": config.run_id, "sweep": name,
                                  "config": config.to_dict(), "iterations": iterations,
                                  "wall_clock_s": 1.0, "code_version": "fake",
                                  "device": "none (synthetic)",
@@ -417,3 +420,25 @@ def test_chapter_0_result_box():
     run = schedule.train_tiny_gmp(0.95, 300)
     box = schedule.result_box(run, 0.95, "erk", 1)
     assert "**Answer:** yes" in box and "300-update run" in box
+
+
+def test_kept_weights_scores_a_configuration_on_every_game_or_not_at_all(tmp_path):
+    """One static-random run on Breakout must not shrink every configuration's score to
+    Breakout (it did: the games every configuration has); it gets a row without a score."""
+    from prunebook.book.chapters import methods
+
+    write_fake_results(tmp_path, [c for c in registry.get_sweep("online_cpu").configs()
+                                  if c.agent == "dqn"])
+    [static] = [c for c in registry.get_sweep("controls_cpu").configs()
+                if c.mask_method == "static_random" and c.width == 1 and c.seed == 0
+                and c.game == "Breakout"]
+    write_fake_results(tmp_path, [static], sweep="controls_cpu")
+    table = methods.iqm_by_config(chapters.load("controls", "cpu", results_root=tmp_path),
+                                  reps=200)
+    unscored = table[table["IQM"].isna()]
+    assert unscored["method"].tolist() == ["static_random"] and unscored["games"].tolist() == [1]
+    scored = table.dropna(subset=["IQM"])
+    assert len(scored) >= 4 and (scored["games"] == 4).all()
+    assert (scored["runs per game"] == 3).all()
+    dense_x1 = scored[(scored["width"] == 1) & (scored["sparsity"] == 0)]
+    assert float(dense_x1["IQM"].iloc[0]) == pytest.approx(1.0, abs=0.15)  # the reference

@@ -169,7 +169,10 @@ def claim_results(data: ChapterData, seed: int = 0, reps: int = 50_000) -> list[
 
 def iqm_by_config(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS) -> pd.DataFrame:
     """IQM of normalised final scores, 95% CI (reference resampled inside) and mean kept
-    weights per configuration, on the games every configuration has."""
+    weights per configuration, over every game the runs cover. A configuration that has not
+    reached every game yet gets a row without a score (`games` says how many it has): scoring
+    it, or every configuration, on fewer games would put numbers from different games on one
+    axis."""
     final = scores(data).final
     final = final[final["normalized"].notna()] if len(final) else final
     columns = ["label", "method", "width", "sparsity", "kept_weights", "IQM", "lo", "hi",
@@ -177,25 +180,30 @@ def iqm_by_config(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS) -> 
     if not len(final):
         return pd.DataFrame(columns=columns)
     keys = ["method", "width", "sparsity"]
-    games = sorted(set.intersection(*final.groupby(keys)["game"].apply(set)))
+    games = sorted(set(final["game"]))
     rows = []
-    for i, (key, sub) in enumerate(final[final["game"].isin(games)].groupby(keys)):
-        raw, norm, _ = normalization.comparison({0: sub}, scores(data).reference, games)
-        point, samples = bootstrap.normalised_replicates(
-            raw, norm, rng=np.random.default_rng([seed, i]), reps=reps)
-        lo, hi = bootstrap.interval(samples[0])
-        rows.append({"label": sub["label"].iloc[0], "method": key[0], "width": key[1],
-                     "sparsity": key[2], "kept_weights": float(sub["kept_weights"].mean()),
-                     "IQM": float(point[0]), "lo": float(lo), "hi": float(hi),
-                     "runs per game": raw[0].shape[0], "games": len(games)})
+    for i, (key, sub) in enumerate(final.groupby(keys)):
+        row = {"label": sub["label"].iloc[0], "method": key[0], "width": key[1],
+               "sparsity": key[2], "kept_weights": float(sub["kept_weights"].mean()),
+               "IQM": np.nan, "lo": np.nan, "hi": np.nan,
+               "runs per game": int(sub.groupby("game").size().min()),
+               "games": sub["game"].nunique()}
+        if row["games"] == len(games):
+            raw, norm, _ = normalization.comparison({0: sub}, scores(data).reference, games)
+            point, samples = bootstrap.normalised_replicates(
+                raw, norm, rng=np.random.default_rng([seed, i]), reps=reps)
+            lo, hi = bootstrap.interval(samples[0])
+            row.update({"IQM": float(point[0]), "lo": float(lo), "hi": float(hi),
+                        "runs per game": raw[0].shape[0]})
+        rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
 
 def figure_kept_weights(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS):
     """Score against kept weights, one marker style per kind (dense, GMP, static, lottery)."""
-    table = iqm_by_config(data, seed, reps)
+    table = iqm_by_config(data, seed, reps).dropna(subset=["IQM"])
     if not len(table):
-        print("No figure yet: no normalisable runs.")
+        print("No figure yet: no configuration has finished runs on every game.")
         return None
     kind = np.where(table["method"] != "", table["method"].map(KINDS),
                     np.where(table["sparsity"] == 0, "dense", "GMP"))
