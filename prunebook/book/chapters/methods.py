@@ -147,7 +147,7 @@ def lent_summary(data: ChapterData) -> dict[str, str]:
     table = reruns(data)
     if len(table):
         same = int(table["bit-identical"].sum())
-        out["reruns with today's code bit-identical to the lender's record"] = (
+        out["reruns bit-identical to the lender's record"] = (
             f"{same} of {len(table)}")
     return out
 

@@ -242,7 +242,7 @@ def setting_table(configs: Sequence[OfflineConfig]) -> pd.DataFrame:
              f"{c.n_step} / {c.dueling} / {c.double_dqn}",
              "1 / False / False" if agent == "cql" else "3 / True / True"),
             (agent, "target sync (updates)", f"{c.target_update_period:,}",
-             "UNCONFIRMED (Dopamine offline DQN: 2,000)" if agent == "cql" else "100"),
+             "not given by the paper (Dopamine's offline DQN: 2,000)" if agent == "cql" else "100"),
             (agent, "Adam lr / eps", f"{c.learning_rate:g} / {c.adam_eps:g}", paper_lr),
             (agent, "CQL weight, batch, gamma", f"{c.cql_alpha:g}, {c.batch_size}, {c.gamma:g}",
              "0.1, 32, 0.99"),
