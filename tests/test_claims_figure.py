@@ -37,7 +37,7 @@ def test_rows_group_by_sweep_and_carry_paper_values_and_fragility():
     assert dqn["paper"] == 1.6 and dqn["fragile"]
     assert dqn["label"] == "DQN: pruned widest vs dense ×1"
     assert c99["paper"] is None and c99["margin"] == NON_INFERIORITY_MARGIN
-    assert c99["paper_text"] == "no number: ≥ 0.9" and not c99["fragile"]
+    assert c99["paper_text"] == "paper: ≥ 0.9 (no number)" and not c99["fragile"]
     assert "3 seeds per configuration and game" in frontpage.caption(RES)
 
 

@@ -130,3 +130,9 @@ def test_figures_fit_the_column_two_panels_per_row():
         assert all(t.get_fontsize() >= plots.FONT_PT for t in ax.get_xticklabels())
         if ax.get_legend():
             assert all(t.get_fontsize() >= plots.FONT_PT for t in ax.get_legend().get_texts())
+
+
+def test_count_ticks_are_in_thousands_or_millions():
+    from prunebook.analysis.plots import _count_tick
+    assert [_count_tick(v) for v in (0, 500, 250_000, 1_000_000, 1_500_000)] == [
+        "0", "500", "250k", "1M", "1.5M"]

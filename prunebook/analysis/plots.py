@@ -23,6 +23,7 @@ from prunebook.extras import missing_extra
 
 try:
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 except ImportError as error:  # the 'analysis' extra is missing
     raise missing_extra("analysis", error) from error
 try:
@@ -60,6 +61,35 @@ def _figure(n_panels: int, scale: str, title: str | None, width: float = COLUMN_
     fig.subplots_adjust(bottom=0.8 / height + 0.04, top=1 - (0.75 if title else 0.35) / height,
                         left=0.13, right=0.97, wspace=0.35, hspace=0.55)
     return fig, list(axes.flat[:n_panels])
+
+
+COUNT_LABELS = {"env_steps": "agent steps", "agent_steps": "agent steps",
+                "gradient_updates": "gradient updates"}
+"""x columns that count steps or updates, and their axis labels."""
+
+
+def _count_tick(value: float, _pos=None) -> str:
+    """A tick of a count axis in thousands or millions: 250000 -> "250k", 1000000 -> "1M"."""
+    for size, unit in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:g}"
+
+
+def _label_x(ax, x: str) -> None:
+    """Label the x axis of column ``x``; a count axis (agent steps, gradient updates) gets
+    at most five ticks written in thousands or millions, so they never run together."""
+    if x not in COUNT_LABELS:
+        ax.set_xlabel(x.replace("_", " "))
+        return
+    ax.set_xlabel(COUNT_LABELS[x])
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(_count_tick))
+
+
+def _reference_line(ax) -> None:
+    """A dashed line at 1: normalised scores are 1 for the dense ×1 DQN."""
+    ax.axhline(1, color="0.6", lw=0.8, ls="--", zorder=0)
 
 
 def _series_key(df: pd.DataFrame, series) -> pd.Series:
@@ -107,6 +137,8 @@ def plot_iqm_vs_width(
         ax.set(title=f"{name} ({len(games)} games)", xlabel="width scale",
                ylabel=f"IQM {value} score")
         ax.set_xticks(sorted(sub["width"].unique()))
+        if value == "normalized":
+            _reference_line(ax)
         ax.legend(fontsize=FONT_PT)
     return fig
 
@@ -145,8 +177,8 @@ def plot_learning_curves(
                     label=series_label(key))
             ax.fill_between(xs, ci[key][0], ci[key][1], color=style["color"], alpha=0.2,
                             linewidth=0)
-        ax.set(title=f"{name} ({len(games)} games)", xlabel=x.replace("_", " "),
-               ylabel=f"IQM {value} score")
+        ax.set(title=f"{name} ({len(games)} games)", ylabel=f"IQM {value} score")
+        _label_x(ax, x)
         ax.legend(fontsize=FONT_PT)
     return fig
 
@@ -191,7 +223,8 @@ def plot_per_game(
             ax.plot(xs, g["mean"], **styles[key], label=series_label(key))
             ax.fill_between(xs, g["mean"] - spread, g["mean"] + spread,
                             color=styles[key]["color"], alpha=0.2, linewidth=0)
-        ax.set(title=game, xlabel=x.replace("_", " "), ylabel=value.replace("_", " "))
+        ax.set(title=game, ylabel=value.replace("_", " "))
+        _label_x(ax, x)
     # one legend for every panel, under the title: the series are the same in each
     handles, labels = axes[0].get_legend_handles_labels()
     height = fig.get_figheight()
@@ -230,7 +263,7 @@ def plot_interval_rows(
     panels: Mapping[str, Sequence[Mapping]], *, scale: str, title: str | None,
     xlabel: str = "ratio (log scale; 1 = no difference)", columns: int = 1,
     row_height: float = 0.32, width: float = 7.0, open_label: str = "fragile",
-    fontsize: float = 8, suffix: bool = True,
+    fontsize: float = FONT_PT + 1, suffix: bool = True,
 ) -> plt.Figure:
     """Forest plot: per panel, one row per interval (point and 95% CI), a line at 1.
 
@@ -358,6 +391,7 @@ def plot_iqm_vs_kept(table: pd.DataFrame, *, scale: str,
                     ha=ha, fontsize=FONT_PT)
     ax.set_xscale("log")
     ax.margins(x=0.15)  # room for the labels of the outermost points
+    _reference_line(ax)
     ax.set(xlabel="kept kernel weights (log scale)", ylabel="IQM normalized score")
     ax.legend(fontsize=FONT_PT)
     return fig

@@ -56,9 +56,9 @@ def forest_rows(res: Sequence[ClaimResult]) -> dict[str, list[dict]]:
                "fragile": r.fragile, "paper": claim.paper_ratio}
         if claim.margin is not None:
             row["margin"] = claim.margin
-        row["paper_text"] = ("no number: > 1" if claim.rule == "greater" else
-                             "no number: < 1" if claim.rule == "less" else
-                             f"no number: ≥ {claim.margin:g}")
+        row["paper_text"] = ("paper: > 1 (no number)" if claim.rule == "greater" else
+                             "paper: < 1 (no number)" if claim.rule == "less" else
+                             f"paper: ≥ {claim.margin:g} (no number)")
         panels.setdefault(_group_title(r), []).append(row)
     return panels
 

@@ -28,6 +28,16 @@ from prunebook.pruning.topk import batched_topk_mask, global_topk_masks
 
 
 class GMPState(NamedTuple):
+    """The pruning wrapper's optimizer state: everything pruning needs lives here, so a
+    checkpoint of the train state holds it and any agent gets pruning by swapping its optimizer.
+
+    ``count``: gradient updates done so far, the schedule's clock (when to recompute masks and
+    at what sparsity). ``masks``: the current 0/1 masks, a pytree like the params, applied by
+    `apply_masks` after each update. ``target_sparsities``: each leaf's final sparsity, fixed at
+    init by the allocation, so the schedule scales one number per leaf. ``inner_state``: the
+    wrapped optimizer's own state (e.g. Adam's moments).
+    """
+
     count: jax.Array  # gradient updates done so far (the schedule's t)
     masks: Any  # pytree like params, 1.0 = kept (dtype of the param)
     target_sparsities: Any  # pytree like params: per-leaf final sparsity (0 if not pruned)

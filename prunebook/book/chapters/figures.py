@@ -11,6 +11,7 @@ import pandas as pd
 
 from prunebook.analysis import plots
 from prunebook.analysis.claims import CLAIMS_BY_ID
+from prunebook.analysis.styles import FONT_PT
 from prunebook.book.chapters.data import ChapterData
 from prunebook.book.chapters.describe import scale_description
 from prunebook.config import RunConfig
@@ -87,7 +88,7 @@ def figure_learning_curves(data: ChapterData, width: int, seed: int = 0, reps: i
     for ax in fig.axes:
         ax.axvspan(start, end, color="0.5", alpha=0.1, linewidth=0, zorder=0)
         ax.text((start + end) / 2, 0.02, "pruning", transform=ax.get_xaxis_transform(),
-                ha="center", va="bottom", fontsize=8, color="0.35")
+                ha="center", va="bottom", fontsize=FONT_PT, color="0.35")
     return fig
 
 

@@ -128,13 +128,19 @@ def _column_words(name: str) -> str:
     return name.replace("_", " ") if name.isidentifier() else name
 
 
+CELL_PADDING = [{"selector": "th, td", "props": [("padding", "0.15em 0.6em")]}]
+"""Room around each cell of a :func:`readable` table, so neighbouring cells never run
+together ("rainbow1")."""
+
+
 def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
              drop: Sequence[str] = ()):
     """A table as a reader sees it: no pandas index (a meaningful one becomes columns), column
     names in words (:data:`COLUMN_WORDS`, underscores of code names as spaces), numbers rounded to
     `decimals` with thousands separators, sparsity in percent ("dense" for 0), no truncated
-    cell. A pandas Styler whose HTML ids are fixed by `name` (so a re-run gives the same
-    output); None stays None (a table that is not there yet says so itself)."""
+    cell, padding in every cell (:data:`CELL_PADDING`). A pandas Styler whose HTML ids are
+    fixed by `name` (so a re-run gives the same output); None stays None (a table that is
+    not there yet says so itself)."""
     if table is None:
         return None
     frame = table.drop(columns=[c for c in drop if c in table.columns])
@@ -142,4 +148,5 @@ def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
         frame = frame.reset_index()
     text = pd.DataFrame({_column_words(str(c)): [
         _cell_text(v, str(c), decimals) for v in frame[c]] for c in frame.columns})
-    return text.style.hide(axis="index").set_uuid(name)
+    return (text.style.hide(axis="index").set_uuid(name)
+            .set_table_styles(CELL_PADDING))
