@@ -33,7 +33,7 @@ AGENT_NAMES = {"dqn": "DQN", "rainbow": "Rainbow", "iqn": "IQN", "cql": "CQL",
 
 def _labels(side: Side) -> str:
     kind = "dense" if side.sparsity == 0 else f"pruned {side.sparsity:.0%}"
-    return f"{AGENT_NAMES.get(side.agent, side.agent)} {kind} x{side.width}"
+    return f"{AGENT_NAMES.get(side.agent, side.agent)} {kind} ×{side.width}"
 
 
 def chapter_claim(claim_id: str, sel: Selection, at_width: int | None = None) -> Claim:
@@ -116,7 +116,7 @@ def unnormalisable_games(data: ChapterData) -> pd.DataFrame:
 
 
 def format_ratio(value: float | None) -> str:
-    return "—" if value is None or not np.isfinite(value) else f"x{value:.2f}"
+    return "—" if value is None or not np.isfinite(value) else f"×{value:.2f}"
 
 
 def format_gain(value: float | None) -> str:
