@@ -226,7 +226,7 @@ def test_comparisons_outside_the_selection_say_so(full_root):
     gains = chapters.gain_table(data, ["rainbow"], reps=200)
     assert set(gains["status"]) == {"not selected"}  # rainbow dense x1 is not selected
     r = chapters.claim_results(data, ["2-rainbow"], reps=200)[0]
-    assert "outside this chapter's parameters: Rainbow dense x1" in r.note
+    assert "outside this chapter's parameters: Rainbow dense ×1" in r.note
 
 
 def test_paper_preset_without_results_says_not_yet_run(tmp_path):
