@@ -74,7 +74,7 @@ def test_every_reader_names_the_file_and_the_problem(tmp_path, name, breaks, pro
             read()
         assert str(path) in str(info.value) and problem in str(info.value), name
     good, bad = store.scan(tmp_path)
-    assert good == [] and problem in bad[path]
+    assert good == {} and problem in bad[path]
 
 
 def test_a_chapter_refuses_a_bad_file(tmp_path):

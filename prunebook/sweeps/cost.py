@@ -3,7 +3,6 @@ finished runs (`cost_estimate`), as `prunebook status` prints it and the Perform
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import time
@@ -66,21 +65,10 @@ class Rate:
     source: str  # e.g. "online_std on this CPU", "online_cpu (prior)", "x5 scaled to x10"
 
 
-def sweep_records(sweep: str, results_root: Path | str) -> dict[Path, dict]:
-    """The valid results records in `sweep`'s folder (`store.scan`'s good files, in its order),
-    each read once: what the rates and the cost tables are computed from."""
-    records = {}
-    for path in store.iter_result_files(Path(results_root)):
-        if path.parent.name == sweep:
-            with contextlib.suppress(store.ResultsFileError):  # `sweep_status` lists bad ones
-                records[path] = store.read_run(path)
-    return records
-
-
 def measured_rates(sweep: str, results_root: Path | str, cpu: str | None = None
                    ) -> dict[tuple[str, int], Rate]:
     """`rates_of` the finished runs of `sweep` (the queue's estimates read this)."""
-    return rates_of(sweep_records(sweep, results_root).values(), sweep, cpu)
+    return rates_of(store.scan(results_root, sweep)[0].values(), sweep, cpu)
 
 
 def rates_of(records: Iterable[dict], sweep: str, cpu: str | None = None
@@ -131,7 +119,7 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
     :func:`sweep_status`) counts as not finished. A group with no finished run yet borrows the
     rate of the same (agent, width) in `prior` (e.g. `online_std` from `online_cpu`: seconds per
     agent step), marked in `rate_from`, until its own first run finishes."""
-    records = sweep_records(sweep.name, results_root)  # one read of each results file
+    records, _ = store.scan(results_root, sweep.name)  # one read of each results file
     own = rates_of(records.values(), sweep.name)
     borrowed = measured_rates(prior.name, results_root) if prior is not None else {}
     groups: dict[tuple[str, int], dict[str, float]] = {}

@@ -156,16 +156,16 @@ def read_run(path: Path) -> dict[str, Any]:
 
 
 def scan(results_root: Path | str, sweep: str | None = None
-         ) -> tuple[list[Path], dict[Path, str]]:
-    """Every results file under ``results_root`` (one sweep's folder if given), split into the
-    valid ones and the bad ones with their problem (what `prunebook status` lists)."""
-    good, bad = [], {}
+         ) -> tuple[dict[Path, dict[str, Any]], dict[Path, str]]:
+    """Every results file under ``results_root`` (one sweep's folder if given), each read once,
+    split into the valid ones with their records and the bad ones with their problem (what
+    `prunebook status` lists)."""
+    good, bad = {}, {}
     for path in iter_result_files(Path(results_root)):
         if sweep is not None and path.parent.name != sweep:
             continue
         try:
-            read_run(path)
-            good.append(path)
+            good[path] = read_run(path)
         except ResultsFileError as err:
             bad[path] = err.problem
     return good, bad
