@@ -19,20 +19,23 @@ import subprocess
 import sys
 import time
 
+from prunebook.spec import BOOK_GAMES, MINATAR_GAMES, STD_GAMES
+
 SINGLE = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def _config(width, sparsity, steps, agent="dqn", preset="cpu"):
+def _config(width, sparsity, steps, agent="dqn", preset="cpu", game="Breakout"):
     from prunebook.config import preset_config
 
     # warm-up shorter than one timed iteration so every timed block updates; GMP masks are
     # recomputed every 1000 updates as in the book's runs
-    return preset_config(preset, agent, width=width, final_sparsity=sparsity,
+    return preset_config(preset, agent, game=game, width=width, final_sparsity=sparsity,
                          num_env_steps=steps * 10, iteration_env_steps=steps,
                          min_replay_history=1000, replay_capacity=100_000)
 
 
-def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False, preset="cpu"):
+def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False, preset="cpu",
+              game="Breakout"):
     """`plain_adam`: the same loop with `optax.adam` instead of `gmp(adam)` (no pruning code);
     `preset="std"`: MinAtar's protocol (sticky actions, 6 actions, long episodes), same DQN."""
     import jax
@@ -41,7 +44,7 @@ def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False, 
     from prunebook.agents.common import make_agent
     from prunebook.loops import minatar as minatar_loop
 
-    config = _config(width, sparsity, steps, agent, preset)
+    config = _config(width, sparsity, steps, agent, preset, game)
     trainer = minatar_loop.make_trainer(config)
     if plain_adam:
         adam = optax.adam(config.learning_rate, eps=config.adam_eps)
@@ -138,14 +141,15 @@ def time_reference(width, steps, repeats=2):
     return steps / best
 
 
-def _child(width, steps, preset="cpu"):
-    print(f"RATE {time_ours(width, 0.0, steps, repeats=2, preset=preset):.1f}", flush=True)
+def _child(width, steps, preset="cpu", game="Breakout", sparsity=0.0):
+    rate = time_ours(width, sparsity, steps, repeats=2, preset=preset, game=game)
+    print(f"RATE {rate:.1f}", flush=True)
 
 
-def _spawn(width, steps, xla_flags, core=None, preset="cpu"):
+def _spawn(width, steps, xla_flags, core=None, preset="cpu", game="Breakout", sparsity=0.0):
     env = dict(os.environ, XLA_FLAGS=xla_flags)
     cmd = [sys.executable, __file__, "--child", str(width), "--steps", str(steps),
-           "--preset", preset]
+           "--preset", preset, "--game", game, "--sparsity", str(sparsity)]
     if core is not None:
         cmd = ["taskset", "-c", str(core), *cmd]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
@@ -162,32 +166,42 @@ def workers_vs_one_process(width, steps):
     return one, sum(_rate(p) for p in pair)
 
 
-RECORDED = (("std", (1, 5)), ("cpu", (1, 3, 5, 10)))
-"""What `--record` measures: the presets and DQN widths of the open sweeps."""
+RECORDED = (("std", (1, 5), STD_GAMES), ("cpu", (1, 3, 5, 10), BOOK_GAMES))
+"""What `--record` measures by default: the presets, DQN widths and games of the open sweeps."""
 
 
-def record(path, steps, core):
-    """One pinned single-threaded worker (as the sweeps run) per (preset, width), on `core`
-    with the other cores expected idle; merged into `path` under this CPU's description, the
-    benchmark `prunebook status` compares workers' speed with."""
+def record(path, steps, core, games=None, presets=None, sparsity=0.0, beside="other cores idle"):
+    """One pinned single-threaded worker per (preset, width, game), on `core`, merged into
+    `path` under this CPU's description: the benchmark `prunebook status` compares workers'
+    speed with (`prunebook.sweeps.cost.benchmark_key`). Per game, because one agent step
+    costs different amounts in different games. `beside`: what the other cores were doing,
+    kept with each measurement (DQN, best of 2 timed iterations after a warm-up)."""
     import json
     import time
 
+    from prunebook.sweeps.cost import benchmark_key
     from prunebook.sweeps.store import atomic_write_bytes, code_version, device_description
 
     cpu = device_description()
     table = json.loads(path.read_text()) if path.exists() else {"cpus": {}}
     entry = table["cpus"].setdefault(cpu, {"agent_steps_per_s": {}})
-    for preset, widths in RECORDED:
+    for preset, widths, preset_games in RECORDED:
+        if presets and preset not in presets:
+            continue
         for width in widths:
-            rate = _rate(_spawn(width, steps, SINGLE, core, preset))
-            entry["agent_steps_per_s"][f"{preset}/dqn/x{width}"] = round(rate, 1)
-            print(f"{cpu}: {preset} dqn x{width}: {rate:,.0f} agent steps/s", flush=True)
-    entry.update(measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 code_version=code_version(), steps_per_timed_chunk=steps,
-                 how="benchmarks/minatar_throughput.py --record: dense DQN, one pinned "
-                     "single-threaded process, best of 2 timed iterations after a warm-up")
-    atomic_write_bytes(path, (json.dumps(table, indent=1, sort_keys=True) + "\n").encode())
+            for game in (g for g in preset_games if not games or g in games):
+                rate = _rate(_spawn(width, steps, SINGLE, core, preset, game, sparsity))
+                key = benchmark_key(preset, "dqn", width, game, sparsity)
+                entry["agent_steps_per_s"][key] = round(rate, 1)
+                print(f"{cpu}: {key}: {rate:,.0f} agent steps/s", flush=True)
+                # per measurement (what ran beside it differs between sessions), written at
+                # once, so an interrupted --record keeps what it has
+                entry.setdefault("measurements", {})[key] = {
+                    "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "code_version": code_version(), "steps_per_timed_chunk": steps,
+                    "beside": beside}
+                atomic_write_bytes(path, (json.dumps(table, indent=1, sort_keys=True)
+                                          + "\n").encode())
 
 
 def main():
@@ -203,15 +217,26 @@ def main():
                              "clone, write outside it (its records must name a clean tree) and "
                              "commit the file from the working checkout")
     parser.add_argument("--core", type=int, default=0, help="the core --record pins to")
+    parser.add_argument("--games", nargs="+", default=None, choices=MINATAR_GAMES,
+                        help="--record: only these games (default: each preset's sweep games)")
+    parser.add_argument("--presets", nargs="+", default=None,
+                        choices=[preset for preset, *_ in RECORDED],
+                        help="--record: only these presets (default: all open sweeps')")
+    parser.add_argument("--sparsity", type=float, default=0.0,
+                        help="--record: final GMP sparsity of the measured runs (default dense)")
+    parser.add_argument("--beside", default="other cores idle",
+                        help="--record: what ran on the other cores, kept with each number")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--game", default="Breakout", help=argparse.SUPPRESS)
     parser.add_argument("--preset", default="cpu", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        return _child(args.child, args.steps, args.preset)
+        return _child(args.child, args.steps, args.preset, args.game, args.sparsity)
     if args.record:
         from pathlib import Path
 
-        return record(Path(args.record), args.steps, args.core)
+        return record(Path(args.record), args.steps, args.core, args.games, args.presets,
+                      args.sparsity, args.beside)
 
     import jax
 

@@ -13,7 +13,7 @@ from prunebook import cli
 from prunebook.config import ConfigError, ci_config
 from prunebook.loops.trainer import TIMING_KEYS
 from prunebook.sweeps import checkpoints, cost, local, planner, runner, store
-from prunebook.sweeps.grid import Grid, Sweep
+from prunebook.sweeps.grid import Grid, Sweep, run_units
 
 CPU = "cpu: test CPU (family 1, model 2; AVX2)"
 
@@ -46,6 +46,20 @@ def test_choose_takes_a_partial_run_first_then_the_first_that_fits():
     assert planner.choose(queue, 1_000.0, taken=[planner.key(partial), planner.key(fits)]) is None
     assert planner.choose(queue, 6_000.0, taken=[planner.key(partial)]) is too_long
     assert planner.choose([unknown], 1e9) is None  # no estimate: never started blind
+
+
+def test_a_run_longer_than_the_whole_session_starts_in_its_turn():
+    """A run that could never finish within one session is not deferred for ever: it starts
+    in its turn; a run that would fit a fresh session but not the time left still waits."""
+    fits_a_session, spans = _run("a", 1, 5_000.0), _run("a", 2, 20_000.0)
+    short = _run("a", 3, 500.0)
+    queue = [fits_a_session, spans, short]
+    assert planner.choose(queue, 1_000.0, window=10_000.0) is spans
+    assert planner.choose(queue, 1_000.0) is short  # without a window: only what fits
+    assert planner.choose(queue, 6_000.0, window=10_000.0) is fits_a_session
+    assert planner.spans_sessions(spans, 10_000.0)
+    assert not planner.spans_sessions(fits_a_session, 10_000.0)
+    assert planner.choose([_run("a", 4, None)], 1_000.0, window=10.0) is None
 
 
 def _record(results, sweep, config, wall_s, device):
@@ -177,20 +191,63 @@ def test_run_queue_packs_runs_into_the_deadline_and_resumes_partial_runs_first(t
     assert not store.run_path(results, "a", cfg_a[2].run_id).exists()
 
 
-def test_efficiency_against_the_benchmark(tmp_path):
+def test_run_queue_starts_a_run_longer_than_the_session_and_checkpoints_it(tmp_path):
+    """The run's estimate (10,000 fake seconds) exceeds the whole 1,500 s session: it starts,
+    the log says it goes on next session, and it stops at the deadline with a checkpoint."""
+    results, ckpts = tmp_path / "results", tmp_path / "ck"
+    a = Sweep("a", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0, 1), "ci"),), order="grid")
+    first, second = a.configs()
+    _record(results, "a", first, 10_000.0, store.device_description())
+    clock = FakeClock(step=1.0)
+    until = clock.now + 1_500.0
+    log = []
+
+    def note(line):  # the run starts; its first iteration's check falls past the deadline
+        log.append(line)
+        if "starting" in line:
+            clock.now = until - 2.5
+
+    outcome = local.run_queue([a], until, results, ckpts, workers=0, clock=clock, log=note)
+    assert outcome == {f"a/{second.run_id}": local.STOPPED}
+    assert "goes on from its checkpoint next session" in log[0]
+    meta = checkpoints.checkpoint_meta(checkpoints.checkpoint_path(ckpts, "a", second.run_id))
+    assert 0 < len(meta["iterations"]) < second.num_iterations
+
+
+def test_efficiency_against_the_benchmark_of_each_runs_game(tmp_path):
     results = tmp_path / "results"
-    sweep = Sweep("e", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0, 1), "ci"),))
-    configs = sweep.configs()
-    units = configs[0].num_env_steps
-    _record(results, "e", configs[0], units / 800.0, CPU)  # 800 steps/s
-    _record(results, "e", configs[1], 1.0, "cpu: another")  # not this CPU: not counted
+    sweep = Sweep("e", (Grid(("dqn",), ("Breakout", "Seaquest"), (1,), (0.0,), (0, 1), "ci"),))
+    configs = {(c.game, c.seed): c for c in sweep.configs()}
+    units = run_units(configs["Breakout", 0])
+    _record(results, "e", configs["Breakout", 0], units / 800.0, CPU)  # 800 steps/s
+    _record(results, "e", configs["Seaquest", 0], units / 300.0, CPU)  # 300 steps/s
+    _record(results, "e", configs["Breakout", 1], 1.0, "cpu: another")  # not this CPU
     row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
-    assert row.runs == 1 and row.efficiency is None  # no benchmark yet
-    (results / cost.BENCHMARKS_FILE).write_text(json.dumps(
-        {"cpus": {CPU: {"agent_steps_per_s": {"ci/dqn/x1": 1000.0}}}}))
+    assert row.runs == 2 and row.efficiency is None  # no benchmark yet
+    rates = {"ci/dqn/x1/Breakout": 1000.0}
+    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+        "agent_steps_per_s": rates}}}))
     row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
-    assert row.efficiency == pytest.approx(0.8)
-    assert "80% of the single-worker benchmark" in row.describe()
+    assert row.efficiency == pytest.approx(0.8)  # Seaquest has no benchmark: left out
+    assert "80% of the single-worker benchmark (over the 1 of 2 runs" in row.describe()
+    rates["ci/dqn/x1/Seaquest"] = 500.0
+    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+        "agent_steps_per_s": rates}}}))
+    row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
+    expected = (1 / 1000 + 1 / 500) / (1 / 800 + 1 / 300)
+    assert row.efficiency == pytest.approx(expected, rel=1e-3)  # wall_s kept to the ms
+    assert f"{100 * expected:.0f}% of the single-worker benchmark," not in row.describe()
+    assert row.describe().endswith(f"{100 * expected:.0f}% of the single-worker benchmark")
+
+
+def test_benchmark_rate_prefers_the_runs_own_sparsity():
+    config = ci_config("dqn", final_sparsity=0.95)
+    rates = {"ci/dqn/x1/Breakout": 900.0}
+    assert cost.benchmark_key("ci", "dqn", 1, "Breakout", 0.95) == "ci/dqn/x1/Breakout/s0.95"
+    assert cost.benchmark_rate(rates, config) == 900.0  # dense: the same gmp code
+    rates["ci/dqn/x1/Breakout/s0.95"] = 600.0
+    assert cost.benchmark_rate(rates, config) == 600.0
+    assert cost.benchmark_rate(rates, ci_config("dqn", game="Asterix")) is None
 
 
 def test_controls_and_baselines_queue_their_cheap_comparisons_first():

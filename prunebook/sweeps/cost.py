@@ -215,8 +215,8 @@ in the results root: what a worker's measured speed is compared with."""
 
 
 def benchmark_rates(results_root: Path | str, cpu: str) -> dict[str, float]:
-    """{"<preset>/<agent>/x<width>": agent steps/s} measured on `cpu` by one pinned,
-    single-threaded worker with the other cores idle; {} when this CPU was never measured."""
+    """{benchmark key: agent steps/s} measured on `cpu` by one pinned, single-threaded worker;
+    {} when this CPU was never measured."""
     path = Path(results_root) / BENCHMARKS_FILE
     if not path.exists():
         return {}
@@ -227,8 +227,19 @@ def benchmark_rates(results_root: Path | str, cpu: str) -> dict[str, float]:
     return dict(table.get("cpus", {}).get(cpu, {}).get("agent_steps_per_s", {}))
 
 
-def benchmark_key(config) -> str:
-    return f"{config.preset}/{config.agent}/x{config.width}"
+def benchmark_key(preset: str, agent: str, width: int, game: str, sparsity: float = 0.0) -> str:
+    """"<preset>/<agent>/x<width>/<game>", plus "/s<sparsity>" for a pruned benchmark. Per
+    game: one agent step costs up to about 2x more in some games than in others."""
+    key = f"{preset}/{agent}/x{width}/{game}"
+    return f"{key}/s{sparsity:g}" if sparsity else key
+
+
+def benchmark_rate(rates: dict[str, float], config) -> float | None:
+    """The benchmark for `config`'s (preset, agent, width, game): at its final sparsity where
+    that was measured, else dense (the same `gmp` code runs both); None if neither was."""
+    args = (config.preset, config.agent, config.width, config.game)
+    sparsity = getattr(config, "final_sparsity", 0.0)
+    return rates.get(benchmark_key(*args, sparsity)) or rates.get(benchmark_key(*args))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,27 +275,35 @@ def run_progress(config, sweep: str, checkpoint_root: Path | str) -> tuple[Progr
 
 @dataclasses.dataclass(frozen=True)
 class Efficiency:
-    """A sweep's measured training speed on one CPU model against the single-worker benchmark:
-    `efficiency` = benchmark seconds for the units trained / seconds the workers took."""
+    """A sweep's measured training speed on one CPU model against the single-worker benchmark
+    of each run's own game and width: `efficiency` = benchmark seconds for the units trained /
+    seconds the workers took, over the runs whose group has a benchmark."""
 
     sweep: str
     runs: int
     units: int
     seconds: float
-    benchmark_seconds: float | None  # None: no benchmark for some group on this CPU
+    benchmarked_runs: int = 0  # runs whose (preset, agent, width, game) has a benchmark
+    benchmarked_seconds: float = 0.0
+    benchmark_seconds: float = 0.0
 
     @property
     def efficiency(self) -> float | None:
-        return (self.benchmark_seconds / self.seconds
-                if self.benchmark_seconds is not None and self.seconds else None)
+        return (self.benchmark_seconds / self.benchmarked_seconds
+                if self.benchmarked_runs and self.benchmarked_seconds else None)
 
     def describe(self) -> str:
         if not self.runs:
             return f"{self.sweep}: no run trained on this CPU model yet"
         speed = f"{self.units / self.seconds:,.0f} agent steps/s per worker"
-        eff = ("no single-worker benchmark for this CPU model (run benchmarks/"
-               "minatar_throughput.py --record)" if self.efficiency is None
-               else f"{100 * self.efficiency:.0f}% of the single-worker benchmark")
+        if self.efficiency is None:
+            eff = ("no single-worker benchmark for this CPU model (run benchmarks/"
+                   "minatar_throughput.py --record)")
+        else:
+            scope = ("" if self.benchmarked_runs == self.runs
+                     else f" (over the {self.benchmarked_runs} of {self.runs} runs whose game "
+                          "and width have a benchmark)")
+            eff = f"{100 * self.efficiency:.0f}% of the single-worker benchmark{scope}"
         return (f"{self.sweep}: {self.runs} runs on this CPU model, "
                 f"{self.seconds / 3600:.2f} core-hours, {speed}, {eff}")
 
@@ -294,8 +313,8 @@ def efficiency(sweep: Sweep, results_root: Path | str, checkpoint_root: Path | s
     """Over the sweep's finished runs made on `cpu` and its checkpointed ones (on this
     machine): units trained, seconds in training iterations, and the benchmark's seconds."""
     bench = benchmark_rates(results_root, cpu)
-    runs = units = 0
-    seconds, bench_s, complete = 0.0, 0.0, True
+    runs = units = benchmarked = 0
+    seconds = benchmarked_s = bench_s = 0.0
     for config in sweep.configs():
         path = store.run_path(Path(results_root), sweep.name, config.run_id)
         trained = None
@@ -311,7 +330,8 @@ def efficiency(sweep: Sweep, results_root: Path | str, checkpoint_root: Path | s
         if trained is None:
             continue
         runs, units, seconds = runs + 1, units + trained[0], seconds + trained[1]
-        rate = bench.get(benchmark_key(config))
-        complete = complete and rate is not None
-        bench_s += trained[0] / rate if rate else 0.0
-    return Efficiency(sweep.name, runs, units, seconds, bench_s if complete else None)
+        rate = benchmark_rate(bench, config)
+        if rate:
+            benchmarked, benchmarked_s = benchmarked + 1, benchmarked_s + trained[1]
+            bench_s += trained[0] / rate
+    return Efficiency(sweep.name, runs, units, seconds, benchmarked, benchmarked_s, bench_s)

@@ -209,25 +209,28 @@ def run_queue(sweeps: Sequence[Sweep], until: float, results_root: Path | str = 
               ) -> dict[str, str]:
     """Train the runs of several sweeps, in their order, until `until` (a `clock()` time):
     each free worker takes `planner.choose`'s pick (a partial run first, else the next run that
-    fits the time left), and every run stops at the deadline with its state checkpointed.
-    `workers=0` runs in this process (tests, with a fake `clock`). Returns {sweep/run_id:
-    status} for the runs given out."""
+    fits the time left or is longer than the whole session), and every run stops at the
+    deadline with its state checkpointed. `workers=0` runs in this process (tests, with a fake
+    `clock`). Returns {sweep/run_id: status} for the runs given out."""
     cpu = device_description()
     outcome: dict[str, str] = {}
     busy: dict[int, str] = {}  # worker -> the run it trains
+    window = until - clock()  # a run longer than this could never finish in one session
 
     def next_task():
         left = until - clock()
         if left <= 0:
             return None
         plan = planner.pending(sweeps, results_root, checkpoint_root, cpu)
-        run = planner.choose(plan, left, taken=[*busy.values(), *outcome])
+        run = planner.choose(plan, left, taken=[*busy.values(), *outcome], window=window)
         if run is not None:
             estimate = ("?" if run.seconds_left is None
                         else f"{run.seconds_left / 3600:.2f} h ({run.rate_source})")
             resumed = f", resumed at iteration {run.iterations_done}" if run.partial else ""
+            spans = ("; longer than this session, it goes on from its checkpoint next session"
+                     if not run.partial and planner.spans_sessions(run, window) else "")
             log(f"{planner.key(run)}: starting{resumed}; estimated {estimate}, "
-                f"{left / 3600:.2f} h to the deadline")
+                f"{left / 3600:.2f} h to the deadline{spans}")
         return run
 
     def finished(name: str, status: str):

@@ -2,12 +2,13 @@
 
 A free worker resumes a run whose checkpoint is on disk first (its progress would otherwise wait
 for a later session), else starts the next run, in the sweeps' order, whose estimated training
-time fits before the deadline. Estimates are seconds per progress unit measured on finished runs
-of the same (sweep, agent, width), preferring runs made on this CPU model, then the sweep's cost
-prior (`registry.describe(name).cost_prior`), then the nearest measured width scaled linearly
-(an extrapolation, marked as such). Nothing here trains or waits: it reads results and
-checkpoints (and, like every sweep, restores a finished run's cached copy), so the executor
-(`prunebook.sweeps.local.run_queue`), `prunebook status` and the tests share it.
+time fits before the deadline (a run longer than the whole session starts in its turn and
+goes on from its checkpoint next session). Estimates are seconds per progress unit measured on
+finished runs of the same (sweep, agent, width), preferring runs made on this CPU model, then
+the sweep's cost prior (`registry.describe(name).cost_prior`), then the nearest measured width
+scaled linearly (an extrapolation, marked as such). Nothing here trains or waits: it reads
+results and checkpoints (and, like every sweep, restores a finished run's cached copy), so the
+executor (`prunebook.sweeps.local.run_queue`), `prunebook status` and the tests share it.
 """
 
 from __future__ import annotations
@@ -98,20 +99,31 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
     return partial + fresh
 
 
-def choose(queue: Sequence[QueuedRun], seconds_left: float, taken: Iterable[str] = ()
-           ) -> QueuedRun | None:
+def choose(queue: Sequence[QueuedRun], seconds_left: float, taken: Iterable[str] = (),
+           window: float | None = None) -> QueuedRun | None:
     """The next run for a free worker: the first partial run, else the first run whose
-    estimate fits in `seconds_left` (a run with no estimate never does). `taken`: run keys
-    (`key(run)`) already given to a worker."""
+    estimate fits in `seconds_left` (a run with no estimate never does). `window`: the whole
+    session's seconds (deadline minus the queue's start); a run estimated longer than that
+    can never finish within one session, so it starts in its turn whatever is left and goes
+    on from its checkpoint next session (deferring it would leave it unstarted forever).
+    `taken`: run keys (`key(run)`) already given to a worker."""
     taken = set(taken)
     free = [run for run in queue if key(run) not in taken]
     for run in free:
         if run.partial:
             return run
     for run in free:
-        if run.seconds_left is not None and run.seconds_left <= seconds_left:
+        if run.seconds_left is not None and (run.seconds_left <= seconds_left
+                                             or (window is not None
+                                                 and run.seconds_left > window)):
             return run
     return None
+
+
+def spans_sessions(run: QueuedRun, window: float | None) -> bool:
+    """Whether `choose` started `run` because it outlasts a whole session."""
+    return (window is not None and run.seconds_left is not None
+            and run.seconds_left > window)
 
 
 def key(run: QueuedRun) -> str:
