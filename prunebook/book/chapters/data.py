@@ -1,8 +1,8 @@
-"""Every chapter's runs, loaded one way: :func:`load` names an experiment ("online",
-"offline", "controls", "baselines") and a preset, finds its sweep in `sweeps.registry`, gets a
+"""Every chapter's runs, loaded one way: :func:`load` names an experiment ("online", "offline",
+"controls", "baselines", "vmax") and a preset, finds its sweep in `sweeps.registry`, gets a
 results root from `source.results_for` (the committed folder, or at preset "ci" runs trained
-now) and reads the runs the chapter needs, with the comparator runs its sweep borrows, into
-one :class:`ChapterData`. Loading never computes statistics; it counts what is there.
+now) and reads the runs the chapter needs, with the runs its sweep borrows or is compared with,
+into one :class:`ChapterData`. Loading never computes statistics; it counts what is there.
 Whether a comparison is complete is `prunebook.analysis.claims`' call, never this module's.
 """
 
