@@ -187,7 +187,7 @@ def test_full_sweep_matches_the_front_page_claims_table(full_root):
     ours = {r.claim_id: r for r in chapters.claim_results(data, ["2-dqn", "1-dqn-pruned"],
                                                         reps=2_000)}
     front = {r.claim_id: r for r in claims.evaluate_all(
-        claims_table._load_final(full_root), reps=2_000,
+        claims_table.final_frames(store.load_runs(full_root))[0], reps=2_000,
         claims=[CLAIMS_BY_ID["2-dqn"], CLAIMS_BY_ID["1-dqn-pruned"]])}
     for cid in ours:
         assert ours[cid].verdict == front[cid].verdict == "reproduced"

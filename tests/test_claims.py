@@ -225,7 +225,7 @@ def test_runs_of_the_same_name_in_two_sweeps_are_not_pooled(tmp_path):
 
     write("offline_x", [1.0, 10.0])
     write("online_x", [2.0, 30.0, 50.0])
-    final = claims_table._load_final(tmp_path).set_index("sweep")
+    final = claims_table.final_frames(store.load_runs(tmp_path))[0].set_index("sweep")
     assert final.loc["offline_x", "score"] == 10.0 and final.loc["online_x", "score"] == 50.0
     assert list(final.loc[["offline_x", "online_x"], "env_steps"]) == [2000, 3000]
 

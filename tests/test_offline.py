@@ -435,7 +435,7 @@ def test_chapter4_shows_nothing_but_counts_on_an_empty_results_folder(tmp_path, 
     setting = chapters.offline_setting_table(data)
     assert set(setting.index.get_level_values("agent")) == {"cql", "cql_c51"}
     # the robustness cells (front-page functions) have nothing to show either
-    robust = chapters.sweep_results(data.results_root, data.sweep, ["4-cql-w1"])
+    robust = chapters.sweep_results(data, ["4-cql-w1"])
     assert [r.verdict for r in robust] == ["not yet run"]
     assert chapters.robustness_table(robust).empty
     assert chapters.figure_robustness(robust) is None

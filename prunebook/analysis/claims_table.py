@@ -81,45 +81,39 @@ def claim_cells(r: ClaimResult) -> dict[str, str]:
     return {"paper": paper, "ours": ours, "robustness": robust}
 
 
-def _load_final(results_root: str | Path, last_iterations: int = 1) -> pd.DataFrame:
-    """Per-run final scores from ``results/`` (plus each run's last ``env_steps`` and, for
-    offline runs, ``gradient_updates``). Every file is validated (a bad one raises
-    :class:`prunebook.sweeps.store.ResultsFileError` naming it)."""
-    root = Path(results_root)
-    if not root.is_dir() or not any(root.glob("*/*.json")):
-        return pd.DataFrame()
-    runs = store.load_runs(root)
-    if not len(runs):
-        return pd.DataFrame()
-    final = store.final_scores(runs, last_iterations=last_iterations)
+def final_frames(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-run final scores of a `store.runs_frame` (the last iteration, and the mean of the
+    last :data:`LAST_ITERATIONS_ALTERNATIVE` for the robustness check), each with the run's
+    last ``env_steps`` and, for offline runs, ``gradient_updates``."""
     lengths = [c for c in ("env_steps", "gradient_updates") if c in runs.columns]
-    return final.join(runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
+    return tuple(store.final_scores(runs, last_iterations=n).join(
+        runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
+        for n in (1, LAST_ITERATIONS_ALTERNATIVE))
 
 
 def results_for(results_root: str | Path = "results", rng_seed: int = 0, reps: int = 50_000,
                 claims=CLAIMS) -> list[ClaimResult]:
-    """Every claim's verdict and robustness alternatives from the files in ``results_root``."""
-    final = _load_final(results_root, 1)
-    final3 = _load_final(results_root, LAST_ITERATIONS_ALTERNATIVE) if len(final) else None
+    """Every claim's verdict and robustness alternatives from the files in ``results_root``
+    (every file validated: a bad one raises `store.ResultsFileError` naming it)."""
+    root = Path(results_root)
+    runs = store.load_runs(root) if root.is_dir() else pd.DataFrame()
+    if not len(runs):
+        return evaluate_all(pd.DataFrame(), rng_seed=rng_seed, reps=reps, claims=claims)
+    final, final3 = final_frames(runs)
     return evaluate_all(final, rng_seed=rng_seed, reps=reps, claims=claims, final3_df=final3)
 
 
-def sweep_results(results_root: str | Path, sweep: str, claim_ids=None, rng_seed: int = 0,
+def sweep_results(runs: pd.DataFrame, sweep: str, claim_ids=None, rng_seed: int = 0,
                   reps: int = 50_000) -> list[ClaimResult]:
     """:func:`results_for` on one sweep's runs (and the sweep lending its reference runs, if
-    any): the front page's verdicts and robustness alternatives for a chapter."""
-    root = Path(results_root)
-    wanted = {sweep, normalization.reference_sweep(sweep)}
-    runs = store.load_runs(root)
-    runs = runs[runs["sweep"].isin(wanted)]
+    any) out of a `store.runs_frame` that holds them (a chapter's loaded runs): the front
+    page's verdicts and robustness alternatives for a chapter."""
+    runs = runs[runs["sweep"].isin({sweep, normalization.reference_sweep(sweep)})]
     chosen = [c for c in CLAIMS if claim_ids is None or c.id in claim_ids]
     if not len(runs):
-        return [not_run_result(c, "—", f"no runs in {root / sweep}") for c in chosen]
-    lengths = [c for c in ("env_steps", "gradient_updates") if c in runs.columns]
-    finals = [store.final_scores(runs, last_iterations=n).join(
-        runs.groupby(["sweep", "run_id"])[lengths].max(), on=["sweep", "run_id"])
-        for n in (1, LAST_ITERATIONS_ALTERNATIVE)]
-    out = evaluate_all(finals[0], rng_seed, reps, chosen, final3_df=finals[1])
+        return [not_run_result(c, "—", f"no finished runs of {sweep}") for c in chosen]
+    final, final3 = final_frames(runs)
+    out = evaluate_all(final, rng_seed, reps, chosen, final3_df=final3)
     return [r for r in out if r.sweep in ("", sweep)]
 
 

@@ -10,7 +10,7 @@ on Asterix, Breakout, Seaquest and SpaceInvaders x 3 seeds, queued so that both 
 game finish together. `rainbow_vmax100` (chapter 2's sensitivity check) reruns compact
 Rainbow x {1, 5} x {dense, 95%} on Breakout and SpaceInvaders with a C51 support of
 [-100, 100] instead of [-10, 10]; it borrows `online_cpu`'s dense x1 DQN runs as its
-normalisation reference.
+normalisation reference, and its verdicts are set beside `online_cpu`'s Rainbow verdicts.
 """
 
 from __future__ import annotations
@@ -155,9 +155,11 @@ class Description:
     `experiment` and `preset` name the sweep from a chapter's side (chapter 6 at preset "ci"
     reads `find("controls", "ci")`); `chapter` is the page its claims link to when that is not
     the claim's own chapter; `comparators` lends its dense and GMP runs to compare with (and
-    its normalisation reference); `reference` lends only the reference; `cost_prior` is whose
-    measured rate estimates this sweep's runs before its own first run of a group finishes;
-    `in_book` sweeps have a cost table on the Performance page and downloadable scores.
+    its normalisation reference); `reference` lends only the reference; `compared_with` is
+    the sweep whose verdicts this one's are set beside, each judged on its own runs (never
+    pooled, unlike `comparators`); `cost_prior` is whose measured rate estimates this sweep's
+    runs before its own first run of a group finishes; `in_book` sweeps have a cost table on
+    the Performance page and downloadable scores.
     """
 
     make: Callable[[], Sweep]
@@ -168,12 +170,22 @@ class Description:
     reference: str | None = None
     cost_prior: str | None = None
     lent_sparsities: tuple[float, ...] | None = None  # of the comparators, what its chapter shows
+    compared_with: str | None = None
     in_book: bool = False
+
+    def __post_init__(self):
+        if self.comparators and self.compared_with:  # a chapter reads one other sweep
+            raise ConfigError("a sweep has comparators or a sweep it is compared with, not both")
 
     @property
     def reference_sweep(self) -> str | None:
         """The sweep whose dense x1 DQN runs normalise this one's (None: its own)."""
         return self.reference or self.comparators
+
+    @property
+    def lender(self) -> str | None:
+        """The other sweep whose runs a chapter of this one reads beside its own."""
+        return self.comparators or self.compared_with
 
 
 DESCRIPTIONS: dict[str, Description] = {
@@ -184,7 +196,8 @@ DESCRIPTIONS: dict[str, Description] = {
                               in_book=True),
     "rainbow_vmax100": Description(lambda: vmax_sweep("cpu"), "vmax", "cpu",
                                    chapter="02_pruned_scaling", reference="online_cpu",
-                                   cost_prior="online_cpu", in_book=True),
+                                   compared_with="online_cpu", cost_prior="online_cpu",
+                                   in_book=True),
     "controls_cpu": Description(lambda: controls_sweep("cpu"), "controls", "cpu",
                                 comparators="online_cpu", cost_prior="online_cpu",
                                 in_book=True),

@@ -4,7 +4,7 @@ choose parameters, call these functions and say in Markdown what the numbers mea
 here writes a chapter's prose.
 
 Every chapter gets its runs from one loader, :func:`load` (`data`): an experiment ("online",
-"offline", "controls", "baselines"), a preset and, optionally, which of the sweep's runs (a
+"offline", "controls", "baselines", "vmax"), a preset and, optionally, which of the sweep's runs (a
 :class:`Selection` for chapters 1-3 and 5, configs for chapter 4). It finds the sweep in
 `prunebook.sweeps.registry`, reads `<results_root>/<sweep>/` (presets "cpu", "std", "paper") or
 trains the runs now in a temporary folder (preset "ci", `source.run_live`), adds the runs the
@@ -26,11 +26,13 @@ The package is split by what a notebook cell asks for; every public name is re-e
 * `data`: :class:`ChapterData`, :func:`load`, :func:`coverage_summary`;
 * `describe`: the setup table, the one-line scale of a figure, and config drift;
 * `summary`: :func:`result_box`, the answer a chapter opens with;
-* `verdicts`: claims resolved for the chapter, their verdicts and tables;
+* `verdicts`: claims resolved for the chapter, their verdicts and tables, and
+  :func:`sweep_results`, the front page's verdicts on a loaded sweep (chapters 4 and 5);
 * `tables`: IQM, gain and measured-sparsity tables, and :func:`readable`;
 * `figures`: the figures and the pruning window they shade;
 * `commands`: the shell commands that make the runs, and the paper-scale commands;
-* `vmax`: chapter 2's check of Rainbow's verdicts at `v_max=100` (sweep `rainbow_vmax100`);
+* `vmax`: chapter 2's check of Rainbow's verdicts at `v_max=100` (sweep `rainbow_vmax100`,
+  loaded with the sweep it is compared with);
 * `offline`: chapter 4 (offline CQL): its runs (:func:`offline_runs`), :func:`offline_analysis`
   of its `ChapterData` (None before any run finished) and one function per table and figure;
 * `methods`: chapters 6 and 7 (one sweep beside its lent comparators), imported as
@@ -39,7 +41,6 @@ The package is split by what a notebook cell asks for; every public name is re-e
   (`ChapterData.measures`), imported as `from prunebook.book.chapters import standard`.
 """
 
-from prunebook.analysis.claims_table import sweep_results
 from prunebook.book.chapters.commands import paper_instructions, run_commands
 from prunebook.book.chapters.data import ChapterData, coverage_summary, load
 from prunebook.book.chapters.describe import (
@@ -79,7 +80,7 @@ from prunebook.book.chapters.selections import (
     preset_sweep,
     selection,
 )
-from prunebook.book.chapters.source import resolve_results_root, results_for, run_live
+from prunebook.book.chapters.source import results_for, run_live
 from prunebook.book.chapters.summary import result_box
 from prunebook.book.chapters.tables import gain_table, iqm_table, measured_sparsity, readable
 from prunebook.book.chapters.verdicts import (
@@ -87,6 +88,7 @@ from prunebook.book.chapters.verdicts import (
     claim_results,
     evaluate_claim,
     robustness_table,
+    sweep_results,
     unnormalisable_games,
     verdict_details,
     verdict_table,
@@ -100,7 +102,7 @@ __all__ = [
     # data: the one loader of every chapter
     "ChapterData", "load", "coverage_summary",
     # source: where every chapter's runs come from (committed, or trained live at "ci")
-    "resolve_results_root", "run_live", "results_for",
+    "run_live", "results_for",
     # describe
     "scale_description", "setup_table", "config_drift", "show_table",
     # verdicts

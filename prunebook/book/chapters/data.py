@@ -1,8 +1,8 @@
-"""Every chapter's runs, loaded one way: :func:`load` names an experiment ("online",
-"offline", "controls", "baselines") and a preset, finds its sweep in `sweeps.registry`, gets a
+"""Every chapter's runs, loaded one way: :func:`load` names an experiment ("online", "offline",
+"controls", "baselines", "vmax") and a preset, finds its sweep in `sweeps.registry`, gets a
 results root from `source.results_for` (the committed folder, or at preset "ci" runs trained
-now) and reads the runs the chapter needs, with the comparator runs its sweep borrows, into
-one :class:`ChapterData`. Loading never computes statistics; it counts what is there.
+now) and reads the runs the chapter needs, with the runs its sweep borrows or is compared with,
+into one :class:`ChapterData`. Loading never computes statistics; it counts what is there.
 Whether a comparison is complete is `prunebook.analysis.claims`' call, never this module's.
 """
 
@@ -21,6 +21,7 @@ from prunebook.book.chapters.selections import CONFIG_COLUMNS, Selection
 from prunebook.book.chapters.source import LIVE_PRESET, display_path, results_for
 from prunebook.book.params import ParameterError
 from prunebook.config import ConfigError
+from prunebook.spec import REFERENCE_CONFIG
 from prunebook.sweeps import registry, store
 from prunebook.sweeps.store import RUN_COLUMNS
 
@@ -149,7 +150,7 @@ def once(data: ChapterData, compute: Callable, *args):
 def coverage_summary(data: ChapterData) -> pd.DataFrame:
     """How many runs are there, in numbers: the chapter's runs, its sweep's (when the chapter
     reads part of it), its complete configurations and balanced seeds (chapters with a
-    selection), the comparators it borrows."""
+    selection), the runs it borrows."""
     rows = [("runs this chapter needs", len(data.present), len(data.expected), data.folder)]
     if data.sweep_total not in (None, len(data.expected)):  # the chapter reads part of it
         rows.append((f"runs of the sweep {data.sweep}", data.sweep_done, data.sweep_total,
@@ -187,8 +188,9 @@ def load(experiment: str, preset: str, runs: Selection | Sequence | None = None,
     """The one loader of every chapter: the runs of `experiment` at `preset` that the chapter
     needs (`runs`: a :class:`Selection`, configs, or None for the whole sweep), read from
     `<results_root>/<sweep>/`, or at preset "ci" trained now (`source.results_for`), and the
-    runs of the sweep's lender (`registry.describe(sweep).comparators`) of the same agents at
-    its lent sparsities. A bad preset fails before any compute."""
+    runs of the sweep's lender (`registry.describe(sweep).lender`: its comparators, or the
+    sweep it is compared with) of the same agents at its lent sparsities, with the lender's
+    reference runs when they normalise this sweep. A bad preset fails before any compute."""
     sweep = sweep_of(experiment, preset)
     selection = runs if isinstance(runs, Selection) else None
     if selection is not None and selection.sweep_name != sweep:
@@ -199,11 +201,17 @@ def load(experiment: str, preset: str, runs: Selection | Sequence | None = None,
     wanted = {c.run_id for c in expected} | rec.companions(expected)
     own = rec.read_folder(root / sweep, lambda r: r["run_id"] in wanted)
     about = registry.describe(sweep)
-    lender, lent = about.comparators, []
+    lender, lent = about.lender, []
     if lender is not None:
         agents, levels = {c.agent for c in expected}, about.lent_sparsities
-        lent = rec.read_folder(root / lender, lambda r: r["config"]["agent"] in agents and (
-            levels is None or float(r["config"]["final_sparsity"]) in levels))
+        reference = lender == about.reference_sweep
+
+        def lends(config: dict) -> bool:
+            sparsity = float(config["final_sparsity"])
+            return (config["agent"] in agents and (levels is None or sparsity in levels)) or (
+                reference and (config["agent"], config["width"], sparsity) == REFERENCE_CONFIG)
+
+        lent = rec.read_folder(root / lender, lambda r: lends(r["config"]))
     done, total = _progress(sweep, preset, root / sweep)
     return ChapterData(sweep, preset, root, expected, tuple(own), store.runs_frame(own + lent),
                        rec.measure_rows(own), tuple(lent), lender, selection, done, total)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from prunebook.analysis import claims, normalization, random_policy
+from prunebook.analysis import claims, claims_table, normalization, random_policy
 from prunebook.analysis.claims import (
     CLAIMS_BY_ID,
     LAST_ITERATIONS_ALTERNATIVE,
@@ -90,6 +90,14 @@ def claim_results(data: ChapterData, claim_ids: Sequence[str], seed: int = 0,
                                          f"chapter's parameters: {', '.join(outside)}")
                    if outside else evaluate_claim(data, claim, seed, reps))
     return out
+
+
+def sweep_results(data: ChapterData, claim_ids: Sequence[str] | None = None, seed: int = 0,
+                  reps: int = 50_000) -> list[ClaimResult]:
+    """The front page's verdicts on the chapter's whole sweep (`claims_table.sweep_results`),
+    from the runs the chapter loaded: what a chapter without a selection of its own (4), or
+    one setting another budget's verdicts beside its own (5), shows."""
+    return claims_table.sweep_results(data.runs, data.sweep, claim_ids, seed, reps)
 
 
 def _normalisation_note(final: pd.DataFrame) -> str:

@@ -1,10 +1,11 @@
 """Chapter 2's sensitivity check of Rainbow's value range: compact Rainbow's C51 support is
 [-10, 10], MinAtar returns can go beyond it, so the sweep `rainbow_vmax100` reruns Rainbow x1
-and x5, dense and 95%, on two games with `v_max=100`. It has no DQN runs: its MinAtar
-normaliser borrows `online_cpu`'s dense x1 DQN runs (its description in `sweeps.registry`),
-resampled inside the bootstrap like any reference. This module compares the direction of the
-Rainbow verdicts there with the committed `v_max=10` runs on the same games and seeds, as
-tables: what the comparison means is written in chapter 2's Markdown.
+and x5, dense and 95%, on two games with `v_max=100`. Its description in `sweeps.registry`
+names the sweep it is compared with, `online_cpu`, which also lends its MinAtar normaliser
+(dense x1 DQN, resampled inside the bootstrap like any reference); both come through
+`chapters.load`. This module compares the direction of the Rainbow verdicts there with the
+committed `v_max=10` runs on the same games and seeds, as tables: what the comparison means
+is written in chapter 2's Markdown.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import pandas as pd
 
 from prunebook.analysis import claims
 from prunebook.analysis.claims import CLAIMS_BY_ID, ClaimResult
-from prunebook.book.chapters.source import resolve_results_root
+from prunebook.book.chapters.data import load
 from prunebook.sweeps import registry, store
 
 SWEEP = registry.find("vmax", "cpu")
-BASELINE = registry.describe(SWEEP).reference_sweep
 CLAIM_IDS = ("1-rainbow", "1-rainbow-pruned", "2-rainbow")
 
 
@@ -43,27 +43,27 @@ def vmax_check(results_root: str | Path = "results", seed: int = 0, reps: int = 
     per Rainbow claim, its verdict at v_max=10 and at v_max=100 and whether the direction
     holds, on the games and seeds the v_max=100 sweep has. (None, None) without its runs, or
     at a preset other than `cpu` (the check is about the `cpu` preset's runs)."""
-    root = resolve_results_root(results_root)
-    if preset != "cpu" or not any((root / SWEEP).glob("*.json")):
+    if preset != registry.describe(SWEEP).preset:
         return None, None
-    runs = store.load_runs(root)
-    runs = runs[runs["sweep"].isin([SWEEP, BASELINE])]
-    finals = {n: store.final_scores(runs, last_iterations=n) for n in (1, 3)}
+    data = load("vmax", preset, results_root=results_root)  # with the sweep it is compared with
+    if not data.records:
+        return None, None
+    baseline = data.lender
+    finals = {n: store.final_scores(data.runs, last_iterations=n) for n in (1, 3)}
     mine = finals[1][finals[1]["sweep"] == SWEEP]
     games, seeds = sorted(mine["game"].unique()), sorted(mine["seed"].unique())
-    v_max = sorted({store.read_run(store.run_path(root, SWEEP, r))["config"].get("v_max")
-                    for r in mine["run_id"]})
+    v_max = sorted({data.configs[r].get("v_max") for r in mine["run_id"]})
     plan = claims.planned_runs(SWEEP)
 
     def subset(frame, sweep):
         keep = (frame["sweep"] == sweep) & frame["game"].isin(games) & frame["seed"].isin(seeds)
-        return frame[keep & ((frame["agent"] == "rainbow") | (sweep == BASELINE))]
+        return frame[keep & ((frame["agent"] == "rainbow") | (sweep == baseline))]
 
     rows = []
     for cid in CLAIM_IDS:
         claim = CLAIMS_BY_ID[cid]
         out = {}
-        for name, sweep in (("v_max=10", BASELINE), ("v_max=100", SWEEP)):
+        for name, sweep in (("v_max=10", baseline), ("v_max=100", SWEEP)):
             base = subset(finals[1], sweep)
             res = claims.evaluate_robust(
                 claim, base, subset(finals[3], sweep), seed, reps,
@@ -74,7 +74,7 @@ def vmax_check(results_root: str | Path = "results", seed: int = 0, reps: int = 
         ten, hundred = out["v_max=10"], out["v_max=100"]
         same = (_direction(ten) == _direction(hundred) if "—" not in
                 (_direction(ten), _direction(hundred)) else None)
-        rows.append({"claim": cid, f"{BASELINE} (v_max=10)": _row(ten),
+        rows.append({"claim": cid, f"{baseline} (v_max=10)": _row(ten),
                      f"{SWEEP} (v_max={'/'.join(f'{v:g}' for v in v_max if v is not None)})":
                      _row(hundred), "direction holds": {True: "yes", False: "no",
                                                         None: "—"}[same]})
