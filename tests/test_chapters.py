@@ -238,6 +238,12 @@ def test_paper_preset_without_results_says_not_yet_run(tmp_path):
                                        [0.0])
     assert "--preset paper --name online_paper" in text and "-p preset paper" in text
     assert "VideoPinball" in text
+    # a link to the built page of book/paper_scale.md (a page of the book's table of contents)
+    assert "see [Running the paper's sweep](../book/paper_scale.html)." in text
+    assert "book/paper_scale.md`" not in text
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "book/paper_scale.md").exists()
+    assert "file: book/paper_scale" in (root / "_toc.yml").read_text()
 
 
 def test_measured_sparsity_and_iqm_table(full_root):
