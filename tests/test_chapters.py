@@ -212,6 +212,21 @@ def test_tables_and_sentences(full_root):
     assert chapters.config_drift(data).empty
     assert chapters.unnormalisable_games(data).empty
     first, *rest = data.records
+    # as a reader sees it: no index, column names in words, × and → (not x and ->)
+    shown = chapters.readable(setup, "setup").data
+    assert list(shown.columns) == ["setting", "this chapter", "paper"]
+    text = " ".join(shown.astype(str).to_numpy().ravel())
+    assert "×1" in text and "→" in text and "10×10" in text
+    assert not any(bad in text for bad in (" x1", "10x10", "->", "-dirty"))
+    # a record made from a tree with uncommitted changes is marked, and a footnote names it
+    dirty = dataclasses.replace(data, records=(
+        dict(first, code_version="abcdef0123456789-dirty"), *rest))
+    marked = chapters.setup_table(dirty)
+    assert "abcdef0*" in marked.loc["run files", "this chapter"]
+    assert "-dirty" not in marked.loc["run files", "this chapter"]
+    assert first["run_id"] in marked.attrs["footnote"]
+    assert "not yet committed" in marked.attrs["footnote"]
+    assert setup.attrs["footnote"] == "" or "-dirty" in setup.attrs["footnote"]
     config = {k: v for k, v in first["config"].items() if k != "kappa"} | {"learning_rate": 1.0}
     stale = dataclasses.replace(data, records=(dict(first, config=config), *rest))
     assert stale.configs[first["run_id"]]["learning_rate"] == 1.0
