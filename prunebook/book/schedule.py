@@ -252,7 +252,7 @@ def figure_tiny_run(run: TinyRun, title: str):
     measured sparsity per kernel (thin) over the schedule (wide, pale), the network's total
     dashed on top (the largest kernel's line runs under it); right, the training loss. The
     legend sits under both panels."""
-    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_IN, 4.2), width_ratios=[1.4, 1])
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.6), width_ratios=[1.4, 1])
     ax = axes[0]
     for i, name in enumerate(run.measured.columns):
         color = "black" if name == "total" else f"C{i}"
@@ -277,7 +277,7 @@ def figure_tiny_run(run: TinyRun, title: str):
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, fontsize=FONT_PT)
     fig.suptitle(title, fontsize=FONT_PT + 2)
-    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.4, wspace=0.35)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.33, wspace=0.35)
     return fig
 
 
