@@ -130,7 +130,8 @@ def analyse(data: ChapterData, seed: int = 0, last_iterations: int = 1, reps: in
     updates = int(per_iter["gradient_updates"].max())
     seeds = final.groupby(["agent", "width", "sparsity", "game"]).size().max()
     scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
-             f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
+             f"updates · {seeds} seed{'s' * (seeds > 1)} per game · preset "
+             f"{', '.join(final['preset'].unique())}"
              f" · final = {final_rule(last_iterations)} · {coverage}")
     return OfflineAnalysis(behaviour.reset_index(drop=True), curves, final, iqm, table, scale,
                            tuple(verdicts), sensitivity, seed, reps, last_iterations)
