@@ -128,7 +128,7 @@ def analyse(data: ChapterData, seed: int = 0, last_iterations: int = 1, reps: in
     sensitivity = as_table(verdicts_at(sensitivity_iterations))
 
     updates = int(per_iter["gradient_updates"].max())
-    seeds = final.groupby(["agent", "width", "sparsity", "game"]).size().max()
+    seeds = int(final.groupby(["agent", "width", "sparsity", "game"]).size().max())
     scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
              f"updates · {seeds} seed{'s' * (seeds > 1)} per game · preset "
              f"{', '.join(final['preset'].unique())}"
