@@ -1,9 +1,10 @@
 """prunebook: reproduce 'In value-based deep RL, a pruned network is a good network', and
 prune your own JAX network.
 
-`pip install prunebook` gives the library: `prunebook.pruning` (re-exported here),
-`networks`, `agents`, `measures` and `analysis.stats`. Environments, the book's analysis and
-the book itself are extras (`prunebook[envs]`, `[analysis]`, `[book]`; see `extras`).
+Installed alone (`pip install .` from a checkout of the book; it is not on PyPI) it is the
+library: `prunebook.pruning` (re-exported here), `networks`, `agents`, `measures` and
+`analysis.stats`. Environments, the book's analysis and the book itself are extras
+(`pip install '.[envs]'`, `[analysis]`, `[book]`; see `extras`).
 """
 
 from prunebook.pruning import (

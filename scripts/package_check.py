@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = ("prunebook.pruning", "prunebook.networks", "prunebook.agents", "prunebook.measures",
            "prunebook.analysis.stats", "prunebook.config")
-# module -> the extra it needs; without it, its ImportError must say `pip install 'prunebook[`
+# module -> the extra it needs; without it, its ImportError must say `pip install '.[`
 NEEDS_EXTRA = {"prunebook.envs": "envs", "prunebook.analysis.normalization": "analysis",
                "prunebook.sweeps.store": "analysis", "prunebook.book.chapters": "book"}
 
@@ -34,7 +34,7 @@ for name, extra in {needs!r}.items():
     try:
         importlib.import_module(name)
     except ImportError as error:
-        assert "pip install 'prunebook[" in str(error), (name, str(error))
+        assert "pip install '.[" in str(error), (name, str(error))
     else:
         assert extra in {installed!r}, f"{{name}} imported without the {{extra}} extra"
 print("library imports; missing extras are named")

@@ -212,6 +212,21 @@ def test_tables_and_sentences(full_root):
     assert chapters.config_drift(data).empty
     assert chapters.unnormalisable_games(data).empty
     first, *rest = data.records
+    # as a reader sees it: no index, column names in words, × and → (not x and ->)
+    shown = chapters.readable(setup, "setup").data
+    assert list(shown.columns) == ["setting", "this chapter", "paper"]
+    text = " ".join(shown.astype(str).to_numpy().ravel())
+    assert "×1" in text and "→" in text and "10×10" in text
+    assert not any(bad in text for bad in (" x1", "10x10", "->", "-dirty"))
+    # a record made from a tree with uncommitted changes is marked, and a footnote names it
+    dirty = dataclasses.replace(data, records=(
+        dict(first, code_version="abcdef0123456789-dirty"), *rest))
+    marked = chapters.setup_table(dirty)
+    assert "abcdef0*" in marked.loc["run files", "this chapter"]
+    assert "-dirty" not in marked.loc["run files", "this chapter"]
+    assert first["run_id"] in marked.attrs["footnote"]
+    assert "not yet committed" in marked.attrs["footnote"]
+    assert setup.attrs["footnote"] == "" or "-dirty" in setup.attrs["footnote"]
     config = {k: v for k, v in first["config"].items() if k != "kappa"} | {"learning_rate": 1.0}
     stale = dataclasses.replace(data, records=(dict(first, config=config), *rest))
     assert stale.configs[first["run_id"]]["learning_rate"] == 1.0
@@ -238,6 +253,12 @@ def test_paper_preset_without_results_says_not_yet_run(tmp_path):
                                        [0.0])
     assert "--preset paper --name online_paper" in text and "-p preset paper" in text
     assert "VideoPinball" in text
+    # a link to the built page of book/paper_scale.md (a page of the book's table of contents)
+    assert "see [Running the paper's sweep](../book/paper_scale.html)." in text
+    assert "book/paper_scale.md`" not in text
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "book/paper_scale.md").exists()
+    assert "file: book/paper_scale" in (root / "_toc.yml").read_text()
 
 
 def test_measured_sparsity_and_iqm_table(full_root):

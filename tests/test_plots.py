@@ -65,7 +65,7 @@ def test_plot_learning_curves():
                                      reps=100)
     assert has_scale(fig) and len(fig.axes) == 2
     for ax in fig.axes:
-        assert labels(ax) == ["w1 dense", "w1 pruned 95%", "w3 dense", "w3 pruned 95%"]
+        assert labels(ax) == ["×1 dense", "×1 pruned 95%", "×3 dense", "×3 pruned 95%"]
         assert len(ax.collections) == 4  # one CI band per series
         assert list(ax.lines[0].get_xdata()) == [1000, 2000, 3000]
 
@@ -96,7 +96,7 @@ def test_plot_performance_profiles():
 
 def test_palette_is_okabe_ito():
     assert OKABE_ITO[:3] == ("#000000", "#E69F00", "#56B4E9")
-    assert plots.series_label(0.0) == "dense" and plots.series_label((3, 0.9)) == "w3 pruned 90%"
+    assert plots.series_label(0.0) == "dense" and plots.series_label((3, 0.9)) == "×3 pruned 90%"
 
 
 def test_one_style_per_method_in_every_figure():
@@ -116,6 +116,29 @@ def test_one_style_per_method_in_every_figure():
     levels = plots.series_styles([0.0, 0.9, 0.95, 0.99])
     assert len({levels[k]["color"] for k in (0.9, 0.95, 0.99)}) == 1
     assert len({(levels[k]["marker"], levels[k]["linestyle"]) for k in (0.9, 0.95, 0.99)}) == 3
+
+
+def test_agents_are_told_apart_by_marker_and_line_never_by_a_method_colour():
+    methods = {v["color"] for v in plots.METHOD_STYLE.values()}
+    agents = plots.series_styles(["dqn", "rainbow"])  # runs of several methods: neutral
+    assert not {agents[a]["color"] for a in agents} & methods
+    dense = plots.series_styles(["dqn", "rainbow"], method="dense")  # all dense: black
+    assert {dense[a]["color"] for a in dense} == {plots.METHOD_STYLE["dense"]["color"]}
+    assert dense["dqn"]["marker"] != dense["rainbow"]["marker"]
+    assert dense["dqn"]["linestyle"] != dense["rainbow"]["linestyle"]
+    final = runs_frame(iterations=1)
+    fig = plots.plot_per_game(final[final["sparsity"] == 0], scale=SCALE, series="agent")
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() in ("DQN", "Rainbow")]
+    assert {ln.get_color() for ln in lines} == {"#000000"} and len(lines) == 2
+
+
+def test_labels_write_widths_and_agents_in_words():
+    assert plots.series_label(3) == "×3" and plots.series_label("cql_c51") == "CQL+C51"
+    assert plots.value_label("normalized") == "IQM normalised score"
+    final = runs_frame(iterations=1)
+    fig = plots.plot_iqm_vs_width(final, scale=SCALE, rng=np.random.default_rng(0), reps=50)
+    assert all(ax.get_title().startswith(("DQN (", "Rainbow (")) for ax in fig.axes)
+    assert {ax.get_ylabel() for ax in fig.axes} == {"IQM normalised score"}
 
 
 def test_figures_fit_the_column_two_panels_per_row():

@@ -51,6 +51,29 @@ def test_measures_table_gives_start_and_end_medians():
     assert table.loc["srank of penultimate features (δ = 0.01)", "×1 dense"] == "0.2 → 0.5"
 
 
+def test_the_measures_figure_colours_by_method_and_fits_the_column():
+    from matplotlib import pyplot as plt
+    from matplotlib.text import Text
+
+    from prunebook.analysis.styles import COLUMN_IN, FONT_PT, METHOD_STYLE
+
+    rows = [dict(run_id=f"r{w}{s}", game="Breakout", width=w, sparsity=s, seed=0,
+                 env_steps=steps, measure=name, value=v)
+            for w in (1, 5) for s in (0.0, 0.95) for steps, v in ((1000, 0.1), (2000, 0.2))
+            for name in standard.MEASURES]
+    fig = standard.figure_measures(pd.DataFrame(rows), "scale")
+    assert fig.get_figwidth() <= COLUMN_IN + 1e-9
+    lines = [ln for ax in fig.axes for ln in ax.get_lines()]
+    dense, gmp = METHOD_STYLE["dense"]["color"], METHOD_STYLE["GMP"]["color"]
+    assert {ln.get_color() for ln in lines if "dense" in ln.get_label()} == {dense}
+    assert {ln.get_color() for ln in lines if "pruned" in ln.get_label()} == {gmp}
+    # the width is the line style: ×1 and ×5 of one method differ
+    assert len({ln.get_linestyle() for ln in lines if "dense" in ln.get_label()}) == 2
+    texts = [t for t in fig.findobj(Text) if t.get_text()]
+    assert min(t.get_fontsize() for t in texts) >= FONT_PT
+    plt.close(fig)
+
+
 def test_the_correlation_ranks_runs_within_each_game():
     class Data:  # the one method measure_score_correlation needs
         def final(self, ids):

@@ -17,33 +17,22 @@ from prunebook.analysis.styles import (  # noqa: F401  (OKABE_ITO, METHOD_STYLE:
     FONT_PT,
     METHOD_STYLE,
     OKABE_ITO,
+    method_of,
+    series_label,
     series_styles,
+    value_label,
 )
 from prunebook.extras import missing_extra
 
 try:
     import matplotlib.pyplot as plt
+    import pandas as pd
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 except ImportError as error:  # the 'analysis' extra is missing
     raise missing_extra("analysis", error) from error
-try:
-    import pandas as pd
-except ImportError as error:  # the 'analysis' extra is missing
-    raise missing_extra("analysis", error) from error
 
 
-def series_label(key) -> str:
-    """'dense' / 'pruned 95%' for a sparsity; joined labels for (width, sparsity) tuples."""
-    if isinstance(key, tuple):
-        return " ".join(series_label(k) for k in key)
-    if isinstance(key, float | np.floating):
-        return "dense" if key == 0 else f"pruned {key:.0%}"
-    if isinstance(key, int | np.integer):
-        return f"w{key}"
-    return str(key)
-
-
-def _figure(n_panels: int, scale: str, title: str | None, width: float = COLUMN_IN / 2):
+def figure_panels(n_panels: int, scale: str, title: str | None, width: float = COLUMN_IN / 2):
     """At most two panels per row, the figure at most the book's column wide (so its text,
     :data:`FONT_PT` and up, is drawn at least that size)."""
     cols = min(n_panels, 2)
@@ -76,7 +65,7 @@ def _count_tick(value: float, _pos=None) -> str:
     return f"{value:g}"
 
 
-def _label_x(ax, x: str) -> None:
+def label_x(ax, x: str) -> None:
     """Label the x axis of column ``x``; a count axis (agent steps, gradient updates) gets
     at most five ticks written in thousands or millions, so they never run together."""
     if x not in COUNT_LABELS:
@@ -103,16 +92,19 @@ def plot_iqm_vs_width(
     final_df: pd.DataFrame, *, scale: str, rng: np.random.Generator, reps: int = 2_000,
     value: str = "normalized", panel: str = "agent", series: str = "sparsity",
     title: str | None = "IQM of final scores vs width", reference_df: pd.DataFrame | None = None,
+    axes: Sequence | None = None,
 ) -> plt.Figure:
     """Fig 1 style: IQM with 95% stratified-bootstrap error bars vs width, one line per series.
 
     One panel per ``panel`` value; within a panel only games present in every (series, width)
-    cell are used, so all points aggregate the same game set. With ``reference_df`` (per-run
+    cell are used, so all points aggregate the same game set (``axes``: draw the panels there, in
+    a figure made by :func:`figure_panels`). With ``reference_df`` (per-run
     final scores holding the MinAtar reference runs) the intervals come from the raw ``score``
     with the reference resampled inside (:func:`prunebook.analysis.normalization.comparison`).
     """
     panels = sorted(final_df[panel].unique())
-    fig, axes = _figure(len(panels), scale, title)
+    fig, axes = ((axes[0].figure, axes) if axes is not None
+                 else figure_panels(len(panels), scale, title))
     for ax, name in zip(axes, panels, strict=True):
         sub = final_df[(final_df[panel] == name) & final_df[value].notna()]
         cells = sub.groupby([series, "width"])["game"].apply(set)
@@ -134,8 +126,8 @@ def plot_iqm_vs_width(
             y = np.array([point[w] for w in widths])
             err = np.array([[y[j] - ci[w][0], ci[w][1] - y[j]] for j, w in enumerate(widths)]).T
             ax.errorbar(widths, y, yerr=err, **styles[key], capsize=3, label=series_label(key))
-        ax.set(title=f"{name} ({len(games)} games)", xlabel="width scale",
-               ylabel=f"IQM {value} score")
+        ax.set(title=f"{series_label(name)} ({len(games)} games)", xlabel="width scale",
+               ylabel=value_label(value))
         ax.set_xticks(sorted(sub["width"].unique()))
         if value == "normalized":
             _reference_line(ax)
@@ -147,9 +139,10 @@ def plot_learning_curves(
     runs_df: pd.DataFrame, *, scale: str, rng: np.random.Generator, reps: int = 500,
     value: str = "normalized", x: str = "env_steps", panel: str = "agent",
     series=("width", "sparsity"), title: str | None = "IQM learning curves",
-    reference_df: pd.DataFrame | None = None,
+    reference_df: pd.DataFrame | None = None, axes: Sequence | None = None,
 ) -> plt.Figure:
-    """Fig 3 style: IQM per iteration with 95% CI bands, one line per series, panel per agent.
+    """Fig 3 style: IQM per iteration with 95% CI bands, one line per series, panel per agent
+    (``axes``: draw the panels there, in a figure made by :func:`figure_panels`).
 
     ``runs_df`` has one row per (run, iteration) and a ``value`` column (normalise per-iteration
     returns with ``normalize_frame(df.assign(score=df.train_return), reference_df=final)``).
@@ -157,7 +150,8 @@ def plot_learning_curves(
     the bands come from the raw ``score`` with the reference resampled inside each replicate.
     """
     panels = sorted(runs_df[panel].unique())
-    fig, axes = _figure(len(panels), scale, title)
+    fig, axes = ((axes[0].figure, axes) if axes is not None
+                 else figure_panels(len(panels), scale, title))
     for ax, name in zip(axes, panels, strict=True):
         sub = runs_df[runs_df[panel] == name]
         keys = _series_key(sub, series)
@@ -177,8 +171,8 @@ def plot_learning_curves(
                     label=series_label(key))
             ax.fill_between(xs, ci[key][0], ci[key][1], color=style["color"], alpha=0.2,
                             linewidth=0)
-        ax.set(title=f"{name} ({len(games)} games)", ylabel=f"IQM {value} score")
-        _label_x(ax, x)
+        ax.set(title=f"{series_label(name)} ({len(games)} games)", ylabel=value_label(value))
+        label_x(ax, x)
         ax.legend(fontsize=FONT_PT)
     return fig
 
@@ -207,9 +201,11 @@ def plot_per_game(
     if err not in ("std", "ci"):
         raise ValueError("err must be 'std' or 'ci'")
     games = sorted(df["game"].unique())
-    fig, axes = _figure(len(games), scale, title)
+    fig, axes = figure_panels(len(games), scale, title)
     keys = sorted(df[series].unique())
-    styles = series_styles(keys)
+    # agents as series: colour of the one method all runs share (dense, GMP), else neutral
+    methods = {method_of(float(s)) for s in df["sparsity"]} if "sparsity" in df else set()
+    styles = series_styles(keys, method=methods.pop() if len(methods) == 1 else None)
     for ax, game in zip(axes, games, strict=True):
         sub = df[df["game"] == game]
         for key in keys:
@@ -221,10 +217,13 @@ def plot_per_game(
                 spread = 1.96 * spread / np.sqrt(g["count"])
             xs = g.index.to_numpy()
             ax.plot(xs, g["mean"], **styles[key], label=series_label(key))
-            ax.fill_between(xs, g["mean"] - spread, g["mean"] + spread,
-                            color=styles[key]["color"], alpha=0.2, linewidth=0)
+            # agents share their method's colour: a dashed agent's band is hatched
+            band = ({"facecolor": "none", "edgecolor": styles[key]["color"], "hatch": "////",
+                     "alpha": 0.35} if series == "agent" and styles[key]["linestyle"] != "-"
+                    else {"color": styles[key]["color"], "alpha": 0.2})
+            ax.fill_between(xs, g["mean"] - spread, g["mean"] + spread, linewidth=0, **band)
         ax.set(title=game, ylabel=value.replace("_", " "))
-        _label_x(ax, x)
+        label_x(ax, x)
     # one legend for every panel, under the title: the series are the same in each
     handles, labels = axes[0].get_legend_handles_labels()
     height = fig.get_figheight()
@@ -242,7 +241,7 @@ def plot_performance_profiles(
     """Fraction of runs scoring above τ, with 95% stratified-bootstrap bands (rliable style)."""
     taus = np.asarray(taus, dtype=float)
     profiles, cis = stats.performance_profiles(scores_by_config, taus, rng=rng, reps=reps)
-    fig, (ax,) = _figure(1, scale, title, width=5.5)
+    fig, (ax,) = figure_panels(1, scale, title, width=5.5)
     styles = series_styles(list(profiles))
     for name, prof in profiles.items():
         ax.plot(taus, prof, color=styles[name]["color"], linestyle=styles[name]["linestyle"],
@@ -366,7 +365,7 @@ def plot_iqm_vs_kept(table: pd.DataFrame, *, scale: str,
     """Chapter 6: one point per configuration at its mean kept (nonzero) kernel weights,
     IQM with its 95% CI (columns ``kept_weights``, ``IQM``, ``lo``, ``hi``), one marker and
     colour per ``kind``, each point labelled by its width and sparsity (``label``)."""
-    fig, (ax,) = _figure(1, scale, title, width=COLUMN_IN)
+    fig, (ax,) = figure_panels(1, scale, title, width=COLUMN_IN)
     styles = series_styles(sorted(table["kind"].unique()))
     for kind, rows in table.groupby("kind", sort=True):
         err = np.array([rows["IQM"] - rows["lo"], rows["hi"] - rows["IQM"]])
@@ -386,12 +385,12 @@ def plot_iqm_vs_kept(table: pd.DataFrame, *, scale: str,
         left = any(close(row, other) for other in rows[:j])
         right = any(close(row, other) for other in rows[j + 1:])
         dx, dy, ha = (6, -14, "left") if left else (-6, 5, "right") if right else (5, 4, "left")
-        ax.annotate(f"w{row.width}" + (f" {row.sparsity:.0%}" if row.sparsity else ""),
+        ax.annotate(f"×{row.width}" + (f" {row.sparsity:.0%}" if row.sparsity else ""),
                     (row.kept_weights, row.IQM), textcoords="offset points", xytext=(dx, dy),
                     ha=ha, fontsize=FONT_PT)
     ax.set_xscale("log")
     ax.margins(x=0.15)  # room for the labels of the outermost points
     _reference_line(ax)
-    ax.set(xlabel="kept kernel weights (log scale)", ylabel="IQM normalized score")
+    ax.set(xlabel="kept kernel weights (log scale)", ylabel=value_label("normalized"))
     ax.legend(fontsize=FONT_PT)
     return fig

@@ -1,8 +1,10 @@
 """One colour and one marker per method, for every figure of the book: dense is always black
 circles, GMP always orange squares, and each control or baseline keeps its own colour (Okabe &
-Ito's colour-blind-safe palette) in every chapter. Also the text size every figure uses, chosen
-for the book's column (about 6.8 in): a figure at most that wide is drawn at its natural size,
-so its text is not under 9 pt.
+Ito's colour-blind-safe palette) in every chapter. Agents (DQN, Rainbow, ...) never take a
+colour: they are told apart by marker and line style, and keep their method's colour. Also the
+labels of series and score axes, and the text size every figure uses, chosen for the book's
+column (about 6.8 in): a figure at most that wide is drawn at its natural size, so its text is
+not under 9 pt.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from prunebook.spec import AGENT_NAMES
 
 # Okabe & Ito (2008); black first so that "dense" is black in the usual series order.
 OKABE_ITO = ("#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7",
@@ -31,6 +35,39 @@ METHOD_STYLE: dict[str, dict[str, str]] = {
     "ReDo": {"color": "#7F7F7F", "marker": "*"},
 }
 """The style of each method, whatever the chapter: matplotlib ``color`` and ``marker``."""
+
+
+AGENT_STYLE: dict[str, dict[str, str]] = {
+    "dqn": {"marker": "o", "linestyle": "-"},
+    "rainbow": {"marker": "^", "linestyle": "--"},
+    "iqn": {"marker": "v", "linestyle": "-."},
+    "cql": {"marker": "o", "linestyle": "-"},
+    "cql_c51": {"marker": "^", "linestyle": "--"},
+    "der": {"marker": "D", "linestyle": ":"},
+    "drq_eps": {"marker": "P", "linestyle": "-."},
+}
+"""The marker and line style of each agent (``spec.AGENT_NAMES``' keys), in figures whose
+series are agents: the colour stays the method's (:func:`series_styles`' ``method``), so DQN and
+Rainbow are never drawn in the dense and GMP colours as if they were methods."""
+AGENT_COLOR = "0.35"
+"""The colour of agent series whose runs mix methods (no one method to take the colour of)."""
+
+
+def series_label(key) -> str:
+    """A series as a legend or panel title writes it: "dense" / "pruned 95%" for a sparsity,
+    "×3" for a width, "DQN" for an agent key, joined labels for tuples ("×3 pruned 90%")."""
+    if isinstance(key, tuple):
+        return " ".join(series_label(k) for k in key)
+    if isinstance(key, float | np.floating):
+        return "dense" if key == 0 else f"pruned {key:.0%}"
+    if isinstance(key, int | np.integer):
+        return f"×{key}"
+    return AGENT_NAMES.get(key, str(key))
+
+
+def value_label(value: str) -> str:
+    """An axis label for a score column, in the book's spelling ("IQM normalised score")."""
+    return f"IQM {'normalised' if value == 'normalized' else value.replace('_', ' ')} score"
 
 
 def method_of(key) -> str | None:
@@ -56,20 +93,26 @@ def method_of(key) -> str | None:
     return None
 
 
-def series_styles(keys: Sequence) -> dict:
+def series_styles(keys: Sequence, method: str | None = None) -> dict:
     """``{key: {"color", "marker", "linestyle"}}``: each key in its method's style; a method
     shown more than once (GMP at several sparsities) keeps its colour and changes marker and
-    line style; keys that name no method take the palette's colours in order."""
+    line style. An agent key ("dqn") takes :data:`AGENT_STYLE`'s marker and line style and the
+    colour of ``method`` (the method all its runs share; :data:`AGENT_COLOR` if None). Other
+    keys that name no method take the palette's colours in order."""
     out, seen = {}, {}
     for i, key in enumerate(keys):
-        method = method_of(key)
-        if method is None:
+        if isinstance(key, str) and key in AGENT_STYLE:
+            color = METHOD_STYLE[method]["color"] if method else AGENT_COLOR
+            out[key] = {"color": color, **AGENT_STYLE[key]}
+            continue
+        method_key = method_of(key)
+        if method_key is None:
             out[key] = {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[i % len(
                 MARKERS)], "linestyle": "-"}
             continue
-        n = seen.get(method, 0)
-        seen[method] = n + 1
-        style = METHOD_STYLE[method]
+        n = seen.get(method_key, 0)
+        seen[method_key] = n + 1
+        style = METHOD_STYLE[method_key]
         marker = style["marker"] if n == 0 else [m for m in MARKERS if m != style["marker"]][
             (n - 1) % (len(MARKERS) - 1)]
         out[key] = {"color": style["color"], "marker": marker,

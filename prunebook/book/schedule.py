@@ -15,10 +15,12 @@ import re
 
 import jax
 import jax.numpy as jnp
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 import pandas as pd
 
+from prunebook.analysis.styles import COLUMN_IN, FONT_PT
 from prunebook.networks import ImpalaCNN, MinAtarCNN
 from prunebook.pruning import (
     GMPSchedule,
@@ -245,30 +247,38 @@ def train_tiny_gmp(final_sparsity: float, num_updates: int, seed: int = 0, width
                    np.concatenate(losses), sparsity_report(params))
 
 
-def plot_tiny_run(axes, run: TinyRun) -> None:
-    """Left: measured sparsity per kernel (thin) over the schedule (wide, pale); right: loss."""
+def figure_tiny_run(run: TinyRun, title: str):
+    """The tiny run in one figure the book's column wide (text :data:`FONT_PT` and up): left,
+    measured sparsity per kernel (thin) over the schedule (wide, pale), the network's total
+    dashed on top (the largest kernel's line runs under it); right, the training loss. The
+    legend sits under both panels."""
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.6), width_ratios=[1.4, 1])
     ax = axes[0]
     for i, name in enumerate(run.measured.columns):
-        color = f"C{i}"
+        color = "black" if name == "total" else f"C{i}"
         target = run.targets.get(name, run.schedule.final_sparsity)
         ax.step(run.scheduled.index, 100 * run.scheduled[name], where="post", color=color,
                 linewidth=6, alpha=0.25)
         ax.step(run.measured.index, 100 * run.measured[name], where="post", color=color,
-                linewidth=1.2, label=f"{name} (target {100 * target:.1f}%)")
+                linewidth=1.2, linestyle=(0, (4, 3)) if name == "total" else "-", zorder=3,
+                label=f"{name} (target {100 * target:.1f}%)")
     ax.plot([], [], color="grey", linewidth=6, alpha=0.25, label="schedule (pale band)")
     for edge in (run.schedule.start_update, run.schedule.end_update):
         ax.axvline(edge, color="grey", linewidth=0.8, linestyle=":")
-    ax.set_xlabel("gradient updates")
-    ax.set_ylabel("sparsity (%)")
-    ax.set_ylim(0, 100)
+    ax.set(xlabel="gradient updates", ylabel="sparsity (%)", ylim=(0, 100))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left")
-    ax = axes[1]
-    ax.plot(np.arange(1, run.loss.size + 1), run.loss, linewidth=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("gradient updates")
-    ax.set_ylabel("training loss (MSE)")
-    ax.grid(alpha=0.3)
+    axes[1].plot(np.arange(1, run.loss.size + 1), run.loss, linewidth=0.8)
+    axes[1].set(yscale="log", xlabel="gradient updates", ylabel="training loss (MSE)")
+    axes[1].grid(alpha=0.3)
+    for a in axes:
+        a.tick_params(labelsize=FONT_PT)
+        a.xaxis.label.set_fontsize(FONT_PT)
+        a.yaxis.label.set_fontsize(FONT_PT)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, fontsize=FONT_PT)
+    fig.suptitle(title, fontsize=FONT_PT + 2)
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.33, wspace=0.35)
+    return fig
 
 
 def result_box(run: TinyRun, final_sparsity: float, allocation: str, width: int) -> str:

@@ -32,6 +32,13 @@ def run_commands(sel: Selection, verb: str = "run") -> list[str]:
             for a, w, s in sel.blocks]
 
 
+PAPER_SCALE_LINK = "[Running the paper's sweep](../book/paper_scale.html)"
+"""The book's page on the paper-scale sweep (book/paper_scale.md), as a link from a chapter's
+Markdown output. Chapters are built to notebooks/*.html and the book's pages to book/*.html;
+the link names the built page because MyST-NB passes links in a cell's Markdown output through
+as they are (a `.md` target would stay `.md` and lead nowhere)."""
+
+
 def paper_instructions(notebook_name: str, agents: Sequence[str], widths: Sequence[int],
                        sparsities: Sequence[float]) -> str:
     """The exact commands that rerun a chapter at paper scale on a GPU machine (Markdown)."""
@@ -52,4 +59,4 @@ def paper_instructions(notebook_name: str, agents: Sequence[str], widths: Sequen
         "```\n\n"
         f"Runs land in `results/{sel.sweep_name}/`; rerunning a command skips finished runs "
         "and resumes interrupted ones. The chapters of this book share those runs. Several "
-        "runs can share one GPU, or a Ray cluster can run them: see `book/paper_scale.md`.")
+        f"runs can share one GPU, or a Ray cluster can run them: see {PAPER_SCALE_LINK}.")

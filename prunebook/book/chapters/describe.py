@@ -13,11 +13,14 @@ import pandas as pd
 
 from prunebook.analysis import random_policy
 from prunebook.book.chapters.data import ChapterData
+from prunebook.book.chapters.tables import readable
 from prunebook.config import RunConfig, paper_config
 from prunebook.envs.minatar import observation_shape
 from prunebook.networks import count_params, make_network
 from prunebook.pruning import GMPSchedule
 from prunebook.spec import PAPER_15_GAMES, PAPER_SEEDS
+
+ATARI_ENV = "Atari 2600 (ALE), 84×84 grey frames, 4 stacked, sticky actions"
 
 
 def scale_description(final_df: pd.DataFrame) -> str:
@@ -33,7 +36,7 @@ def scale_description(final_df: pd.DataFrame) -> str:
     if "env_steps" in final_df.columns:
         steps = final_df["env_steps"].astype(float)
         lo, hi = int(steps.min()), int(steps.max())
-        frames = " (x4 frames)" if set(final_df["suite"]) == {"atari"} else ""
+        frames = " (×4 frames)" if set(final_df["suite"]) == {"atari"} else ""
         parts.append(f"{hi:,} agent steps{frames} per run" if lo == hi
                      else f"{lo:,}-{hi:,} agent steps per run")
     parts.append(f"{seeds} seed{'s' if per.max() > 1 else ''} per configuration and game")
@@ -65,7 +68,7 @@ def _schedule(config: RunConfig) -> str:
 def _training(config: RunConfig) -> str:
     frames = f" = {4 * config.num_env_steps:,} frames" if config.suite == "atari" else ""
     return (f"{config.num_env_steps:,} agent steps{frames} ({config.num_iterations} iterations "
-            f"x {config.iteration_env_steps:,}); {config.total_updates:,} gradient updates, "
+            f"× {config.iteration_env_steps:,}); {config.total_updates:,} gradient updates, "
             f"one per {config.update_period} agent steps")
 
 
@@ -74,7 +77,7 @@ def _network(config: RunConfig, widths, game: str) -> str:
         obs = observation_shape(game)
         actions = random_policy.random_scores(config.preset)[game]["num_actions"]
         head = "128·w" if config.scale_dense else "128"
-        text = f"MinAtar CNN: conv 3x3 with 16·w channels -> dense {head} -> Q-values"
+        text = f"MinAtar CNN: conv 3×3 with 16·w channels → dense {head} → Q-values"
         ref_game = game
     else:
         obs, actions, ref_game = (84, 84, 4), 18, "18 actions"
@@ -82,9 +85,9 @@ def _network(config: RunConfig, widths, game: str) -> str:
         text = (f"{config.network.capitalize()} network"
                 if config.network != "impala" else
                 f"Impala ResNet: stacks of (16, 32, 32)·w channels, 2 residual blocks each "
-                f"-> dense {head} -> Q-values")
+                f"→ dense {head} → Q-values")
     counts = ", ".join(
-        f"x{w}: {_param_count(config.network, w, obs, actions, config.scale_dense) / 1e6:.2f}M"
+        f"×{w}: {_param_count(config.network, w, obs, actions, config.scale_dense) / 1e6:.2f}M"
         for w in widths)
     return f"{text}; DQN parameters ({ref_game}) {counts}"
 
@@ -115,13 +118,12 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
     paper = {a: paper_config(a) for a in ("dqn", "rainbow") if a in sel.agents}
     paper_dqn = paper_config("dqn")
     game = sel.games[0]
-    env = ("MinAtar (gymnax): 10x10 binary frames, one channel per object type"
-           if mine.suite == "minatar" else "Atari 2600 (ALE), 84x84 grey frames x 4, sticky "
-           "actions")
+    env = ("MinAtar (gymnax): 10×10 binary frames, one channel per object type"
+           if mine.suite == "minatar" else ATARI_ENV)
     games = f"{len(sel.games)}: {', '.join(sel.games)}"
     paper15 = PAPER_15_GAMES
     rows = {
-        "environment": (env, "Atari 2600 (ALE), 84x84 grey frames x 4, sticky actions"),
+        "environment": (env, ATARI_ENV),
         "games": (games, f"15: {', '.join(paper15)}"),
         "network": (_network(mine, sel.widths, game),
                     _network(paper_dqn, sel.widths, "Breakout")),
@@ -131,19 +133,46 @@ def setup_table(data: ChapterData) -> pd.DataFrame:
         "seeds": (f"{len(sel.seeds)} per configuration and game", f"{len(PAPER_SEEDS)}"),
         "score": ("mean return of the training episodes in the last iteration",
                   "the same (Dopamine's training return after 40M frames)"),
-        "normalisation": ("(score - random) / (dense x1 DQN - random), per game; 1 = the "
-                          "original network", "human-normalised: (score - random) / "
-                          "(human - random)"),
-        "statistics": ("IQM over runs x games, 95% stratified-bootstrap CIs with the reference "
+        "normalisation": ("(score − random) / (dense ×1 DQN − random), per game; 1 = the "
+                          "original network", "human-normalised: (score − random) / "
+                          "(human − random)"),
+        "statistics": ("IQM over runs × games, 95% stratified-bootstrap CIs with the reference "
                        "runs resampled inside every replicate; robustness checks beside each "
                        "verdict", "IQM, 95% stratified-bootstrap CIs (rliable)"),
     }
+    footnote = ""
     if stored:
-        rows["run files"] = (f"{len(stored)} finished; code version(s) "
-                             f"{', '.join(sorted(data.code_versions))}", "—")
+        cell, footnote = _code_versions(data.records)
+        rows["run files"] = (cell, "—")
     table = pd.DataFrame(rows, index=["this chapter", "paper"]).T
     table.index.name = "setting"
+    table.attrs["footnote"] = footnote  # shown under the table by show_table
     return table
+
+
+def _code_versions(records) -> tuple[str, str]:
+    """The "run files" cell (how many records, the code versions that trained them, a version
+    with uncommitted changes marked "*") and the footnote that says what the mark means, with
+    the runs of each such version ("" when there are none). A resumed run counts every
+    version that trained part of it (its record's `code_versions`)."""
+    runs: dict[str, set[str]] = {}
+    for r in records:
+        versions = {str(r.get("code_version", "unknown"))} | {
+            str(v["code_version"]) for v in r.get("code_versions", ())}
+        for version in versions:
+            runs.setdefault(version, set()).add(r["run_id"])
+    clean = sorted({v[:7] for v in runs if not v.endswith("-dirty")})
+    dirty = {v[:7]: sorted(ids) for v, ids in sorted(runs.items()) if v.endswith("-dirty")}
+    names = clean + [f"{v}*" for v in dirty]
+    cell = (f"{len(records)} finished, trained by {len(names)} code "
+            f"version{'s' * (len(names) > 1)} (git commits): {', '.join(names)}")
+    if not dirty:
+        return cell, ""
+    each = "; ".join(f"{v}: {', '.join(ids)}" for v, ids in dirty.items())
+    n = sum(map(len, dirty.values()))
+    return cell, (f"\\* A commit with changes not yet committed when the run trained ({n} "
+                  f"run{'s' * (n > 1)}: {each}). Their records say so (a code version ending "
+                  "in `-dirty`); what the changes were is not recorded.")
 
 
 def config_drift(data: ChapterData) -> pd.DataFrame:
@@ -166,8 +195,10 @@ def config_drift(data: ChapterData) -> pd.DataFrame:
 
 
 def show_table(table: pd.DataFrame) -> None:
-    """Display a DataFrame without truncating long cells (the setup table's sentences)."""
-    from IPython.display import display
+    """Display the setup table as a reader sees it (`tables.readable`: no pandas index, no
+    truncated cell), then its footnote, if any, as Markdown."""
+    from IPython.display import Markdown, display
 
-    with pd.option_context("display.max_colwidth", None):
-        display(table)
+    display(readable(table, "setup"))
+    if table.attrs.get("footnote"):
+        display(Markdown(table.attrs["footnote"]))

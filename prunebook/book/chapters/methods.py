@@ -20,6 +20,7 @@ import pandas as pd
 
 from prunebook.analysis import bootstrap, claims, normalization, plots
 from prunebook.analysis.claim_rules import ClaimResult
+from prunebook.analysis.styles import FONT_PT
 from prunebook.book.chapters.data import ChapterData, once
 from prunebook.book.chapters.describe import scale_description
 from prunebook.book.chapters.records import rerun_table
@@ -238,33 +239,54 @@ def _with_lender_reference(data: ChapterData) -> pd.DataFrame:
     return pd.concat([final, reference[reference["sweep"] != data.sweep]], ignore_index=True)
 
 
-def figure_iqm_vs_width(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS):
-    """Fig 12 (right): final IQM against width, one line per method, 95% CIs."""
+def _curves(data: ChapterData, width: int) -> pd.DataFrame:
+    """Normalised training returns per iteration of every normalisable run at `width`."""
+    final = scores(data).final
+    runs = labelled_runs(data)
+    runs = runs[runs["width"] == width] if len(runs) else runs
+    if len(runs):
+        runs = runs[runs["run_id"].isin(set(final.loc[final["normalized"].notna(), "run_id"]))]
+    if not len(runs):
+        return runs
+    return normalization.normalize_frame(runs.assign(score=runs["train_return"]),
+                                         reference_df=_with_lender_reference(data))
+
+
+def figure_fig12(data: ChapterData, width: int = 3, seed: int = 0, reps: int = FIGURE_REPS,
+                 curve_reps: int = 500):
+    """Fig 12 analogue in one figure, as the paper lays it out: left, IQM learning curves of
+    every method at ×`width` (95% bands); right, final IQM against width, one line per method
+    (95% CIs). One legend for both panels. None, with a printed reason, before any
+    normalisable run."""
     final = scores(data).final
     final = final[final["normalized"].notna()] if len(final) else final
     if not len(final):
         print("No figure yet: no normalisable runs.")
         return None
-    return plots.plot_iqm_vs_width(
-        final, scale=scale_description(final), rng=np.random.default_rng([seed, 7]),
-        reps=reps, series="label", title="IQM of normalised final scores vs width",
-        reference_df=_with_lender_reference(data))
-
-
-def figure_curves(data: ChapterData, width: int, seed: int = 0, reps: int = 500):
-    """Fig 12 (left): IQM learning curves of every method at one width, 95% bands."""
-    final = scores(data).final
-    runs = labelled_runs(data)
-    runs = runs[runs["width"] == width] if len(runs) else runs
     reference = _with_lender_reference(data)
-    runs = runs[runs["run_id"].isin(set(final.loc[final["normalized"].notna(), "run_id"]))] \
-        if len(runs) else runs
-    if not len(runs):
-        print(f"No figure yet: no normalisable runs at width {width}.")
-        return None
-    curves = normalization.normalize_frame(runs.assign(score=runs["train_return"]),
-                                           reference_df=reference)
-    return plots.plot_learning_curves(
-        curves, scale=scale_description(final[final["width"] == width]),
-        rng=np.random.default_rng([seed, 8]), reps=reps, series=("label",),
-        title=f"DQN ×{width}: IQM learning curves", reference_df=reference)
+    height = 4.8  # two panels, a legend of up to six methods in two rows, the caption
+    fig, axes = plots.figure_panels(2, scale_description(final),
+                                    "Fig 12 analogue: GMP against the baselines")
+    fig.set_figheight(height)
+    curves = _curves(data, width)
+    if len(curves):
+        plots.plot_learning_curves(curves, scale="", rng=np.random.default_rng([seed, 8]),
+                                   reps=curve_reps, series=("label",), reference_df=reference,
+                                   axes=axes[:1])
+    else:
+        axes[0].text(0.5, 0.5, f"no normalisable runs at ×{width} yet", ha="center",
+                     transform=axes[0].transAxes, fontsize=FONT_PT)
+    plots.plot_iqm_vs_width(final, scale="", rng=np.random.default_rng([seed, 7]), reps=reps,
+                            series="label", reference_df=reference, axes=axes[1:])
+    for ax, name in zip(axes, (f"learning curves, DQN ×{width}", "final score vs width"),
+                        strict=True):  # keep the "(n games)" each panel was computed on
+        games = ax.get_title().rpartition(" (")[2]
+        ax.set_title(f"{name} ({games}" if games else name, fontsize=FONT_PT + 1)
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    handles, labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False, fontsize=FONT_PT,
+               bbox_to_anchor=(0.5, 1 - 0.4 / height))
+    fig.subplots_adjust(top=1 - 1.2 / height, bottom=0.8 / height + 0.06)
+    return fig

@@ -22,7 +22,7 @@ from prunebook.analysis.claims_table import format_row
 from prunebook.book.chapters.data import ChapterData
 from prunebook.config import OfflineConfig, logging_config
 from prunebook.pruning import GMPSchedule
-from prunebook.spec import BOOK_SEEDS
+from prunebook.spec import AGENT_NAMES, BOOK_SEEDS
 from prunebook.sweeps import store
 from prunebook.sweeps.registry import offline_sweep
 
@@ -85,7 +85,8 @@ def analyse(data: ChapterData, seed: int = 0, last_iterations: int = 1, reps: in
     per_iter = runs[runs["agent"] != "dqn"]
     curves = normalization.normalize_frame(per_iter.assign(score=per_iter["train_return"]),
                                            reference_df=final_all)
-    curves["panel"] = curves["agent"] + " w" + curves["width"].astype(str)
+    curves["panel"] = [f"{AGENT_NAMES.get(a, a)} ×{w}"  # "CQL+C51 ×3"
+                       for a, w in zip(curves["agent"], curves["width"], strict=True)]
 
     rng = np.random.default_rng(seed)
     rows = []
@@ -127,9 +128,10 @@ def analyse(data: ChapterData, seed: int = 0, last_iterations: int = 1, reps: in
     sensitivity = as_table(verdicts_at(sensitivity_iterations))
 
     updates = int(per_iter["gradient_updates"].max())
-    seeds = final.groupby(["agent", "width", "sparsity", "game"]).size().max()
+    seeds = int(final.groupby(["agent", "width", "sparsity", "game"]).size().max())
     scale = (f"MinAtar {', '.join(sorted(final['game'].unique()))} · {updates:,} gradient "
-             f"updates · {seeds} seed(s) per game · preset {', '.join(final['preset'].unique())}"
+             f"updates · {seeds} seed{'s' * (seeds > 1)} per game · preset "
+             f"{', '.join(final['preset'].unique())}"
              f" · final = {final_rule(last_iterations)} · {coverage}")
     return OfflineAnalysis(behaviour.reset_index(drop=True), curves, final, iqm, table, scale,
                            tuple(verdicts), sensitivity, seed, reps, last_iterations)

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from prunebook.analysis import random_policy
+from prunebook.analysis import plots, random_policy
+from prunebook.analysis.styles import COLUMN_IN, FONT_PT, LINESTYLES, METHOD_STYLE
 from prunebook.book.chapters.data import ChapterData
 
 CLAIM_IDS = ("1-dqn", "1-dqn-pruned", "2-dqn")  # pre-registered in prunebook.analysis.claims
@@ -58,15 +59,19 @@ def _config_label(width: int, sparsity: float) -> str:
 
 def figure_measures(frame: pd.DataFrame, scale: str, title: str = "The §5 measures over "
                     "training (Fig 11 analogue)"):
-    """Six panels, two per row: each measure against agent steps, one line per (width,
-    sparsity): the median over runs (games and seeds pooled), band = interquartile range."""
+    """Six panels, two per row, the book's column wide: each measure against agent steps, one
+    line per (width, sparsity): the median over runs (games and seeds pooled), band =
+    interquartile range. Colour is the method (dense, GMP: `styles.METHOD_STYLE`), line style
+    the width."""
     if not len(frame):
         print("No figure yet: no run with the §5 measures has finished.")
         return None
-    fig, axes = plt.subplots(3, 2, figsize=(9.0, 10.0), squeeze=False)
+    fig, axes = plt.subplots(3, 2, figsize=(COLUMN_IN, 9.0), squeeze=False)
     configs = sorted(frame[["width", "sparsity"]].drop_duplicates().itertuples(index=False))
-    widths = sorted({w for w, _ in configs})  # colour: width; dashed: pruned
-    styles = {c: (f"C{widths.index(c[0])}", "-" if c[1] == 0 else "--") for c in configs}
+    widths = sorted({w for w, _ in configs})
+    styles = {c: {"color": METHOD_STYLE["dense" if c[1] == 0 else "GMP"]["color"],
+                  "linestyle": LINESTYLES[widths.index(c[0]) % len(LINESTYLES)]}
+              for c in configs}
     for ax, (name, (label, unit)) in zip(axes.flat, MEASURES.items(), strict=True):
         sub = frame[frame["measure"] == name]
         for config in configs:
@@ -74,17 +79,21 @@ def figure_measures(frame: pd.DataFrame, scale: str, title: str = "The §5 measu
             if not len(rows):
                 continue
             q = rows.groupby("env_steps")["value"].quantile([0.25, 0.5, 0.75]).unstack()
-            color, line = styles[config]
-            ax.plot(q.index, q[0.5], color=color, linestyle=line,
-                    label=_config_label(*config))
-            ax.fill_between(q.index, q[0.25], q[0.75], color=color, alpha=0.15, linewidth=0)
-        ax.set(title=label, xlabel="agent steps", ylabel=unit)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle(title)
+            ax.plot(q.index, q[0.5], **styles[config], label=_config_label(*config))
+            ax.fill_between(q.index, q[0.25], q[0.75], color=styles[config]["color"],
+                            alpha=0.15, linewidth=0)
+        ax.set_title(label, fontsize=FONT_PT)
+        ax.set_ylabel(unit, fontsize=FONT_PT)
+        plots.label_x(ax, "env_steps")
+        ax.xaxis.label.set_fontsize(FONT_PT)
+        ax.tick_params(labelsize=FONT_PT)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), frameon=False,
+               fontsize=FONT_PT, bbox_to_anchor=(0.5, 0.955))
+    fig.suptitle(title, fontsize=FONT_PT + 2)
     fig.text(0.5, 0.005, f"Median over runs, band: interquartile range. {scale}",
-             ha="center", va="bottom", fontsize=8, wrap=True)
-    fig.subplots_adjust(hspace=0.55, wspace=0.3, top=0.93, bottom=0.08)
+             ha="center", va="bottom", fontsize=FONT_PT, wrap=True)
+    fig.subplots_adjust(hspace=0.6, wspace=0.4, left=0.1, right=0.98, top=0.88, bottom=0.1)
     return fig
 
 
