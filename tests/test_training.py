@@ -191,6 +191,42 @@ def test_claim_files_keep_two_runners_apart(tmp_path):
     assert checkpoints.try_claim(lock)
 
 
+def test_a_lock_whose_pid_came_back_as_a_thread_or_a_later_process_is_stale(tmp_path):
+    """A killed worker's pid can return as a thread of another program (a thread's id opens
+    /proc/<id> and answers kill(id, 0)) or as a new process: neither holds the run."""
+    import socket
+    import threading
+
+    lock, host = tmp_path / "x.lock", socket.gethostname()
+    assert checkpoints.try_claim(lock)
+    _, pid, started = lock.read_text().split()
+    assert int(pid) == os.getpid() and started != "-"
+    assert checkpoints.lock_alive(lock)
+    checkpoints.release(lock)
+    assert not lock.exists()
+    lock.write_text(f"{host} {os.getpid()} {int(started) + 1}")  # our pid, another start
+    assert not checkpoints.lock_alive(lock)
+    ready, done = threading.Event(), threading.Event()
+    ids = []
+
+    def hold():
+        ids.append(threading.get_native_id())
+        ready.set()
+        done.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    ready.wait()
+    try:
+        lock.write_text(f"{host} {ids[0]}")  # an old two-field lock naming a live thread
+        assert os.kill(ids[0], 0) is None  # kill(tid, 0) says "alive": what fooled the queue
+        assert not checkpoints.lock_alive(lock)
+        assert checkpoints.try_claim(lock)
+    finally:
+        done.set()
+        thread.join()
+
+
 def test_cli_ci_sweep_and_status(tmp_path, capsys):
     from prunebook import cli
 

@@ -78,8 +78,34 @@ def checkpoint_meta(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks after boot, /proc/<pid>/stat field 22) when `pid`
+    is a process, not a thread: a thread's id opens /proc/<id> too, and a killed worker's pid
+    can come back as another program's thread or process. None without /proc or for a
+    thread or no such process."""
     try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    tgid = next((line.split()[1] for line in status.splitlines() if line.startswith("Tgid:")),
+                None)
+    if tgid != str(pid):
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # after the command name, which may hold spaces
+
+
+def _owner(pid: int) -> str:
+    return f"{socket.gethostname()} {pid} {_start_time(pid) or '-'}"
+
+
+def _owner_alive(pid: int, started: str | None) -> bool:
+    """Whether the process that wrote a lock still runs: the pid names a live process and, where
+    the lock kept its start time, the same one (not a later process or thread given its id)."""
+    if Path("/proc/self/stat").exists():
+        now = _start_time(pid)
+        return now is not None and (started in (None, "-") or now == started)
+    try:  # no /proc: only whether some process has the pid
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
@@ -88,22 +114,31 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _read_lock(lock: Path) -> tuple[str, int, str | None] | None:
+    """(host, pid, start time or None) of a lock file; None if unreadable. Locks written
+    before start times were kept have two fields."""
+    try:
+        fields = lock.read_text().split()
+        return fields[0], int(fields[1]), fields[2] if len(fields) > 2 else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def try_claim(lock: Path) -> bool:
     """Atomically create `lock`; take it over if its owner process is dead (same host)."""
     lock.parent.mkdir(parents=True, exist_ok=True)
-    owner = f"{socket.gethostname()} {os.getpid()}"
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
             with os.fdopen(fd, "w") as f:
-                f.write(owner)
+                f.write(_owner(os.getpid()))
             return True
         except FileExistsError:
-            try:
-                host, pid = lock.read_text().split()
-            except (OSError, ValueError):
+            owner = _read_lock(lock)
+            if owner is None:
                 return False
-            if host == socket.gethostname() and not _pid_alive(int(pid)):
+            host, pid, started = owner
+            if host == socket.gethostname() and not _owner_alive(pid, started):
                 lock.unlink(missing_ok=True)
                 continue
             return False
@@ -111,11 +146,9 @@ def try_claim(lock: Path) -> bool:
 
 
 def release(lock: Path) -> None:
-    try:
-        if lock.read_text().split()[1] == str(os.getpid()):
-            lock.unlink()
-    except (OSError, IndexError):
-        pass
+    owner = _read_lock(lock)
+    if owner is not None and owner[1] == os.getpid():
+        lock.unlink(missing_ok=True)
 
 
 def finished_copy_path(checkpoint_root: Path, sweep: str, run_id: str) -> Path:
@@ -219,8 +252,8 @@ def record_state(record: dict[str, Any], config: RunConfig, sweep: str) -> str:
 
 
 def lock_alive(lock: Path) -> bool:
-    try:
-        host, pid = lock.read_text().split()
-    except (OSError, ValueError):
+    owner = _read_lock(lock)
+    if owner is None:
         return False
-    return host != socket.gethostname() or _pid_alive(int(pid))
+    host, pid, started = owner
+    return host != socket.gethostname() or _owner_alive(pid, started)
