@@ -111,9 +111,11 @@ def test_non_inferiority_claim_3_99():
 
 
 def test_not_yet_run():
-    assert run("2-dqn", frame({(1, 0.0): 1.0})).verdict == "not yet run"  # no pruned runs
+    res = run("2-dqn", frame({(1, 0.0): 1.0}))  # no pruned runs
+    assert res.verdict == "not yet run" and res.reason == "missing_side"
     res = run("2-dqn", frame({(1, 0.0): 1.0, (1, 0.95): 1.5}))  # widest is width 1
     assert res.verdict == "not yet run" and "width above 1" in res.note
+    assert res.reason == "no_wider"
     assert run("2-rainbow", frame({(1, 0.0): 1.0, (5, 0.95): 1.5})).verdict == "not yet run"
     assert run("4-cql-w1", frame({(1, 0.0): 1.0})).verdict == "not yet run"
     empty = frame({(1, 0.0): 1.0}).iloc[:0]
@@ -134,6 +136,7 @@ def test_unnormalisable_minatar_runs_are_not_yet_run():
                games=["Breakout"])
     res = run("2-rainbow", df)
     assert res.verdict == "not yet run" and "reference" in res.note
+    assert res.reason == "unnormalisable"
 
 
 def test_evaluate_refuses_mixed_groups_and_evaluate_all_splits_them():
@@ -206,6 +209,7 @@ def test_partial_sweep_withholds_the_verdict():
     rng = np.random.default_rng(0)
     partial = evaluate(claim, pd.DataFrame(rows), rng, reps=200, plan=plan)
     assert partial.verdict == "not yet run" and "dqn dense w5: 1 of 2 runs" in partial.note
+    assert partial.reason == "waiting"
     rows.append(dict(rows[-1], run_id="r51", seed=1))
     full = evaluate(claim, pd.DataFrame(rows), rng, reps=200, plan=plan)
     assert full.verdict != "not yet run"
@@ -249,3 +253,21 @@ def test_a_sweep_waits_only_for_comparisons_it_plans():
     assert waits["1-dqn"].startswith("waiting")  # planned, not complete yet
     assert not waits["1-rainbow"].startswith("waiting")  # online_std runs no Rainbow
     assert not waits["3-90"].startswith("waiting")  # nor DQN at width 3
+
+
+def test_a_result_without_a_verdict_names_a_known_reason():
+    """Chapters read why a comparison has no verdict from `reason`, never from the note's
+    words, so every reason has a status and an unknown one fails where it is made."""
+    from prunebook.analysis.claim_rules import NOT_RUN_REASONS
+    from prunebook.analysis.claims import CLAIMS_BY_ID, not_run_result
+    from prunebook.book.chapters.verdicts import STATUS_OF_REASON, comparison_status
+
+    assert set(STATUS_OF_REASON) == set(NOT_RUN_REASONS)
+    claim = CLAIMS_BY_ID["1-dqn"]
+    with pytest.raises(ValueError, match="reason='late'"):
+        not_run_result(claim, "—", "x", "late")
+    # the words of a note no longer decide the status: a waiting note with another reason
+    odd = not_run_result(claim, "—", "waiting for nothing", "outside_selection")
+    assert comparison_status(odd) == "not selected"
+    assert comparison_status(not_run_result(claim, "—", "no runs yet", "no_runs")) == (
+        "not yet run")

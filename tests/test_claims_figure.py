@@ -25,7 +25,7 @@ def _res(cid, sweep, ours, ci, verdict, fragile=False):
 RES = [_res("2-dqn", "online_cpu", 1.1, (1.02, 1.3), "reproduced", fragile=True),
        _res("3-99", "online_cpu", 0.4, (0.3, 0.5), "contradicted"),
        _res("4-cql-w1", "offline_cpu", 0.9, (0.6, 1.2), "inconclusive")]
-PENDING = [not_run_result(CLAIMS_BY_ID[c], "—", "no matching runs in results/")
+PENDING = [not_run_result(CLAIMS_BY_ID[c], "—", "no matching runs in results/", "no_runs")
            for c in ("6-gmp-vs-lottery", "7-l2-w1", "7-l2-w3")]
 
 

@@ -80,7 +80,7 @@ def test_chapter_tables_show_the_alternatives():
     assert chapters.verdict_table([res]).loc["2-dqn", "robustness"] == "fragile: without Qbert"
     fig = chapters.figure_robustness([res])
     assert len(fig.axes) == 1 and fig.axes[0].get_xscale() == "log"
-    assert chapters.figure_robustness([claims.not_run_result(CLAIM, "—", "x")]) is None
+    assert chapters.figure_robustness([claims.not_run_result(CLAIM, "—", "x", "no_runs")]) is None
 
 
 def test_alternatives_are_fixed():

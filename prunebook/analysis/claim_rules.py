@@ -102,6 +102,7 @@ class ClaimResult:
     alternatives: tuple[Alternative, ...] = ()  # filled by `evaluate_robust`
     sweep: str = ""  # the sweep the compared runs belong to
     training: str = ""  # how long the compared runs trained ("500,000 env steps")
+    reason: str = ""  # why a "not yet run" result has no verdict: a key of NOT_RUN_REASONS
 
     @property
     def flipped_by(self) -> list[str]:
@@ -129,5 +130,21 @@ def verdict(rule: str, ci: tuple[float, float], margin: float | None = None) -> 
     raise ValueError(f"unknown rule {rule!r}")
 
 
-def not_run_result(claim: Claim, scale: str, note: str) -> ClaimResult:
-    return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note)
+NOT_RUN_REASONS = {
+    "waiting": "runs the comparison needs have not all finished",
+    "no_runs": "there are no runs to compare",
+    "outside_selection": "a side lies outside the configurations a chapter selected",
+    "missing_side": "one side of the comparison has no runs",
+    "no_wider": "no run is wider than the comparison's narrower side",
+    "unnormalisable": "no game both sides share can be normalised",
+}
+"""Why a comparison has no verdict yet: the engine says it, readers never parse the note."""
+
+
+def not_run_result(claim: Claim, scale: str, note: str, reason: str) -> ClaimResult:
+    """A result with no verdict: `note` says it in words, `reason` (a key of NOT_RUN_REASONS)
+    for code."""
+    if reason not in NOT_RUN_REASONS:
+        raise ValueError(f"reason={reason!r} is not one of {sorted(NOT_RUN_REASONS)}")
+    return ClaimResult(claim.id, "not yet run", None, None, claim.paper, scale, None, note,
+                       reason=reason)

@@ -207,21 +207,24 @@ def evaluate(claim: Claim, runs_df: pd.DataFrame, rng: np.random.Generator,
     if plan is not None and len(df):
         waiting = _incomplete(claim, df, plan)
         if waiting:  # named by its sweep, so the front page can say which budget waits
-            return dataclasses.replace(not_run_result(claim, base, waiting),
+            return dataclasses.replace(not_run_result(claim, base, waiting, "waiting"),
                                        sweep=str(df["sweep"].iloc[0]))
     wn, wd = _resolve_width(df, claim.numerator), _resolve_width(df, claim.denominator)
     if wn is None or wd is None:
-        return not_run_result(claim, base, "no runs for one side of the comparison")
+        return not_run_result(claim, base, "no runs for one side of the comparison",
+                              "missing_side")
     if claim.numerator.width == WIDEST and wn <= wd:
-        return not_run_result(claim, base, f"needs a width above {wd}; widest run is {wn}")
+        return not_run_result(claim, base, f"needs a width above {wd}; widest run is {wn}",
+                              "no_wider")
     num, den = _select(df, claim.numerator, wn), _select(df, claim.denominator, wd)
     if not len(num) or not len(den):
-        return not_run_result(claim, base, "no runs for one side of the comparison")
+        return not_run_result(claim, base, "no runs for one side of the comparison",
+                              "missing_side")
     num, den = num[num["normalized"].notna()], den[den["normalized"].notna()]
     games = sorted((set(num["game"]) & set(den["game"])) - set(drop_games))
     if not games:
         return not_run_result(claim, base, "runs exist but share no normalisable game "
-                        "(MinAtar needs dense width-1 DQN reference runs)")
+                              "(MinAtar needs dense width-1 DQN reference runs)", "unnormalisable")
     steps = _training_length(pd.concat([num, den]))
     runs = (int(num.groupby("game").size()[games].min()),
             int(den.groupby("game").size()[games].min()))
@@ -328,7 +331,8 @@ def evaluate_all(final_df: pd.DataFrame, rng_seed: int = 0, reps: int = 50_000,
                                   reference3_df=df3)
             if res.verdict != "not yet run":
                 rows.append(res)
-            elif res.note.startswith("waiting"):
+            elif res.reason == "waiting":
                 waiting.append(res)
-        results += (rows + waiting) or [not_run_result(claim, "—", "no matching runs in results/")]
+        results += (rows + waiting) or [not_run_result(claim, "—", "no matching runs in results/",
+                                                        "no_runs")]
     return results

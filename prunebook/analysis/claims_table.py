@@ -61,7 +61,7 @@ def format_row(res: ClaimResult) -> dict[str, str]:
     if res.paper_in_ci is not None:
         ci += " (paper's value inside)" if res.paper_in_ci else " (paper's value outside)"
     shown = res.verdict
-    if res.verdict == "not yet run" and res.note.startswith("waiting"):
+    if res.verdict == "not yet run" and res.reason == "waiting":
         shown = f"not yet run ({res.note})"
     return {"claim": res.claim_id, "paper": res.paper, "ours": ours, "ci95": ci,
             "scale": res.scale, "verdict": shown, "robustness": robustness_text(res)}
@@ -111,7 +111,7 @@ def sweep_results(runs: pd.DataFrame, sweep: str, claim_ids=None, rng_seed: int 
     runs = runs[runs["sweep"].isin({sweep, normalization.reference_sweep(sweep)})]
     chosen = [c for c in CLAIMS if claim_ids is None or c.id in claim_ids]
     if not len(runs):
-        return [not_run_result(c, "—", f"no finished runs of {sweep}") for c in chosen]
+        return [not_run_result(c, "—", f"no finished runs of {sweep}", "no_runs") for c in chosen]
     final, final3 = final_frames(runs)
     out = evaluate_all(final, rng_seed, reps, chosen, final3_df=final3)
     return [r for r in out if r.sweep in ("", sweep)]

@@ -161,7 +161,7 @@ def claim_results(data: ChapterData, seed: int = 0, reps: int = 50_000) -> list[
     out = []
     for claim in chosen:
         if not len(final):
-            out.append(claims.not_run_result(claim, "—", "no runs of this sweep yet"))
+            out.append(claims.not_run_result(claim, "—", "no runs of this sweep yet", "no_runs"))
             continue
         out.append(claims.evaluate_robust(claim, final, final3, seed, reps, plan,
                                           reference_df=reference, reference3_df=reference))

@@ -64,14 +64,15 @@ def evaluate_claim(data: ChapterData, claim: Claim, seed: int = 0, reps: int = 5
     """
     final = data.final()
     if not len(final):
-        return claims.not_run_result(claim, "—", "waiting for every run: none has finished")
+        return claims.not_run_result(claim, "—", "waiting for every run: none has finished",
+                                     "waiting")
     plan = claims.plan_of(data.expected)
     if robust:
         result = claims.evaluate_robust(claim, final, data.final(None, LAST_ITERATIONS_ALTERNATIVE),
                                         seed, reps, plan)
     else:
         result = claims.evaluate(claim, final, claims.claim_rng(claim.id, seed), reps, plan)
-    if result.note.startswith("runs exist but share no normalisable game"):
+    if result.reason == "unnormalisable":
         result = dataclasses.replace(result, note=_normalisation_note(final) or result.note)
     return result
 
@@ -87,7 +88,8 @@ def claim_results(data: ChapterData, claim_ids: Sequence[str], seed: int = 0,
         outside = [_labels(s) for s in (claim.numerator, claim.denominator)
                    if (s.agent, s.width, s.sparsity) not in cells]
         out.append(claims.not_run_result(claim, "—", "needs configurations outside this "
-                                         f"chapter's parameters: {', '.join(outside)}")
+                                         f"chapter's parameters: {', '.join(outside)}",
+                                         "outside_selection")
                    if outside else evaluate_claim(data, claim, seed, reps))
     return out
 
@@ -137,12 +139,17 @@ def format_ci(ci) -> str:
     return f"[{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
+STATUS_OF_REASON = {"waiting": "not yet run", "no_runs": "not yet run",
+                    "outside_selection": "not selected", "missing_side": "not selected",
+                    "no_wider": "not selected", "unnormalisable": "cannot normalise"}
+"""The words a chapter's tables use for the engine's `ClaimResult.reason`."""
+
+
 def comparison_status(result: ClaimResult) -> str:
+    """"complete" once the engine gave a verdict, else the words for its reason."""
     if result.verdict != "not yet run":
         return "complete"
-    if result.note.startswith(("needs configurations", "no runs for one side")):
-        return "not selected"
-    return "not yet run" if result.note.startswith("waiting") else "cannot normalise"
+    return STATUS_OF_REASON[result.reason]
 
 
 def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
