@@ -433,6 +433,10 @@ def test_readable_tables_have_words_not_code():
     assert "T_t" in html and "…" not in html and "a sentence " * 20 in html
     assert html == chapters.readable(table, "t").to_html()  # the same output on a re-run
     assert chapters.readable(None) is None
+    empty = chapters.readable(table.iloc[:0], "e")  # a sentence, not a lone header row
+    assert empty._repr_html_() == ("<p><em>Nothing here yet: this table fills in as runs "
+                                   "finish.</em></p>")
+    assert empty.columns[3] == "update of the peak"
 
 
 def test_chapter_0_result_box():

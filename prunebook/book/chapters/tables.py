@@ -133,6 +133,19 @@ CELL_PADDING = [{"selector": "th, td", "props": [("padding", "0.15em 0.6em")]}]
 together ("rainbow1")."""
 
 
+@dataclasses.dataclass(frozen=True)
+class NoRows:
+    """What `readable` shows for a table with no rows: a sentence, not a lone header row."""
+
+    columns: tuple[str, ...]
+
+    def _repr_html_(self) -> str:
+        return f"<p><em>{self}</em></p>"
+
+    def __str__(self) -> str:
+        return "Nothing here yet: this table fills in as runs finish."
+
+
 def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
              drop: Sequence[str] = ()):
     """A table as a reader sees it: no pandas index (a meaningful one becomes columns), column
@@ -140,12 +153,14 @@ def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
     `decimals` with thousands separators, sparsity in percent ("dense" for 0), no truncated
     cell, padding in every cell (:data:`CELL_PADDING`). A pandas Styler whose HTML ids are
     fixed by `name` (so a re-run gives the same output); None stays None (a table that is
-    not there yet says so itself)."""
+    not there yet says so itself); a table with no rows is :class:`NoRows`."""
     if table is None:
         return None
     frame = table.drop(columns=[c for c in drop if c in table.columns])
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
+    if not len(frame):
+        return NoRows(tuple(_column_words(str(c)) for c in frame.columns))
     text = pd.DataFrame({_column_words(str(c)): [
         _cell_text(v, str(c), decimals) for v in frame[c]] for c in frame.columns})
     return (text.style.hide(axis="index").set_uuid(name)
