@@ -182,6 +182,11 @@ def record(path, steps, core, games=None, presets=None, sparsity=0.0, beside="ot
     from prunebook.sweeps.cost import benchmark_key
     from prunebook.sweeps.store import atomic_write_bytes, code_version, device_description
 
+    # once, before the first write: writing into this checkout's results/ makes it dirty
+    version = code_version()
+    if version.endswith("-dirty") or version == "unknown":
+        raise SystemExit(f"--record needs a clean, committed checkout (code version {version}): "
+                         "run it from a fresh clone and commit the file it writes")
     cpu = device_description()
     table = json.loads(path.read_text()) if path.exists() else {"cpus": {}}
     entry = table["cpus"].setdefault(cpu, {"agent_steps_per_s": {}})
@@ -198,7 +203,7 @@ def record(path, steps, core, games=None, presets=None, sparsity=0.0, beside="ot
                 # once, so an interrupted --record keeps what it has
                 entry.setdefault("measurements", {})[key] = {
                     "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "code_version": code_version(), "steps_per_timed_chunk": steps,
+                    "code_version": version, "steps_per_timed_chunk": steps,
                     "beside": beside}
                 atomic_write_bytes(path, (json.dumps(table, indent=1, sort_keys=True)
                                           + "\n").encode())
