@@ -114,8 +114,7 @@ def choose(queue: Sequence[QueuedRun], seconds_left: float, taken: Iterable[str]
             return run
     for run in free:
         if run.seconds_left is not None and (run.seconds_left <= seconds_left
-                                             or (window is not None
-                                                 and run.seconds_left > window)):
+                                             or spans_sessions(run, window)):
             return run
     return None
 
