@@ -9,6 +9,7 @@ with `results_root` pointing at a temporary folder, so no training is needed.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,7 @@ def test_empty_results_folder(tmp_path):
     assert data.sweep == "online_cpu" and data.present == set()
     assert counts(data) == {"runs this chapter needs": (0, 144),
                             "runs of the sweep online_cpu": (0, 168),
-                            "complete configurations": (0, 12),
+                            "configurations with every run finished": (0, 12),
                             "seeds finished for every configuration and game": (0, 3)}
     assert chapters.coverage_summary(data)["folder"].iloc[0].endswith("online_cpu")
     res = chapters.claim_results(data, ["2-dqn", "2-rainbow"])
@@ -154,14 +155,14 @@ def test_partial_sweep_counts_and_complete_only_verdicts(tmp_path):
     assert counts(data)["runs this chapter needs"] == (len(keep), len(configs))
     assert data.balanced_seeds == [0, 1]
     assert counts(data)["seeds finished for every configuration and game"] == (2, 3)
-    assert counts(data)["complete configurations"] == (3, 12)
-    table = data.coverage()
-    assert table["complete"].sum() == 3  # dqn x1 dense, rainbow x1 dense, dqn x5 pruned
+    assert counts(data)["configurations with every run finished"] == (3, 12)
+    table = data.coverage()  # dqn x1 dense, rainbow x1 dense, dqn x5 pruned have every run
+    assert (table["runs finished"] == "12 of 12").sum() == 3
     res = {r.claim_id: r for r in chapters.claim_results(data, ["2-dqn", "2-rainbow",
                                                                 "1-dqn"])}
     assert res["2-dqn"].verdict == "reproduced"  # complete comparison
     assert res["2-rainbow"].verdict == "not yet run"
-    assert "rainbow pruned 95% w5: 8 of 12 runs" in res["2-rainbow"].note
+    assert "Rainbow pruned 95% ×5: 8 of 12 runs" in res["2-rainbow"].note
     assert res["1-dqn"].verdict == "not yet run"  # dense x5 incomplete
     # figures use the balanced seeds only
     final = data.balanced_final()
@@ -173,12 +174,12 @@ def test_widest_means_the_chapters_widest_not_the_widest_present(tmp_path):
     write_fake_results(tmp_path, [c for c in sel.configs() if c.width < 5])
     data = load_cpu(sel, tmp_path)
     r = chapters.claim_results(data, ["2-dqn"])[0]
-    assert r.verdict == "not yet run" and "w5" in r.note
+    assert r.verdict == "not yet run" and "×5" in r.note
     # whereas prunebook.analysis.claims alone would compare at width 3
     final = data.final()
     alone = claims.evaluate(CLAIMS_BY_ID["2-dqn"], final, np.random.default_rng(0),
                             reps=200)
-    assert "w3" in alone.scale
+    assert "×3" in alone.scale
 
 
 def test_full_sweep_matches_the_front_page_claims_table(full_root):
@@ -359,7 +360,7 @@ def test_notebook_on_a_synthetic_partial_sweep(tmp_path):
                           {"results_root": str(tmp_path / "r"), "bootstrap_reps": 2_000}))
     # seed 0 everywhere, seeds 1 and 2 without width 5: figures use seed 0 only
     assert _row(text, "seeds finished for every configuration and game")[:2] == ["1", "3"]
-    assert _row(text, "complete configurations")[:2] == ["8", "12"]
+    assert _row(text, "configurations with every run finished")[:2] == ["8", "12"]
     assert "not yet run" in text
 
 
@@ -432,6 +433,11 @@ def test_readable_tables_have_words_not_code():
     html = styled.to_html()
     assert "T_t" in html and "…" not in html and "a sentence " * 20 in html
     assert html == chapters.readable(table, "t").to_html()  # the same output on a re-run
+    # each header aligned as its column: numbers right (width 1, 40,000), words left
+    right = " ".join(re.findall(r"([^}]*)\{\s*text-align: right", html))
+    assert {"level0_col1", "row0_col1", "level0_col3", "row1_col4"} <= set(
+        re.findall(r"(level0_col\d|row\d_col\d)", right))
+    assert not re.search(r"(level0|row\d)_col[025]\b", right)  # agent, sparsity, note
     assert chapters.readable(None) is None
     empty = chapters.readable(table.iloc[:0], "e")  # a sentence, not a lone header row
     assert empty._repr_html_() == ("<p><em>Nothing here yet: this table fills in as runs "

@@ -75,7 +75,7 @@ def test_claim2_reproduced_with_paper_magnitude_inside():
     assert res.verdict == "reproduced"
     assert res.ours == pytest.approx(1.6, abs=0.05)
     assert res.ci[0] > 1 and res.paper_in_ci is True
-    assert "dqn pruned 95% w5 vs dqn dense w1" in res.scale  # widest width resolved to 5
+    assert "DQN pruned 95% ×5 vs DQN dense ×1" in res.scale  # widest width resolved to 5
     assert "6 games" in res.scale and "runs/game 5 vs 5" in res.scale
     assert "10,000 env steps" in res.scale
     assert run("1-dqn", df).verdict == "reproduced"  # dense w5 (0.8) below dense w1
@@ -208,7 +208,7 @@ def test_partial_sweep_withholds_the_verdict():
     claim = CLAIMS_BY_ID["1-dqn"]
     rng = np.random.default_rng(0)
     partial = evaluate(claim, pd.DataFrame(rows), rng, reps=200, plan=plan)
-    assert partial.verdict == "not yet run" and "dqn dense w5: 1 of 2 runs" in partial.note
+    assert partial.verdict == "not yet run" and "DQN dense ×5: 1 of 2 runs" in partial.note
     assert partial.reason == "waiting"
     rows.append(dict(rows[-1], run_id="r51", seed=1))
     full = evaluate(claim, pd.DataFrame(rows), rng, reps=200, plan=plan)

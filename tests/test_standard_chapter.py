@@ -61,6 +61,10 @@ def test_the_measures_figure_colours_by_method_and_fits_the_column():
                  env_steps=steps, measure=name, value=v)
             for w in (1, 5) for s in (0.0, 0.95) for steps, v in ((1000, 0.1), (2000, 0.2))
             for name in standard.MEASURES]
+    assert standard.measures_scale(pd.DataFrame(rows), ["Breakout"], [0, 1]) == (
+        "MinAtar Breakout; 2 seeds; 4 runs with measures")
+    assert standard.measures_scale(pd.DataFrame(), ["Breakout"], [0]).endswith(
+        "1 seed; 0 runs with measures")
     fig = standard.figure_measures(pd.DataFrame(rows), "scale")
     assert fig.get_figwidth() <= COLUMN_IN + 1e-9
     lines = [ln for ax in fig.axes for ln in ax.get_lines()]

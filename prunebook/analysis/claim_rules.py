@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from prunebook.spec import AGENT_NAMES
+
 METHOD_LABELS = {"static_random": "static random {sparsity}", "lottery": "lottery {sparsity}",
                  "weight_decay": "{kind} + weight decay", "l2": "{kind} + L2",
                  "reset": "{kind} + Reset", "redo": "{kind} + ReDo"}
@@ -35,12 +37,14 @@ class Side:
     method: str = ""  # "" the paper's dense / GMP run; else a control or baseline (RUN_COLUMNS)
 
     def label(self, width: int | None = None) -> str:
+        """In the book's words, "DQN pruned 95% ×5": notes and rule texts are read there."""
         kind = "dense" if self.sparsity == 0 else f"pruned {self.sparsity:.0%}"
         if self.method in METHOD_LABELS:
             kind = METHOD_LABELS[self.method].format(kind=kind, sparsity=f"{self.sparsity:.0%}")
+        agent = AGENT_NAMES.get(self.agent, self.agent)
         if width is None and self.width == WIDEST:
-            return f"{self.agent} {kind} widest"
-        return f"{self.agent} {kind} w{width if width is not None else self.width}"
+            return f"{agent} {kind} widest"
+        return f"{agent} {kind} ×{width if width is not None else self.width}"
 
 
 @dataclass(frozen=True)

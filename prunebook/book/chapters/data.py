@@ -88,18 +88,21 @@ class ChapterData:
         return [c for c in self.expected if (c.agent, c.width) == (agent, width)
                 and np.isclose(c.final_sparsity, sparsity)]
 
+    def runs_finished(self, cell) -> tuple[int, int]:
+        """(finished, needed) runs of one configuration: games x seeds. A count, not a gate:
+        whether a comparison can be judged is `analysis.claims`' call."""
+        need = self.cell_runs(cell)
+        return sum(c.run_id in self.present for c in need), len(need)
+
     def coverage(self) -> pd.DataFrame:
-        """One row per configuration: runs finished / runs needed (games x seeds)."""
+        """One row per configuration: runs finished of runs needed (games x seeds)."""
         rows = []
         for cell in self.cells:
-            need = self.cell_runs(cell)
-            done = sum(c.run_id in self.present for c in need)
             agent, width, sparsity = cell
             rows.append({"agent": agent, "width": width,
                          "sparsity": "dense" if sparsity == 0 else f"{sparsity:.0%}",
-                         "runs finished": f"{done} of {len(need)}",
-                         "complete": done == len(need)})
-        return pd.DataFrame(rows, columns=[*CONFIG_COLUMNS, "runs finished", "complete"]
+                         "runs finished": "{} of {}".format(*self.runs_finished(cell))})
+        return pd.DataFrame(rows, columns=[*CONFIG_COLUMNS, "runs finished"]
                             ).set_index(CONFIG_COLUMNS)
 
     @property
@@ -149,15 +152,16 @@ def once(data: ChapterData, compute: Callable, *args):
 
 def coverage_summary(data: ChapterData) -> pd.DataFrame:
     """How many runs are there, in numbers: the chapter's runs, its sweep's (when the chapter
-    reads part of it), its complete configurations and balanced seeds (chapters with a
-    selection), the runs it borrows."""
+    reads part of it), its configurations with every run finished and its balanced seeds
+    (chapters with a selection), the runs it borrows."""
     rows = [("runs this chapter needs", len(data.present), len(data.expected), data.folder)]
     if data.sweep_total not in (None, len(data.expected)):  # the chapter reads part of it
         rows.append((f"runs of the sweep {data.sweep}", data.sweep_done, data.sweep_total,
                      data.folder))
     if data.selection is not None:
-        cells = data.coverage()
-        rows.append(("complete configurations", int(cells["complete"].sum()), len(cells), ""))
+        counts = [data.runs_finished(cell) for cell in data.cells]
+        rows.append(("configurations with every run finished",
+                     sum(done == need for done, need in counts), len(counts), ""))
         rows.append(("seeds finished for every configuration and game",
                      len(data.balanced_seeds), len(data.seeds), ""))
     if data.lender is not None:

@@ -57,6 +57,13 @@ def _config_label(width: int, sparsity: float) -> str:
     return f"×{width} " + ("dense" if sparsity == 0 else f"{sparsity:.0%} pruned")
 
 
+def measures_scale(frame: pd.DataFrame, games, seeds) -> str:
+    """The §5-measures figure's scale line: its games, seeds and how many runs it draws."""
+    runs = frame["run_id"].nunique() if len(frame) else 0
+    return (f"MinAtar {', '.join(games)}; {len(seeds)} seed{'s' * (len(seeds) > 1)}; "
+            f"{runs} runs with measures")
+
+
 def figure_measures(frame: pd.DataFrame, scale: str, title: str = "The §5 measures over "
                     "training (Fig 11 analogue)"):
     """Six panels, two per row, the book's column wide: each measure against agent steps, one

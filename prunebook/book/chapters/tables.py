@@ -151,7 +151,8 @@ def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
     """A table as a reader sees it: no pandas index (a meaningful one becomes columns), column
     names in words (:data:`COLUMN_WORDS`, underscores of code names as spaces), numbers rounded to
     `decimals` with thousands separators, sparsity in percent ("dense" for 0), no truncated
-    cell, padding in every cell (:data:`CELL_PADDING`). A pandas Styler whose HTML ids are
+    cell, padding in every cell (:data:`CELL_PADDING`), each header aligned as its column (numbers
+    right, words left). A pandas Styler whose HTML ids are
     fixed by `name` (so a re-run gives the same output); None stays None (a table that is
     not there yet says so itself); a table with no rows is :class:`NoRows`."""
     if table is None:
@@ -163,5 +164,18 @@ def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
         return NoRows(tuple(_column_words(str(c)) for c in frame.columns))
     text = pd.DataFrame({_column_words(str(c)): [
         _cell_text(v, str(c), decimals) for v in frame[c]] for c in frame.columns})
+    numbers = [_column_words(str(c)) for c in frame.columns if _is_number_column(frame[c], c)]
+
+    def align(column: str) -> str:
+        return f"text-align: {'right' if column in numbers else 'left'}"
+
     return (text.style.hide(axis="index").set_uuid(name)
-            .set_table_styles(CELL_PADDING))
+            .set_table_styles(CELL_PADDING)
+            .apply(lambda column: [align(column.name)] * len(column))
+            .map_index(align, axis="columns"))
+
+
+def _is_number_column(column: pd.Series, name) -> bool:
+    """Numbers align right, header included, so their digits line up; words align left."""
+    return (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+            and str(name) != "sparsity")

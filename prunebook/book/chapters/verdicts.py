@@ -27,14 +27,6 @@ from prunebook.analysis.claims import (
 from prunebook.book.chapters.data import ChapterData
 from prunebook.book.chapters.selections import Selection
 
-AGENT_NAMES = {"dqn": "DQN", "rainbow": "Rainbow", "iqn": "IQN", "cql": "CQL",
-               "cql_c51": "CQL+C51"}
-
-
-def _labels(side: Side) -> str:
-    kind = "dense" if side.sparsity == 0 else f"pruned {side.sparsity:.0%}"
-    return f"{AGENT_NAMES.get(side.agent, side.agent)} {kind} ×{side.width}"
-
 
 def chapter_claim(claim_id: str, sel: Selection, at_width: int | None = None) -> Claim:
     """The claim with "widest" replaced by the chapter's widest width, and (`at_width`) a
@@ -85,7 +77,7 @@ def claim_results(data: ChapterData, claim_ids: Sequence[str], seed: int = 0,
         claim = chapter_claim(claim_id, data.selection, at_width)
         if claim.numerator.agent not in {a for a, _, _ in cells}:
             continue
-        outside = [_labels(s) for s in (claim.numerator, claim.denominator)
+        outside = [s.label() for s in (claim.numerator, claim.denominator)
                    if (s.agent, s.width, s.sparsity) not in cells]
         out.append(claims.not_run_result(claim, "—", "needs configurations outside this "
                                          f"chapter's parameters: {', '.join(outside)}",
