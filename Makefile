@@ -8,6 +8,12 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.prunebook-installed
 LOCK := requirements/lock.txt
+# unit tests run in this many processes (pytest-xdist; "auto": one per core, 0: in-process);
+# a worker that finishes its share steals tests from the other, so one slow file cannot hold
+# the rest back
+TEST_WORKERS ?= auto
+# notebooks executed at once, each in its own kernel (make book, make ci-notebooks)
+NOTEBOOK_JOBS ?= 2
 NBVAL := --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
 .PHONY: help install book notebooks claims site test lint unit nbval ci-notebooks clean \
@@ -37,7 +43,7 @@ book: notebooks claims site
 	@echo "Front page: $(CURDIR)/_build/html/book/intro.html"
 
 notebooks: $(STAMP)
-	$(PY) scripts/run_notebooks.py --in-place
+	$(PY) scripts/run_notebooks.py --in-place --jobs $(NOTEBOOK_JOBS)
 
 # The front page's claims figure and table and its downloads (book/_generated/data/), and the
 # performance page's cost tables, from results/.
@@ -56,7 +62,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/pytest tests
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 tests
 
 # Re-executes each notebook at its defaults; cells tagged nbval-check-output must reproduce
 # their stored outputs (after notebooks/sanitize.cfg), the others must only run.
@@ -72,6 +78,7 @@ package-check: $(STAMP)
 
 ci-notebooks: $(STAMP)
 	tmp=$$(mktemp -d) && $(PY) scripts/run_notebooks.py --output-dir "$$tmp" -p preset ci \
+		--jobs $(NOTEBOOK_JOBS) \
 		&& rm -rf "$$tmp"
 
 # Long, resumable experiment sweeps: rerun to resume; checkpoints live in ~/.cache/prunebook.

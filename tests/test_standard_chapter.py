@@ -134,3 +134,22 @@ def test_protocol_table_names_every_deviation():
     assert {"sticky actions", "action set", "episode length", "difficulty ramping"} <= set(rows)
     assert "deviation" in rows["optimiser, update period"]
     assert "deviation" not in rows["sticky actions"]
+
+
+def test_methods_measures_table_names_measures_and_configurations_in_words():
+    from types import SimpleNamespace
+
+    from prunebook.book.chapters import methods
+
+    rows = [dict(run_id=f"r{m}{seed}", method=m, width=3, sparsity=s, env_steps=steps,
+                 measure=name, value=v * (seed + 1))
+            for m, s in (("", 0.95), ("redo", 0.0)) for seed in (0, 1)
+            for steps, v in ((100, 1.0), (200, 4.0))
+            for name in (*standard.MEASURES, "dormant_tau0.1/layer0")]
+    table = methods.measures_table(SimpleNamespace(measures=pd.DataFrame(rows)))
+    assert set(table.index.get_level_values("configuration")) == {"GMP 95% ×3",
+                                                                   "dense + ReDo ×3"}
+    labels = [label for label, _ in standard.MEASURES.values()]
+    assert sorted(set(table.index.get_level_values("measure"))) == sorted(labels)
+    row = table.loc[("dense + ReDo ×3", "parameter norm")]  # seeds' values 1, 2 then 4, 8
+    assert (row["first iteration"], row["last iteration"], row["runs"]) == (1.5, 6.0, 2)

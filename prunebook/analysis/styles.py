@@ -24,6 +24,15 @@ LINESTYLES = ("-", "--", ":", "-.")
 COLUMN_IN = 6.8  # the book's text column, in inches: figures are at most this wide
 FONT_PT = 9  # the smallest text in a figure (ticks, legends, notes)
 
+MEASURES = {  # the §5 measures' record keys -> (label, unit), in tables and figures
+    "dormant_tau0.1/overall": ("dormant neurons, τ = 0.1", "fraction of hidden units"),
+    "dormant_tau0/overall": ("dead neurons (τ = 0)", "fraction of hidden units"),
+    "srank": ("srank of penultimate features (δ = 0.01)", "rank"),
+    "param_norm": ("parameter norm", "L2 norm"),
+    "q_var": ("variance of Q estimates", "variance (return units²)"),
+    "td_target_var": ("variance of TD targets", "variance (return units²)"),
+}
+
 METHOD_STYLE: dict[str, dict[str, str]] = {
     "dense": {"color": OKABE_ITO[0], "marker": "o"},
     "GMP": {"color": OKABE_ITO[1], "marker": "s"},

@@ -20,7 +20,7 @@ import pandas as pd
 
 from prunebook.analysis import bootstrap, claims, normalization, plots
 from prunebook.analysis.claim_rules import ClaimResult
-from prunebook.analysis.styles import FONT_PT
+from prunebook.analysis.styles import FONT_PT, MEASURES
 from prunebook.book.chapters.data import ChapterData, once
 from prunebook.book.chapters.describe import scale_description
 from prunebook.book.chapters.records import rerun_table
@@ -215,15 +215,14 @@ def figure_kept_weights(data: ChapterData, seed: int = 0, reps: int = FIGURE_REP
 def measures_table(data: ChapterData) -> pd.DataFrame:
     """Mean of each §5 measure over runs in the first and last logged iteration, per config."""
     rows = data.measures
-    names = ["dormant_tau0.1/overall", "dormant_tau0/overall", "srank", "param_norm", "q_var",
-             "td_target_var"]
     if not len(rows):
         return pd.DataFrame(columns=["configuration", "measure", "first iteration",
                                      "last iteration", "runs"])
-    rows = rows[rows["measure"].isin(names)]
+    rows = rows[rows["measure"].isin(MEASURES)]
+    rows = rows.assign(measure=[MEASURES[name][0] for name in rows["measure"]])
     first = rows["env_steps"] == rows.groupby("run_id")["env_steps"].transform("min")
     last = rows["env_steps"] == rows.groupby("run_id")["env_steps"].transform("max")
-    rows = rows.assign(configuration=[f"{label(m, w, s)} w{w}" for m, w, s in zip(
+    rows = rows.assign(configuration=[f"{label(m, w, s)} ×{w}" for m, w, s in zip(
         rows["method"], rows["width"], rows["sparsity"], strict=True)])
     keys = ["configuration", "measure"]
     out = pd.DataFrame({"first iteration": rows[first].groupby(keys)["value"].mean(),

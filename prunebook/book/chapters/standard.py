@@ -16,19 +16,11 @@ import numpy as np
 import pandas as pd
 
 from prunebook.analysis import plots, random_policy
-from prunebook.analysis.styles import COLUMN_IN, FONT_PT, LINESTYLES, METHOD_STYLE
+from prunebook.analysis.styles import COLUMN_IN, FONT_PT, LINESTYLES, MEASURES, METHOD_STYLE
 from prunebook.book.chapters.data import ChapterData
 
 CLAIM_IDS = ("1-dqn", "1-dqn-pruned", "2-dqn")  # pre-registered in prunebook.analysis.claims
 EARLY_ENV_STEPS = 500_000  # the `cpu` budget: the same claims read part-way
-MEASURES = {  # record key -> (label, unit) of the Fig 11-style panels
-    "dormant_tau0.1/overall": ("dormant neurons, τ = 0.1", "fraction of hidden units"),
-    "dormant_tau0/overall": ("dead neurons (τ = 0)", "fraction of hidden units"),
-    "srank": ("srank of penultimate features (δ = 0.01)", "rank"),
-    "param_norm": ("parameter norm", "L2 norm"),
-    "q_var": ("variance of Q estimates", "variance (return units²)"),
-    "td_target_var": ("variance of TD targets", "variance (return units²)"),
-}
 
 ANCHOR_CORRECTED = "2026-12-03"  # before it, std runs were anchored by the gymnax-default table
 
