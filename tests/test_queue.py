@@ -10,7 +10,7 @@ import pytest
 from faults import stop_after
 
 from prunebook import cli
-from prunebook.config import ConfigError, ci_config
+from prunebook.config import ConfigError, ci_config, std_config
 from prunebook.loops.trainer import TIMING_KEYS
 from prunebook.sweeps import checkpoints, cost, local, planner, runner, store
 from prunebook.sweeps.grid import Grid, Sweep, run_units
@@ -29,15 +29,16 @@ class FakeClock:
         return self.now
 
 
-def _run(sweep, run_id, seconds, done=0):
-    config = ci_config("dqn")
+def _run(sweep, run_id, seconds, done=0, make_config=ci_config):
+    config = make_config("dqn")
     config = config.__class__(**{**config.to_dict(), "seed": int(run_id)})
     return planner.QueuedRun(sweep, config, seconds, done)
 
 
 def test_choose_takes_a_partial_run_first_then_the_first_that_fits():
     fits, too_long = _run("a", 1, 500.0), _run("a", 2, 5_000.0)
-    partial = _run("b", 3, 9_000.0, done=4)  # does not fit, but its checkpoint is on disk
+    # does not fit, but its checkpoint is on disk, and one of its 46 iterations left fits
+    partial = _run("b", 3, 9_000.0, done=4, make_config=std_config)
     unknown = _run("a", 4, None)
     queue = [too_long, unknown, fits, partial]
     assert planner.choose(queue, 1_000.0) is partial
@@ -51,7 +52,8 @@ def test_choose_takes_a_partial_run_first_then_the_first_that_fits():
 def test_a_run_longer_than_the_whole_session_starts_in_its_turn():
     """A run that could never finish within one session is not deferred for ever: it starts
     in its turn; a run that would fit a fresh session but not the time left still waits."""
-    fits_a_session, spans = _run("a", 1, 5_000.0), _run("a", 2, 20_000.0)
+    fits_a_session = _run("a", 1, 5_000.0)
+    spans = _run("a", 2, 20_000.0, make_config=std_config)  # 400 s per iteration
     short = _run("a", 3, 500.0)
     queue = [fits_a_session, spans, short]
     assert planner.choose(queue, 1_000.0, window=10_000.0) is spans
@@ -60,6 +62,20 @@ def test_a_run_longer_than_the_whole_session_starts_in_its_turn():
     assert planner.spans_sessions(spans, 10_000.0)
     assert not planner.spans_sessions(fits_a_session, 10_000.0)
     assert planner.choose([_run("a", 4, None)], 1_000.0, window=10.0) is None
+
+
+def test_nothing_starts_when_not_even_one_iteration_fits():
+    """At the deadline's edge a worker takes nothing: a run given out then would train one
+    iteration past the deadline (a session's workers ran about 5 minutes late this way)."""
+    spans = _run("a", 1, 50 * 400.0, make_config=std_config)  # 400 s per iteration
+    partial = _run("b", 2, 10 * 400.0, done=40, make_config=std_config)
+    assert spans.seconds_per_iteration == partial.seconds_per_iteration == 400.0
+    assert planner.choose([spans], 500.0, window=10_000.0) is spans
+    assert planner.choose([spans], 300.0, window=10_000.0) is None
+    assert planner.choose([partial, spans], 500.0, window=10_000.0) is partial
+    assert planner.choose([partial, spans], 300.0, window=10_000.0) is None
+    short = _run("a", 3, 200.0)  # the time left goes to a run that fits
+    assert planner.choose([partial, spans, short], 300.0, window=10_000.0) is short
 
 
 def _record(results, sweep, config, wall_s, device):
@@ -192,12 +208,13 @@ def test_run_queue_packs_runs_into_the_deadline_and_resumes_partial_runs_first(t
 
 
 def test_run_queue_starts_a_run_longer_than_the_session_and_checkpoints_it(tmp_path):
-    """The run's estimate (10,000 fake seconds) exceeds the whole 1,500 s session: it starts,
-    the log says it goes on next session, and it stops at the deadline with a checkpoint."""
+    """The run's estimate (4,000 fake seconds, 1,000 per iteration) exceeds the whole 1,500 s
+    session: it starts, the log says it goes on next session, and it stops at the deadline
+    with a checkpoint."""
     results, ckpts = tmp_path / "results", tmp_path / "ck"
     a = Sweep("a", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0, 1), "ci"),), order="grid")
     first, second = a.configs()
-    _record(results, "a", first, 10_000.0, store.device_description())
+    _record(results, "a", first, 4_000.0, store.device_description())
     clock = FakeClock(step=1.0)
     until = clock.now + 1_500.0
     log = []

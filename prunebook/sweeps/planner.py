@@ -47,6 +47,14 @@ class QueuedRun:
     def partial(self) -> bool:
         return self.iterations_done > 0
 
+    @property
+    def seconds_per_iteration(self) -> float | None:
+        """What one more iteration should take: a run started with less time left than this
+        trains nothing before the deadline, and runs one iteration past it."""
+        if self.seconds_left is None:
+            return None
+        return self.seconds_left / max(self.config.num_iterations - self.iterations_done, 1)
+
 
 def rate_for(agent: str, width: int, tables: Sequence[dict[tuple[str, int], Rate]]
              ) -> Rate | None:
@@ -104,17 +112,24 @@ def choose(queue: Sequence[QueuedRun], seconds_left: float, taken: Iterable[str]
     """The next run for a free worker: the first partial run, else the first run whose
     estimate fits in `seconds_left` (a run with no estimate never does). `window`: the whole
     session's seconds (deadline minus the queue's start); a run estimated longer than that
-    can never finish within one session, so it starts in its turn whatever is left and goes
-    on from its checkpoint next session (deferring it would leave it unstarted forever).
+    can never finish within one session, so it starts in its turn and goes on from its
+    checkpoint next session (deferring it would leave it unstarted forever). A partial run,
+    or one that spans sessions, starts only while one of its iterations still fits; else a
+    shorter run that fits may take the time.
     `taken`: run keys (`key(run)`) already given to a worker."""
     taken = set(taken)
     free = [run for run in queue if key(run) not in taken]
+
+    def one_iteration_fits(run: QueuedRun) -> bool:
+        return run.seconds_per_iteration is None or run.seconds_per_iteration <= seconds_left
+
     for run in free:
-        if run.partial:
+        if run.partial and one_iteration_fits(run):
             return run
     for run in free:
-        if run.seconds_left is not None and (run.seconds_left <= seconds_left
-                                             or spans_sessions(run, window)):
+        if run.seconds_left is not None and (
+                run.seconds_left <= seconds_left
+                or spans_sessions(run, window) and one_iteration_fits(run)):
             return run
     return None
 
