@@ -36,15 +36,16 @@ def _notebook(path: Path, body: str) -> Path:
     return path
 
 
-def test_two_at_once_reports_the_failure_and_keeps_the_others(tmp_path, capsys):
+def test_two_at_once_reports_the_failure_and_keeps_the_others(tmp_path, capfd):
     good = [_notebook(tmp_path / f"good{i}.ipynb", "print(value * 7)") for i in range(2)]
     bad = _notebook(tmp_path / "bad.ipynb", "raise ValueError('on purpose')")
     out = tmp_path / "out"
     code = _script().main([*map(str, [*good, bad]), "--output-dir", str(out), "-p", "value",
                            "6", "--jobs", "2"])
     assert code == 1
-    err = capsys.readouterr().err
-    assert "FAILED bad.ipynb (cell 2: ValueError: on purpose)" in err
+    err = capfd.readouterr().err  # the notebooks run in child processes
+    # cell 3: papermill injects the parameters as a cell after the tagged one
+    assert "FAILED bad.ipynb (cell 3: ValueError: on purpose)" in err
     assert "1 notebook(s) failed: bad.ipynb" in err
     for path in good:
         cells = nbformat.read(out / path.name, as_version=4).cells
