@@ -151,10 +151,10 @@ def readable(table: pd.DataFrame | None, name: str = "table", decimals: int = 3,
     """A table as a reader sees it: no pandas index (a meaningful one becomes columns), column
     names in words (:data:`COLUMN_WORDS`, underscores of code names as spaces), numbers rounded to
     `decimals` with thousands separators, sparsity in percent ("dense" for 0), no truncated
-    cell, padding in every cell (:data:`CELL_PADDING`), each header aligned as its column (numbers
-    right, words left). A pandas Styler whose HTML ids are
-    fixed by `name` (so a re-run gives the same output); None stays None (a table that is
-    not there yet says so itself); a table with no rows is :class:`NoRows`."""
+    cell, padding in every cell (:data:`CELL_PADDING`), each header aligned as its column
+    (numbers right, words left). A pandas Styler whose HTML ids are fixed by `name` (so a
+    re-run gives the same output); None stays None (a table that is not there yet says so
+    itself); a table with no rows is :class:`NoRows`."""
     if table is None:
         return None
     frame = table.drop(columns=[c for c in drop if c in table.columns])
