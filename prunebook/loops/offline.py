@@ -21,7 +21,6 @@ the networks, the optimizer (with the masks), the PRNG key and counters.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import flax.struct
@@ -62,20 +61,6 @@ class OfflineTrainState:
 def _zero_accumulators():
     return dict(loss_sum=jnp.zeros((), jnp.float32), losses=jnp.zeros((), jnp.int32),
                 nonfinite_loss=jnp.zeros((), bool))
-
-
-def use_compilation_cache(path=None) -> None:
-    """Turn on JAX's persistent compilation cache (default `~/.cache/prunebook/jax_cache`).
-
-    Offline runs that differ only in sparsity or seed compile to the same program (the
-    sparsity lives in the optimizer state), so a sweep compiles once per (agent, width, game)
-    instead of once per run: ~15 s saved per run on a CPU core. This sets a process-wide JAX
-    option; it changes no result.
-    """
-    folder = Path(path or Path.home() / ".cache" / "prunebook" / "jax_cache")
-    folder.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(folder))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def make_offline_trainer(config: OfflineConfig, buffer, env=None) -> Trainer:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from prunebook.config import config_from_dict
-from prunebook.loops.offline import use_compilation_cache
+from prunebook.loops.compilation_cache import use_compilation_cache
 from prunebook.sweeps import planner
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
@@ -53,14 +53,13 @@ def _worker_main(worker, core, tasks, events, results_root, checkpoint_root):
     os.environ["XLA_FLAGS"] = SINGLE_THREAD_XLA
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
+    use_compilation_cache()  # a sweep's runs of one shape, whatever their seed or sparsity
     progress = parent_watching_progress(os.getppid(), events)
     while True:
         task = tasks.get()
         if task is None:
             return
         sweep, config_dict, deadline = task
-        if sweep.startswith("offline"):  # offline runs of one shape share compiled code
-            use_compilation_cache()
         config = config_from_dict(config_dict)
         status = _claimed_run(config, sweep, results_root, checkpoint_root, progress, deadline)
         events.put(("finished", {"run_id": config.run_id, "sweep": sweep, "status": status,

@@ -136,8 +136,8 @@ def offline_sweep(preset: str = "cpu", games: Sequence[str] = BOOK_GAMES,
     episodes 0.07-0.17 s; dataset load + compile ~10 s per run; the logging DQN ~5.7 s per 25k
     agent steps. Sweep: 36 runs per (agent, width) x 62,500 updates x (0.72 + 1.62 + 1.03 +
     2.42) ms = 3.6 h; evaluation 144 x 25 x 0.12 s = 0.1 h; load + compile 144 x 10 s = 0.4 h
-    (less with `loops.offline.use_compilation_cache`: runs differing only in sparsity or seed
-    share compiled code); four 500k-step logging runs 4 x 115 s = 0.13 h. Total about 4.2 CPU
+    (less with `loops.compilation_cache`: runs differing only in sparsity or seed share
+    compiled code); four 500k-step logging runs 4 x 115 s = 0.13 h. Total about 4.2 CPU
     core-hours (2.1 h on 2 workers). Measured on the whole sweep (2026-11-25, other work sharing
     the cores): 3.25 h in training iterations + 0.07 h logging, 1 h 36 min on 2 workers.
     Run `prepare_sweep` first (`prunebook run` does).

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from prunebook.book import colab
 from prunebook.config import OfflineConfig
-from prunebook.loops.offline import use_compilation_cache
+from prunebook.loops.compilation_cache import use_compilation_cache
 from prunebook.sweeps import local
 from prunebook.sweeps.grid import Sweep
 from prunebook.sweeps.local import SerialExecutor
@@ -61,16 +61,17 @@ def run_live(configs: Sequence, workdir: Path | str | None = None,
              sweep_name: str = "offline_ci", executor=None) -> Path:
     """Train `configs` here and now, serially, as sweep `sweep_name`; returns the results root
     (`<workdir>/results`, `workdir` a new temporary folder by default, removed when Python
-    exits). Offline runs get their logged datasets first (deterministic, in the usual cache)
-    and share compiled code through JAX's persistent compilation cache."""
+    exits). Offline runs get their logged datasets first (deterministic, in the usual cache).
+    Runs of one shape share compiled code through JAX's persistent compilation cache, also
+    across chapters and kernels."""
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="prunebook-ci-"))
         atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     workdir = Path(workdir)
     # in the order given (a sweep's own queue: a lottery ticket after its donor)
     sweep = Sweep(sweep_name, (FixedGrid(tuple(configs)),), order="grids")
+    use_compilation_cache()
     if any(isinstance(c, OfflineConfig) for c in configs):
-        use_compilation_cache()
         prepare_sweep(sweep, workdir / "results")
     with warnings.catch_warnings():  # tqdm.auto without ipywidgets; no bar is shown anyway
         warnings.filterwarnings("ignore", message="IProgress not found")
