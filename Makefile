@@ -65,9 +65,10 @@ unit: $(STAMP)
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=15 tests
 
 # Re-executes each notebook at its defaults; cells tagged nbval-check-output must reproduce
-# their stored outputs (after notebooks/sanitize.cfg), the others must only run.
+# their stored outputs (after notebooks/sanitize.cfg), the others must only run. One kernel per
+# test process; loadscope keeps a notebook's cells together, in order, in one kernel.
 nbval: $(STAMP)
-	$(BIN)/pytest $(NBVAL) notebooks/
+	$(BIN)/pytest $(NBVAL) -n $(TEST_WORKERS) --dist loadscope notebooks/
 
 # `pip install prunebook` as a user gets it: the wheel alone, no extras, in a fresh venv (pip's
 # cache makes reruns fast); scripts/quickstart.py must run there, with the newest versions the
