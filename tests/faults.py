@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -12,7 +13,8 @@ class KillOnce:
     """Fault injection: SIGKILL the worker once per run after iteration `after_iteration`.
 
     A marker file `<marker_dir>/<run_id>.killed` records that the kill happened, so the retry
-    runs through. Checks that a killed task is retried and resumes from its checkpoint.
+    runs through, with the killed process's id and XLA flags (JSON). Checks that a killed task
+    is retried and resumes from its checkpoint.
     """
 
     def __init__(self, marker_dir: str | Path, after_iteration: int = 1):
@@ -26,7 +28,8 @@ class KillOnce:
         if marker.exists():
             return
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(str(os.getpid()))
+        marker.write_text(json.dumps({"pid": os.getpid(),
+                                      "XLA_FLAGS": os.environ.get("XLA_FLAGS")}))
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from prunebook.loops.compilation_cache import use_compilation_cache
+from prunebook.loops.compilation_cache import MAX_CACHE_BYTES, use_compilation_cache
 
 HIT = "/jax/compilation_cache/cache_hits"
 
@@ -15,8 +15,19 @@ def restore_cache_settings():
     """The cache is process-wide: give the other tests theirs back."""
     folder = jax.config.jax_compilation_cache_dir
     seconds = jax.config.jax_persistent_cache_min_compile_time_secs
+    max_bytes = jax.config.jax_compilation_cache_max_size
     yield
     use_compilation_cache(folder, seconds)
+    jax.config.update("jax_compilation_cache_max_size", max_bytes)
+
+
+def test_a_cache_the_user_configured_keeps_its_size_setting(tmp_path, restore_cache_settings):
+    use_compilation_cache(tmp_path / "mine")
+    jax.config.update("jax_compilation_cache_max_size", -1)  # as JAX_COMPILATION_CACHE_DIR alone
+    assert use_compilation_cache() == tmp_path / "mine"
+    assert jax.config.jax_compilation_cache_max_size == -1
+    assert use_compilation_cache(tmp_path / "named") == tmp_path / "named"  # a folder we name
+    assert jax.config.jax_compilation_cache_max_size == MAX_CACHE_BYTES  # is bounded: locked
 
 
 def test_a_program_is_stored_in_the_folder_and_read_back(tmp_path, restore_cache_settings):
@@ -27,7 +38,7 @@ def test_a_program_is_stored_in_the_folder_and_read_back(tmp_path, restore_cache
             hits.append(event)
 
     folder = use_compilation_cache(tmp_path / "jax", min_compile_seconds=0.0)
-    assert folder == tmp_path / "jax" and jax.config.jax_compilation_cache_max_size > 0
+    assert folder == tmp_path / "jax"
     jax.monitoring.register_event_listener(count)
     try:
         x = jnp.arange(7.0)

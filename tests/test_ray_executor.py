@@ -70,7 +70,8 @@ def test_killed_task_is_retried_and_equals_an_uninterrupted_run(tmp_path):
         ray.shutdown()
     finished = {e["run_id"]: e["status"] for kind, e in events if kind == "finished"}
     assert finished == {config.run_id: "done", held.run_id: "busy"}
-    assert (tmp_path / "markers" / f"{config.run_id}.killed").exists()  # it was killed once
+    killed = json.loads((tmp_path / "markers" / f"{config.run_id}.killed").read_text())
+    assert killed["XLA_FLAGS"] == SINGLE_THREAD_XLA  # a one-CPU task: single-threaded XLA
     assert any(kind == "progress" for kind, _ in events)
     assert not checkpoints.checkpoint_path(tmp_path / "c", "ray", config.run_id).exists()
 

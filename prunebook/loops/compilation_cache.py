@@ -16,7 +16,9 @@ from pathlib import Path
 import jax
 from jax.experimental.compilation_cache import compilation_cache
 
-DEFAULT_CACHE_DIR = Path.home() / ".cache" / "prunebook" / "jax_cache"
+# JAX's eviction needs an access-time file beside every entry, which an unbounded cache (JAX's
+# default) does not write: so the bounded cache has a folder of its own.
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "prunebook" / "jax_compilation"
 # A bound on the folder turns on JAX's file lock, so processes sharing the folder (sweep
 # workers, test workers, notebook kernels) never read an entry another is still writing.
 MAX_CACHE_BYTES = 4 * 2**30
@@ -24,19 +26,21 @@ MAX_CACHE_BYTES = 4 * 2**30
 
 def use_compilation_cache(path: Path | str | None = None, min_compile_seconds: float = 1.0
                           ) -> Path:
-    """Turn on the cache for this process (a process-wide JAX option). `path`: the folder; by
-    default the one already configured (`JAX_COMPILATION_CACHE_DIR`), else
-    `~/.cache/prunebook/jax_cache`. Programs that compile faster than `min_compile_seconds`
-    are not stored. Returns the folder."""
+    """Turn on the cache for this process (a process-wide JAX option) and return its folder:
+    `path`, bounded to `MAX_CACHE_BYTES`; by default a cache already configured
+    (`JAX_COMPILATION_CACHE_DIR`), whose size setting is left as it is, else
+    `DEFAULT_CACHE_DIR`, bounded. Programs that compile faster than `min_compile_seconds` are
+    not stored."""
     if min_compile_seconds < 0:
         raise ValueError(f"min_compile_seconds={min_compile_seconds}: must be >= 0")
     current = jax.config.jax_compilation_cache_dir
+    ours = path is not None or not current
     folder = Path(path or current or DEFAULT_CACHE_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     if current and Path(current) != folder:
         compilation_cache.reset_cache()  # JAX opens its folder once; else the new one is ignored
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_seconds)
-    if jax.config.jax_compilation_cache_max_size == -1:  # unbounded: no lock; bound it
+    if ours:
         jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
     return folder

@@ -29,12 +29,12 @@ checkpoint_root, on_event)`), so `runner.run_sweep(sweep, ..., executor=RayExecu
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from prunebook.config import config_from_dict
+from prunebook.loops.compilation_cache import use_compilation_cache
 from prunebook.sweeps import checkpoints, runner, store
 from prunebook.sweeps.local import SINGLE_THREAD_XLA
 from prunebook.sweeps.runner import NonFiniteLossError
@@ -52,14 +52,10 @@ def _xla_environment(num_cpus: float, num_gpus: float) -> dict[str, str]:
 
 
 def _run_task(config_dict: dict[str, Any], sweep: str, results_root: str, checkpoint_root: str,
-              progress_queue, checkpoint_interval_s: float, xla_env: dict[str, str],
+              progress_queue, checkpoint_interval_s: float,
               progress_hook: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
     """Body of one Ray task: train (or resume) one run; return its status and results record."""
-    import sys
-
-    if "jax" not in sys.modules:  # a fresh worker: XLA reads these when jax is imported
-        for name, value in xla_env.items():
-            os.environ.setdefault(name, value)
+    use_compilation_cache()  # runs of one shape on this node compile once
     config = config_from_dict(config_dict)
 
     def progress(event: dict[str, Any]) -> None:
@@ -137,8 +133,12 @@ class RayExecutor:
                        max_retries=self.max_retries, retry_exceptions=False)
         if self.memory_per_run_gb:
             options["memory"] = int(self.memory_per_run_gb * 1024**3)
-        task = ray.remote(_run_task).options(**options)
         xla_env = _xla_environment(self.num_cpus_per_run, self.num_gpus_per_run)
+        if xla_env:
+            # set as Ray starts the worker process (merged with `ray.init`'s runtime_env):
+            # XLA reads them once per process, and a worker may have run other tasks before
+            options["runtime_env"] = {"env_vars": xla_env}
+        task = ray.remote(_run_task).options(**options)
         pending: dict[Any, str] = {}
         for config in configs:
             lock = checkpoints.checkpoint_path(checkpoint_root, sweep, config.run_id).with_suffix(
@@ -147,7 +147,7 @@ class RayExecutor:
                 on_event("finished", {"run_id": config.run_id, "status": "busy"})
                 continue
             ref = task.remote(config.to_dict(), sweep, worker_results, worker_ckpts, queue,
-                              self.checkpoint_interval_s, xla_env, self.progress_hook)
+                              self.checkpoint_interval_s, self.progress_hook)
             pending[ref] = config.run_id
         try:
             while pending:
