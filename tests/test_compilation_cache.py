@@ -4,6 +4,7 @@ compilation of the same program, by a new `jit` as a new trainer makes, is read 
 import jax
 import jax.numpy as jnp
 import pytest
+from jax.experimental.compilation_cache import compilation_cache
 
 from prunebook.loops.compilation_cache import MAX_CACHE_BYTES, use_compilation_cache
 
@@ -37,11 +38,14 @@ def test_a_program_is_stored_in_the_folder_and_read_back(tmp_path, restore_cache
         if event == HIT:
             hits.append(event)
 
+    x = jnp.arange(7.0)
+    jax.config.update("jax_compilation_cache_dir", None)
+    compilation_cache.reset_cache()
+    jax.jit(lambda v: v * 5.0 + 2.0)(x)  # compiled before the cache is turned on
     folder = use_compilation_cache(tmp_path / "jax", min_compile_seconds=0.0)
     assert folder == tmp_path / "jax"
     jax.monitoring.register_event_listener(count)
     try:
-        x = jnp.arange(7.0)
         first = jax.jit(lambda v: jnp.cos(v) * 3.0 - 11.0)(x)  # a program only this test has
         stored = {p.name for p in folder.iterdir()}
         assert any(name.endswith("-cache") for name in stored) and not hits

@@ -37,10 +37,11 @@ def use_compilation_cache(path: Path | str | None = None, min_compile_seconds: f
     ours = path is not None or not current
     folder = Path(path or current or DEFAULT_CACHE_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    if current and Path(current) != folder:
-        compilation_cache.reset_cache()  # JAX opens its folder once; else the new one is ignored
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_seconds)
     if ours:
         jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
+    # JAX opens the folder, with its bound, once, at the first compilation that uses it:
+    # start over so that these settings apply
+    compilation_cache.reset_cache()
     return folder
