@@ -23,7 +23,7 @@ import jax  # noqa: E402
 from prunebook.config import ci_config  # noqa: E402
 from prunebook.loops.compilation_cache import use_compilation_cache  # noqa: E402
 from prunebook.loops.minatar import make_trainer  # noqa: E402
-from prunebook.sweeps import runner  # noqa: E402
+from prunebook.sweeps import runner, store  # noqa: E402
 
 
 def timed_runs(repeats: int, work: Path, first_seed: int) -> list[float]:
@@ -45,7 +45,7 @@ def main(repeats: int = 3) -> None:
         without = timed_runs(repeats, work, 0)
         use_compilation_cache(work / "jax", min_compile_seconds=1.0)
         with_cache = timed_runs(repeats, work, repeats)
-    print(f"ci DQN run, Breakout, 95%: {jax.devices()[0].device_kind}")
+    print(f"ci DQN run, Breakout, 95%, one single-threaded process: {store.device_description()}")
     print("without the cache: " + ", ".join(f"{s:.1f} s" for s in without))
     print("with the cache:    " + ", ".join(f"{s:.1f} s" for s in with_cache)
           + "  (the first compiles and stores)")
