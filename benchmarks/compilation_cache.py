@@ -15,15 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                      "intra_op_parallelism_threads=1")  # as a sweep worker
+import jax
 
-import jax  # noqa: E402
-
-from prunebook.config import ci_config  # noqa: E402
-from prunebook.loops.compilation_cache import use_compilation_cache  # noqa: E402
-from prunebook.loops.minatar import make_trainer  # noqa: E402
-from prunebook.sweeps import runner, store  # noqa: E402
+from prunebook.config import ci_config
+from prunebook.loops.compilation_cache import use_compilation_cache
+from prunebook.loops.minatar import make_trainer
+from prunebook.sweeps import runner, store
+from prunebook.sweeps.local import SINGLE_THREAD_XLA
 
 
 def timed_runs(repeats: int, work: Path, first_seed: int) -> list[float]:
@@ -38,6 +36,10 @@ def timed_runs(repeats: int, work: Path, first_seed: int) -> list[float]:
 
 
 def main(repeats: int = 3) -> None:
+    if repeats < 2:
+        raise SystemExit(f"repeats={repeats}: needs >= 2 (the first cached run only stores)")
+    # as a sweep worker: XLA reads the flags when the first computation makes its backend
+    os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
     jax.config.update("jax_compilation_cache_dir", None)  # a configured cache would be used
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -49,7 +51,7 @@ def main(repeats: int = 3) -> None:
     print("without the cache: " + ", ".join(f"{s:.1f} s" for s in without))
     print("with the cache:    " + ", ".join(f"{s:.1f} s" for s in with_cache)
           + "  (the first compiles and stores)")
-    hits = with_cache[1:] or with_cache
+    hits = with_cache[1:]
     ratio = (sum(hits) / len(hits)) / (sum(without) / len(without))
     print(f"a run whose program is in the cache takes {ratio:.2f}x an uncached run")
 
