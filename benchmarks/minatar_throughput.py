@@ -20,8 +20,7 @@ import sys
 import time
 
 from prunebook.spec import BOOK_GAMES, MINATAR_GAMES, STD_GAMES
-
-SINGLE = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+from prunebook.sweeps.local import SINGLE_THREAD_XLA as SINGLE  # the workers' flags
 
 
 def _config(width, sparsity, steps, agent="dqn", preset="cpu", game="Breakout"):
@@ -41,7 +40,7 @@ def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False, 
     import jax
     import optax
 
-    from prunebook.agents.common import make_agent
+    from prunebook.agents.common import make_agent, make_update
     from prunebook.loops import minatar as minatar_loop
 
     config = _config(width, sparsity, steps, agent, preset, game)
@@ -50,6 +49,8 @@ def time_ours(width, sparsity, steps, repeats=2, agent="dqn", plain_adam=False, 
         adam = optax.adam(config.learning_rate, eps=config.adam_eps)
         agent = make_agent(config, trainer.agent.network, adam, trainer.agent.per_sample_loss,
                            trainer.env.num_actions, prioritized=trainer.agent.prioritized)
+        agent = agent._replace(update=make_update(config, adam, agent.per_sample_loss,
+                                                  agent.prioritized, mask_params=False))
         trainer = minatar_loop.make_trainer(config, agent)
     state = jax.block_until_ready(trainer.run_iteration(trainer.init(0)))  # compile + warm-up
     best = float("inf")

@@ -9,7 +9,7 @@ import pytest
 
 from prunebook import pruning
 from prunebook.agents import AGENT_FACTORIES
-from prunebook.agents.common import l2_term, make_optimizer
+from prunebook.agents.common import l2_term, make_optimizer, make_update
 from prunebook.config import baseline_settings, ci_config, cpu_config
 from prunebook.loops.baselines import make_intervention
 from prunebook.loops.minatar import make_trainer
@@ -37,15 +37,19 @@ def test_weight_decay_is_decoupled_adamw():
     assert not np.allclose(jax.tree.leaves(step_wd)[1], jax.tree.leaves(step)[1])
 
 
+def _params_and_batch(agent, key):
+    obs = jax.random.bernoulli(key, 0.3, (8, 10, 10, 4)).astype(jnp.float32)
+    batch = Batch(obs=obs, actions=jnp.arange(8) % 3, returns=jnp.linspace(0, 1, 8),
+                  discounts=jnp.full((8,), 0.99), next_obs=obs[::-1],
+                  indices=jnp.arange(8), probabilities=jnp.ones(8))
+    return agent.network.init(key, obs[:1]), batch
+
+
 def test_l2_adds_lambda_theta_to_the_gradient():
     config = ci_config(l2_penalty=1e-2)
     agent = AGENT_FACTORIES["dqn"](config, 3)
     key = jax.random.PRNGKey(0)
-    obs = jax.random.bernoulli(key, 0.3, (8, 10, 10, 4)).astype(jnp.float32)
-    params = agent.network.init(key, obs[:1])
-    batch = Batch(obs=obs, actions=jnp.arange(8) % 3, returns=jnp.linspace(0, 1, 8),
-                  discounts=jnp.full((8,), 0.99), next_obs=obs[::-1],
-                  indices=jnp.arange(8), probabilities=jnp.ones(8))
+    params, batch = _params_and_batch(agent, key)
     opt_state = agent.optimizer.init(params)
     new, _, loss, _ = agent.update(params, params, opt_state, batch, key)
     td_grads = jax.grad(lambda p: agent.per_sample_loss(p, params, batch, key).mean())(params)
@@ -58,6 +62,27 @@ def test_l2_adds_lambda_theta_to_the_gradient():
     assert float(loss) == pytest.approx(float(agent.per_sample_loss(params, params, batch,
                                                                     key).mean()), rel=1e-6)
     assert float(l2_term(tiny_params(), 2.0)) == pytest.approx(0.25 + 1 + 4 + 0.0625 + 0.05)
+
+
+def test_an_update_with_a_plain_optimizer_masks_only_when_told_not_to():
+    """`mask_params=False` (the benchmarks' no-pruning baseline) is exactly the optax step;
+    left on, a plain optimizer has no masks and the update says so rather than skip them."""
+    config = ci_config()
+    agent = AGENT_FACTORIES["dqn"](config, 3)
+    key = jax.random.PRNGKey(1)
+    params, batch = _params_and_batch(agent, key)
+    adam = optax.adam(config.learning_rate, eps=config.adam_eps)
+    with pytest.raises(ValueError, match="pruning state"):
+        make_update(config, adam, agent.per_sample_loss, False)(params, params,
+                                                                 adam.init(params), batch, key)
+    plain = make_update(config, adam, agent.per_sample_loss, False, mask_params=False)
+    new, _, _, _ = plain(params, params, adam.init(params), batch, key)
+    grads = jax.grad(lambda p: agent.per_sample_loss(p, params, batch, key).mean())(params)
+    updates, _ = adam.update(grads, adam.init(params), params)
+    want = optax.apply_updates(params, updates)
+    for got, expected in zip(jax.tree.leaves(new), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+    assert not np.allclose(jax.tree.leaves(new)[1], jax.tree.leaves(params)[1])
 
 
 def test_baseline_settings_scale_the_papers_periods_with_the_run():

@@ -139,8 +139,11 @@ def l2_term(params, l2_penalty: float) -> jax.Array:
 
 
 def make_update(config, optimizer: optax.GradientTransformation, per_sample_loss: Loss,
-                prioritized: bool):
+                prioritized: bool, mask_params: bool = True):
     """One gradient step: loss, the optimiser (+ mask schedule), then zero the pruned weights.
+
+    `mask_params=False` skips the masking, for an optimizer with no pruning state (a plain
+    optax optimizer: the benchmarks' no-pruning baseline); the book's agents always mask.
 
     `key` goes to the loss (which may ignore it). Prioritized agents weight the loss by
     `config.priority_beta`'s importance weights; `config.l2_penalty` > 0 adds `l2_term` to the
@@ -165,7 +168,9 @@ def make_update(config, optimizer: optax.GradientTransformation, per_sample_loss
 
         (_, (loss, per_sample)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = pruning.apply_masks(optax.apply_updates(params, updates), opt_state)
+        params = optax.apply_updates(params, updates)
+        if mask_params:
+            params = pruning.apply_masks(params, opt_state)
         return params, opt_state, loss, per_sample
 
     return update
