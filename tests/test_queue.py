@@ -231,6 +231,32 @@ def test_run_queue_starts_a_run_longer_than_the_session_and_checkpoints_it(tmp_p
     assert 0 < len(meta["iterations"]) < second.num_iterations
 
 
+def test_the_queue_ends_with_what_it_trained_against_the_benchmark(tmp_path):
+    """The last line of a queue's log is the session's own efficiency: only the iterations
+    trained by this queue (not the partial run's earlier one), against the benchmark."""
+    results, ckpts = tmp_path / "results", tmp_path / "ck"
+    sweep = Sweep("q", (Grid(("dqn",), ("Breakout",), (1,), (0.0,), (0, 1), "ci"),),
+                  order="grid")
+    first, second = sweep.configs()
+    assert len(stop_after(1, first, "q", results, ckpts)) == 1  # a partial run: 1 of 4
+    device = store.device_description()
+    results.mkdir(exist_ok=True)
+    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {device: {
+        "agent_steps_per_s": {"ci/dqn/x1/Breakout": 1000.0}}}}))
+    log = []
+    outcome = local.run_queue([sweep], time.time() + 3600.0, results, ckpts, workers=0,
+                              log=log.append)
+    assert list(outcome.values()) == ["done", "done"], log
+    logs = {c.run_id: store.read_run(store.run_path(results, "q", c.run_id))["iterations"]
+            for c in (first, second)}
+    trained = logs[first.run_id][1:] + logs[second.run_id]
+    assert len(trained) == 2 * first.num_iterations - 1
+    units, seconds = len(trained) * first.iteration_units, sum(it["wall_s"] for it in trained)
+    assert log[-1] == (f"this queue: 2 runs on this CPU model, {seconds / 3600:.2f} "
+                       f"core-hours, {units / seconds:,.0f} agent steps/s per worker, "
+                       f"{100 * units / 1000.0 / seconds:.0f}% of the single-worker benchmark")
+
+
 def test_efficiency_against_the_benchmark_of_each_runs_game(tmp_path):
     results = tmp_path / "results"
     sweep = Sweep("e", (Grid(("dqn",), ("Breakout", "Seaquest"), (1,), (0.0,), (0, 1), "ci"),))

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from prunebook.config import config_from_dict
 from prunebook.sweeps import store
@@ -308,13 +309,45 @@ class Efficiency:
                 f"{self.seconds / 3600:.2f} core-hours, {speed}, {eff}")
 
 
+def tally(name: str, trained: Iterable[tuple[Any, int, float]], results_root: Path | str,
+          cpu: str) -> Efficiency:
+    """`Efficiency` of (config, units trained, seconds) triples made on `cpu`."""
+    bench = benchmark_rates(results_root, cpu)
+    runs = units = benchmarked = 0
+    seconds = benchmarked_s = bench_s = 0.0
+    for config, done_units, done_seconds in trained:
+        runs, units, seconds = runs + 1, units + done_units, seconds + done_seconds
+        rate = benchmark_rate(bench, config)
+        if rate:
+            benchmarked, benchmarked_s = benchmarked + 1, benchmarked_s + done_seconds
+            bench_s += done_units / rate
+    return Efficiency(name, runs, units, seconds, benchmarked, benchmarked_s, bench_s)
+
+
+def iterations_of(config, sweep: str, results_root: Path | str,
+                  checkpoint_root: Path | str) -> list[dict]:
+    """A run's iteration log as far as it got: its finished record's, else its checkpoint's
+    (empty when there is neither)."""
+    path = store.run_path(Path(results_root), sweep, config.run_id)
+    if path.exists() and file_state(path, config, sweep) == "finished":
+        return store.read_run(path)["iterations"]
+    meta = checkpoint_meta(checkpoint_path(Path(checkpoint_root), sweep, config.run_id))
+    return meta["iterations"] if meta else []
+
+
+def trained_since(config, sweep: str, from_iteration: int, results_root: Path | str,
+                  checkpoint_root: Path | str) -> tuple[int, float]:
+    """(units, seconds in training iterations) a run trained from iteration `from_iteration`
+    on: what one session's workers did to it."""
+    new = iterations_of(config, sweep, results_root, checkpoint_root)[from_iteration:]
+    return len(new) * config.iteration_units, sum(float(it["wall_s"]) for it in new)
+
+
 def efficiency(sweep: Sweep, results_root: Path | str, checkpoint_root: Path | str,
                cpu: str) -> Efficiency:
     """Over the sweep's finished runs made on `cpu` and its checkpointed ones (on this
     machine): units trained, seconds in training iterations, and the benchmark's seconds."""
-    bench = benchmark_rates(results_root, cpu)
-    runs = units = benchmarked = 0
-    seconds = benchmarked_s = bench_s = 0.0
+    rows = []
     for config in sweep.configs():
         path = store.run_path(Path(results_root), sweep.name, config.run_id)
         trained = None
@@ -329,9 +362,5 @@ def efficiency(sweep: Sweep, results_root: Path | str, checkpoint_root: Path | s
                 trained = (len(meta["iterations"]) * config.iteration_units, meta["wall_s"])
         if trained is None:
             continue
-        runs, units, seconds = runs + 1, units + trained[0], seconds + trained[1]
-        rate = benchmark_rate(bench, config)
-        if rate:
-            benchmarked, benchmarked_s = benchmarked + 1, benchmarked_s + trained[1]
-            bench_s += trained[0] / rate
-    return Efficiency(sweep.name, runs, units, seconds, benchmarked, benchmarked_s, bench_s)
+        rows.append((config, *trained))
+    return tally(sweep.name, rows, results_root, cpu)

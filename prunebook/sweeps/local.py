@@ -12,7 +12,7 @@ from pathlib import Path
 
 from prunebook.config import config_from_dict
 from prunebook.loops.compilation_cache import use_compilation_cache
-from prunebook.sweeps import planner
+from prunebook.sweeps import cost, planner
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
     check_disk,
@@ -214,6 +214,7 @@ def run_queue(sweeps: Sequence[Sweep], until: float, results_root: Path | str = 
     cpu = device_description()
     outcome: dict[str, str] = {}
     busy: dict[int, str] = {}  # worker -> the run it trains
+    given: list[planner.QueuedRun] = []  # each with the iteration it started from
     window = until - clock()  # a run longer than this could never finish in one session
 
     def next_task():
@@ -223,6 +224,7 @@ def run_queue(sweeps: Sequence[Sweep], until: float, results_root: Path | str = 
         plan = planner.pending(sweeps, results_root, checkpoint_root, cpu)
         run = planner.choose(plan, left, taken=[*busy.values(), *outcome], window=window)
         if run is not None:
+            given.append(run)
             estimate = ("?" if run.seconds_left is None
                         else f"{run.seconds_left / 3600:.2f} h ({run.rate_source})")
             resumed = f", resumed at iteration {run.iterations_done}" if run.partial else ""
@@ -236,10 +238,21 @@ def run_queue(sweeps: Sequence[Sweep], until: float, results_root: Path | str = 
         outcome[name] = status
         log(f"{name}: {status}")
 
+    def summary() -> None:
+        """What the session's workers did: the iterations trained here, against the
+        single-worker benchmark (the efficiency a session's note reports)."""
+        trained = [(run.config, *cost.trained_since(run.config, run.sweep, run.iterations_done,
+                                                    results_root, checkpoint_root))
+                   for run in given]
+        trained = [row for row in trained if row[1]]
+        log(cost.tally("this queue", trained, results_root, cpu).describe() if trained
+            else "this queue: no iteration trained")
+
     if workers == 0:
         while (run := next_task()) is not None:
             finished(planner.key(run), _claimed_run(run.config, run.sweep, results_root,
                                                     checkpoint_root, None, until, clock))
+        summary()
         return outcome
 
     import multiprocessing as mp
@@ -272,4 +285,5 @@ def run_queue(sweeps: Sequence[Sweep], until: float, results_root: Path | str = 
             give(worker)
     finally:
         stop_workers(processes)
+    summary()
     return outcome
