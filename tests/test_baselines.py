@@ -64,7 +64,7 @@ def test_l2_adds_lambda_theta_to_the_gradient():
     assert float(l2_term(tiny_params(), 2.0)) == pytest.approx(0.25 + 1 + 4 + 0.0625 + 0.05)
 
 
-def test_an_update_with_a_plain_optimizer_masks_only_when_told_not_to():
+def test_an_update_with_a_plain_optimizer_masks_unless_told_not_to():
     """`mask_params=False` (the benchmarks' no-pruning baseline) is exactly the optax step;
     left on, a plain optimizer has no masks and the update says so rather than skip them."""
     config = ci_config()
