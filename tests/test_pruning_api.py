@@ -1,8 +1,9 @@
 """The pruning library's API as a user meets it: masks reach the parameters wherever `gmp`
-sits in the optimizer, bad arguments fail when the wrapper is built, NNX works, and
+sits in the optimizer, bad arguments fail when the wrapper is built, NNX and Equinox work, and
 jaxpruner's selection controls (filter, overrides, stacked members, global top-k, one-shot,
 ERK's power scale) each against a hand-computed case."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -152,6 +153,46 @@ def test_nnx_model_through_nnx_optimizer():
     assert report["['hidden']['kernel'].value"] == 0.5  # 32 of 64
     assert report["['out']['kernel'].value"] == 0.5  # 16 of 32
     assert float(model.hidden.bias[...][0]) != 0.0
+
+
+def test_an_equinox_model_prunes_as_the_same_arrays_in_a_dict():
+    """An Equinox module's arrays (`eqx.filter`) hold non-array leaves as None and name their
+    layers by attribute and index; neither may change what is pruned."""
+    model = eqx.nn.MLP(4, 2, 16, 1, key=jax.random.key(0))  # layers: (16, 4), (2, 16)
+    params, static = eqx.partition(model, eqx.is_array)
+    as_dict = {"hidden": {"weight": model.layers[0].weight, "bias": model.layers[0].bias},
+               "out": {"weight": model.layers[1].weight, "bias": model.layers[1].bias}}
+    x = jax.random.normal(jax.random.key(1), (8, 4))
+    y = jnp.sin(x[:, :2])
+    schedule = GMPSchedule(0.5, start_update=0, end_update=4, update_every=2)
+    overrides = {"eqx": {"layers/0/weight": 0.75}, "dict": {"hidden/weight": 0.75}}
+
+    def loss_eqx(p):
+        return ((jax.vmap(eqx.combine(p, static))(x) - y) ** 2).mean()
+
+    def loss_dict(p):
+        hidden = jax.nn.relu(x @ p["hidden"]["weight"].T + p["hidden"]["bias"][None])
+        return ((hidden @ p["out"]["weight"].T + p["out"]["bias"][None] - y) ** 2).mean()
+
+    def fit(params, loss, kind):
+        tx = gmp(optax.adam(1e-2), schedule, "uniform", overrides=overrides[kind])
+        state = tx.init(params)
+        for _ in range(6):
+            updates, state = tx.update(jax.grad(loss)(params), state, params)
+            params = apply_masks(optax.apply_updates(params, updates), state)
+        return params
+
+    pruned, pruned_dict = fit(params, loss_eqx, "eqx"), fit(as_dict, loss_dict, "dict")
+    report = sparsity_report(pruned)
+    assert report[".layers[0].weight"] == 0.75  # 48 of 64, the override
+    assert report[".layers[1].weight"] == 0.5  # 16 of 32
+    for layer, name in ((0, "hidden"), (1, "out")):  # the same masks; values up to rounding
+        for leaf in ("weight", "bias"):  # (the two forward passes sum in different orders)
+            ours, theirs = getattr(pruned.layers[layer], leaf), pruned_dict[name][leaf]
+            np.testing.assert_array_equal(ours == 0, theirs == 0)
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    assert bool(jnp.all(pruned.layers[0].bias != 0))
+    assert eqx.combine(pruned, static)(x[0]).shape == (2,)
 
 
 # ---- jaxpruner's selection controls, each against a hand-computed case --------------------
