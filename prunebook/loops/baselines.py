@@ -12,11 +12,10 @@ intervention is the identity and adds nothing to the compiled loop.
 
 from __future__ import annotations
 
-import jax
-
 from prunebook import measures
 from prunebook.config import RunConfig
 from prunebook.loops import recycling
+from prunebook.pruning.control import run_if
 
 
 def make_intervention(config: RunConfig, network, init_params):
@@ -40,8 +39,7 @@ def make_intervention(config: RunConfig, network, init_params):
                   else (redo, config.redo_every_updates))
 
     def intervene(params, opt_state, updates, obs, key):
-        return jax.lax.cond(updates % every == 0,
-                            lambda s: act(s[0], s[1], obs, key), lambda s: s,
-                            (params, opt_state))
+        return run_if(updates % every == 0, lambda s: act(s[0], s[1], obs, key),
+                      (params, opt_state))
 
     return intervene

@@ -23,6 +23,7 @@ from prunebook.pruning.allocation import (
     normalise_overrides,
     selection,
 )
+from prunebook.pruning.control import run_if
 from prunebook.pruning.schedule import GMPSchedule, check_sparsity
 from prunebook.pruning.topk import batched_topk_mask, global_topk_masks
 
@@ -127,12 +128,9 @@ def gmp(inner: optax.GradientTransformation, schedule: GMPSchedule, allocation: 
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError("gmp needs params in update(); pass them to tx.update")
-        masks = jax.lax.cond(
-            schedule.is_mask_update(state.count),
-            lambda m: recompute(m, params, state.target_sparsities, state.count),
-            lambda m: m,
-            state.masks,
-        )
+        masks = run_if(schedule.is_mask_update(state.count),
+                       lambda m: recompute(m, params, state.target_sparsities, state.count),
+                       state.masks)
         updates, inner_state = inner.update(updates, state.inner_state, params)
         return updates, GMPState(state.count + 1, masks, state.target_sparsities, inner_state)
 
