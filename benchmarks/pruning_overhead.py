@@ -4,10 +4,10 @@ One jitted DQN-style update (online + target forward, Huber TD loss, gradient, o
 `apply_masks`) with plain `optax.adam(6.25e-5, eps=1.5e-4)` (Dopamine's DQN optimizer) versus
 `gmp(adam, schedule)`. The gmp update is timed on two kinds of steps, chosen through the
 optimizer state's counter: an *ordinary* step (count off the mask-update grid: only the
-`lax.cond` and the mask multiply are extra) and a *mask-update* step (count on the grid: a
-layer-wise top-k over every kernel). Kinds are interleaved within each repeat, in the same
-process, so that load drift on a shared machine hits all three alike; the reported ratio is the
-median of the per-repeat paired ratios.
+skipped `run_if` and the mask multiply are extra) and a *mask-update* step (count on the
+grid: a layer-wise top-k over every kernel). Kinds are interleaved within each repeat, in the
+same process, so that load drift on a shared machine hits all three alike; the reported ratio is
+the median of the per-repeat paired ratios.
 
 Two more ways a user runs updates, each against plain Adam in the same process (`--loops`):
 a *jitted scan* (`lax.scan` over `--scan-length` updates in one jit call, as the MinAtar loop
