@@ -27,8 +27,9 @@ def run_if(pred, fn: Callable[[T], T], operand: T) -> T:
     """`fn(operand)` where the boolean scalar `pred` holds, else `operand` unchanged.
 
     The same values as `lax.cond(pred, fn, lambda x: x, operand)`; `fn` must return a pytree
-    of the operand's structure, shapes and dtypes. Not reverse-differentiable through `fn`
-    (a `while_loop`), which a mask or re-initialisation update never needs.
+    of the operand's structure, shapes and dtypes. Reverse mode (a `while_loop`'s) works only
+    where the result has no tangent: masks, made by comparisons, have none, so a gradient
+    through a `gmp` step still works (`tests/test_run_if.py`).
     """
     _, result = jax.lax.while_loop(lambda carry: carry[0],
                                    lambda carry: (jnp.zeros((), bool), fn(carry[1])),
