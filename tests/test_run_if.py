@@ -60,7 +60,7 @@ def _copies_of_mask_shape(compiled_text: str) -> int:
 
 
 def test_a_scan_of_gmp_updates_copies_no_mask_per_update():
-    """The point of run_if: compile 50 gmp updates in a lax.scan, each behind a warm-up
+    """The point of run_if: compile 60 gmp updates in a lax.scan, each behind a warm-up
     lax.cond as in the MinAtar loop, and count the copies of arrays of the mask's shape
     inside the loop. The mask update written with lax.cond put two there (its pass-through
     branch and its output), copied on every update; run_if none."""
