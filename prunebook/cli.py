@@ -114,9 +114,9 @@ def _print_status(sweep: Sweep, args, cpu: str) -> None:
     configs = {c.run_id: c for c in sweep.configs()}
     state = cost.sweep_status(sweep, results, checkpoints)
     print(f"sweep {sweep.name}: {len(configs)} runs")
-    prior = describe(sweep.name).cost_prior
-    costs = cost.cost_estimate(  # one read of the results
-        sweep, results, prior=registry.get_sweep(prior) if prior else None)
+    prior_name = describe(sweep.name).cost_prior
+    prior = registry.get_sweep(prior_name) if prior_name else None
+    costs = cost.cost_estimate(sweep, results, prior, cpu)  # runs left at this CPU's rate
     hours = cost.done_hours(costs)
     for key in ("done", "running", "partial", "left"):
         note = f"  ({hours:.2f} h in training iterations)" if key == "done" else ""
@@ -132,10 +132,12 @@ def _print_status(sweep: Sweep, args, cpu: str) -> None:
             print(f"           {line}")
     print("  speed: " + cost.efficiency(sweep, results, checkpoints, cpu).describe())
     workers = args.workers if args.workers and args.workers > 0 else os.cpu_count() or 1
-    print("cost per (agent, width), measured on finished runs (training iterations):")
+    print("cost per (agent, width), measured on finished runs (training iterations); runs "
+          "left at this CPU model's rate where it finished runs of the group:")
     print(cost.format_cost_estimate(costs, workers))
-    if args.markdown:
-        atomic_write_bytes(Path(args.markdown), cost.cost_markdown(costs, sweep.name).encode())
+    if args.markdown:  # the book's table: every CPU's runs, so any machine writes the same page
+        book_costs = cost.cost_estimate(sweep, results, prior)
+        atomic_write_bytes(Path(args.markdown), cost.cost_markdown(book_costs, sweep.name).encode())
 
 
 def _queue_status(args) -> int:

@@ -319,6 +319,32 @@ def test_cost_estimate_applies_each_groups_measured_rate_to_its_runs_left(tmp_pa
     assert "plus 8 runs of groups with no finished run" in cost.format_cost_estimate(empty, 2)
 
 
+def test_cost_estimate_for_a_cpu_costs_runs_left_at_that_cpus_rate(tmp_path):
+    """`prunebook status` on one machine must not quote another machine's speed: the runs left
+    are costed at this CPU model's rate where it has one, at the all-CPU rate where it has not."""
+    grid = Grid(("dqn",), ("Breakout",), (1, 2), (0.0,), (0, 1, 2), "ci",
+                (("num_env_steps", 2000),))
+    sweep = Sweep("mixed", (grid,))
+    configs = {c.run_id: c.to_dict() for c in sweep.configs()}
+    made = {"dqn-Breakout-w1-s0-seed0": ("fast", 100.0),
+            "dqn-Breakout-w1-s0-seed1": ("slow", 500.0),
+            "dqn-Breakout-w2-s0-seed0": ("slow", 80.0)}
+    for run_id, (cpu, seconds) in made.items():
+        store.write_run(store.run_path(tmp_path, "mixed", run_id),
+                        dict(run_id=run_id, sweep="mixed", config=configs[run_id], iterations=[],
+                             wall_clock_s=seconds, device=cpu))
+    mixed = {r.width: r for r in cost.cost_estimate(sweep, tmp_path)}
+    here = {r.width: r for r in cost.cost_estimate(sweep, tmp_path, cpu="fast")}
+    assert mixed[1].left_seconds == pytest.approx(300.0)  # 1 run at (100 + 500) / 2
+    assert here[1].left_seconds == pytest.approx(100.0)  # 1 run at this CPU's 100
+    assert here[2].left_seconds == pytest.approx(160.0)  # no x2 run here: 2 runs at 80
+    assert (here[1].rate_cpu, here[2].rate_cpu, mixed[1].rate_cpu) == (
+        "this CPU", "another CPU", "")
+    assert here[1].done_seconds == mixed[1].done_seconds == 600.0  # done counts every CPU
+    text = cost.format_cost_estimate(list(here.values()), workers=1)
+    assert "(measured on this CPU)" in text and "(measured on another CPU)" in text
+
+
 def test_vmapped_group_matches_separate_runs(tmp_path):
 
     configs = [ci_config("dqn", num_env_steps=1_000, min_replay_history=300, seed=seed,

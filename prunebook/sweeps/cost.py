@@ -110,19 +110,22 @@ class GroupCost:
     slowest_s: float | None = None
     rate_from: str = ""  # "": this sweep's own runs; else the sweep whose rate was borrowed
     done_units: int = 0  # progress units (agent steps, or updates offline) of the finished runs
+    rate_cpu: str = ""  # with a `cpu`: "this CPU" or "another CPU", where the rate was measured
 
 
 def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
-                  prior: Sweep | None = None) -> list[GroupCost]:
+                  prior: Sweep | None = None, cpu: str | None = None) -> list[GroupCost]:
     """Per (agent, width): seconds per progress unit measured on finished runs (their
     `wall_clock_s`), applied to the units of the runs not finished yet. Runs already partway are
     counted whole, so the estimate is an upper bound for them. A bad results file (see
     :func:`sweep_status`) counts as not finished. A group with no finished run yet borrows the
     rate of the same (agent, width) in `prior` (e.g. `online_std` from `online_cpu`: seconds per
-    agent step), marked in `rate_from`, until its own first run finishes."""
+    agent step), marked in `rate_from`, until its own first run finishes. With `cpu`, the runs
+    left are costed at that CPU model's rate where it finished runs of the group (what the
+    queue on this machine will take), marked in `rate_cpu`; the done columns count every run."""
     records, _ = store.scan(results_root, sweep.name)  # one read of each results file
-    own = rates_of(records.values(), sweep.name)
-    borrowed = measured_rates(prior.name, results_root) if prior is not None else {}
+    own = rates_of(records.values(), sweep.name, cpu)
+    borrowed = measured_rates(prior.name, results_root, cpu) if prior is not None else {}
     groups: dict[tuple[str, int], dict[str, float]] = {}
     for config in sweep.configs():
         g = groups.setdefault((config.agent, config.width),
@@ -145,9 +148,11 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
             rate, rate_from = borrowed[(agent, width)], prior.name
         left_s = (0.0 if not g["left"] else
                   None if rate is None else rate.seconds_per_unit * g["left_units"])
+        where = "" if cpu is None or rate is None else (
+            "this CPU" if rate.source.endswith("on this CPU") else "another CPU")
         rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s,
                               min(g["each"], default=None), max(g["each"], default=None),
-                              rate_from, int(g["done_units"])))
+                              rate_from, int(g["done_units"]), where))
     return sorted(rows, key=lambda r: (r.agent, r.width))
 
 
@@ -168,8 +173,10 @@ def format_cost_estimate(rows: Sequence[GroupCost], workers: int) -> str:
     for r in rows:
         per_run = f"{r.done_seconds / r.done:7.0f}" if r.done else f"{'-':>7s}"
         left_h = f"{r.left_seconds / 3600:11.2f}" if r.left_seconds is not None else f"{'?':>11s}"
-        if r.rate_from:
-            left_h += f"  (at {r.rate_from}'s rate per step)"
+        notes = [f"at {r.rate_from}'s rate per step"] if r.rate_from else []
+        notes += [f"measured on {r.rate_cpu}"] if r.rate_cpu else []
+        if notes:
+            left_h += f"  ({', '.join(notes)})"
         lines.append(f"  {r.agent:10s} {r.width:5d} {r.done:5d} {per_run} {r.left:5d} {left_h}")
     known = known_left_hours(rows)
     unknown = sum(r.left for r in rows if r.left_seconds is None)
