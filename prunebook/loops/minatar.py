@@ -29,6 +29,7 @@ from prunebook.loops.trainer import (
     tree_from_arrays,
     tree_to_arrays,
 )
+from prunebook.pruning.control import run_if
 from prunebook.replay import jittable
 from prunebook.replay.jittable import ReplayState
 from prunebook.spec import ATARI_100K_AGENTS
@@ -133,7 +134,9 @@ def make_trainer(config: RunConfig, agent: Agent | None = None, donor_masks=None
         warm = state.agent_steps > config.min_replay_history
         state = jax.lax.cond(warm, train_step, lambda s: s, state)
         sync = warm & (state.agent_steps % config.target_update_period == 0)
-        target = jax.lax.cond(sync, lambda s: s.params, lambda s: s.target_params, state)
+        # run_if, not lax.cond: the cond's pass-through branch copied the target network on
+        # every update that did not sync it
+        target = run_if(sync, lambda _: state.params, state.target_params)
         return state.replace(target_params=target), None
 
     def iteration(state: TrainState) -> TrainState:

@@ -41,6 +41,7 @@ from prunebook.loops.trainer import (
     tree_from_arrays,
     tree_to_arrays,
 )
+from prunebook.pruning.control import run_if
 from prunebook.replay.fixed import sample_fixed
 
 
@@ -90,7 +91,7 @@ def make_offline_trainer(config: OfflineConfig, buffer, env=None) -> Trainer:
             jax.random.fold_in(sample_key, 1))  # CQL ignores the key
         # Dopamine syncs after the update whose pre-increment count is a multiple of the period
         sync = state.updates % config.target_update_period == 0
-        target = jax.lax.cond(sync, lambda: params, lambda: state.target_params)
+        target = run_if(sync, lambda _: params, state.target_params)  # no copy when not syncing
         finite = jnp.isfinite(loss)
         state = state.replace(
             params=params, target_params=target, opt_state=opt_state, key=key,
