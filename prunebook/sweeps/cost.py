@@ -64,6 +64,7 @@ class Rate:
 
     seconds_per_unit: float
     source: str  # e.g. "online_std on this CPU", "online_cpu (prior)", "x5 scaled to x10"
+    cpu: str = ""  # asked for one CPU model: "this CPU" or "another CPU", where it was measured
 
 
 def measured_rates(sweep: str, results_root: Path | str, cpu: str | None = None
@@ -90,8 +91,9 @@ def rates_of(records: Iterable[dict], sweep: str, cpu: str | None = None
     rates = {}
     for (agent, width, here), (seconds, units) in sorted(totals.items(), key=lambda kv: kv[0][2]):
         # sorted so that this CPU's numbers (here=True) overwrite other machines'
-        where = "" if cpu is None else f" on {'this CPU' if here else 'another CPU'}"
-        rates[(agent, width)] = Rate(seconds / units, f"{sweep}{where}")
+        where = "" if cpu is None else "this CPU" if here else "another CPU"
+        rates[(agent, width)] = Rate(seconds / units, f"{sweep} on {where}" if where else sweep,
+                                     where)
     return rates
 
 
@@ -148,11 +150,9 @@ def cost_estimate(sweep: Sweep, results_root: Path | str = "results",
             rate, rate_from = borrowed[(agent, width)], prior.name
         left_s = (0.0 if not g["left"] else
                   None if rate is None else rate.seconds_per_unit * g["left_units"])
-        where = "" if cpu is None or rate is None else (
-            "this CPU" if rate.source.endswith("on this CPU") else "another CPU")
         rows.append(GroupCost(agent, width, int(g["done"]), g["done_s"], int(g["left"]), left_s,
                               min(g["each"], default=None), max(g["each"], default=None),
-                              rate_from, int(g["done_units"]), where))
+                              rate_from, int(g["done_units"]), rate.cpu if rate else ""))
     return sorted(rows, key=lambda r: (r.agent, r.width))
 
 

@@ -69,7 +69,7 @@ def rate_for(agent: str, width: int, tables: Sequence[dict[tuple[str, int], Rate
         if widths:
             near = table[(agent, widths[0])]
             return Rate(near.seconds_per_unit * width / widths[0],
-                        f"{near.source}, x{widths[0]} scaled to x{width}")
+                        f"{near.source}, x{widths[0]} scaled to x{width}", near.cpu)
     return None
 
 
