@@ -124,7 +124,8 @@ def _print_status(sweep: Sweep, args, cpu: str) -> None:
         if key in ("running", "partial"):
             for run_id in state[key]:
                 progress = cost.run_progress(configs[run_id], sweep.name, checkpoints)
-                line = run_id if progress is None else progress[0].describe(progress[1])
+                line = run_id if progress is None else progress[0].describe(
+                    progress[1], running=key == "running")
                 print(f"           {line}")
     if state["bad"]:  # not counted as done: `prunebook run` restores or reruns them
         print(f"  bad      {len(state['bad']):4d}  (results files that cannot be used)")

@@ -260,10 +260,17 @@ class Progress:
     units_per_s: float | None
     finish_s: float | None  # seconds from the checkpoint's time to the run's end, at its pace
 
-    def describe(self, saved_at: float) -> str:
+    def describe(self, saved_at: float, running: bool = True) -> str:
+        """One line for `prunebook status`. A stopped run has no finish time, only the time
+        it needs once a worker resumes it (its checkpoint's age says nothing of when)."""
         pace = f"{self.units_per_s:,.0f} steps/s" if self.units_per_s else "pace unknown"
-        eta = "" if self.finish_s is None else (
-            ", finishes about " + time.strftime("%H:%M", time.localtime(saved_at + self.finish_s)))
+        if self.finish_s is None:
+            eta = ""
+        elif running:
+            eta = ", finishes about " + time.strftime("%H:%M",
+                                                      time.localtime(saved_at + self.finish_s))
+        else:
+            eta = f", about {self.finish_s / 3600:.2f} h left once resumed"
         return f"{self.run_id}: iteration {self.iterations_done}/{self.num_iterations}, {pace}{eta}"
 
 
