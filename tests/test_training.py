@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import jax
 import jax.numpy as jnp
@@ -347,13 +348,11 @@ def test_cost_estimate_for_a_cpu_costs_runs_left_at_that_cpus_rate(tmp_path):
 
 def test_status_gives_a_finish_time_only_to_a_run_that_is_training():
     """A checkpoint left by an earlier session would otherwise 'finish' hours in the past."""
-    import time
-
     progress = cost.Progress("r", iterations_done=10, num_iterations=40, units_per_s=500.0,
                              finish_s=5_400.0)
     saved_at = 1_800_000_000.0
     clock = time.strftime("%H:%M", time.localtime(saved_at + 5_400.0))
-    assert progress.describe(saved_at) == (
+    assert progress.describe(saved_at, running=True) == (
         f"r: iteration 10/40, 500 steps/s, finishes about {clock}")
     assert progress.describe(saved_at, running=False) == (
         "r: iteration 10/40, 500 steps/s, about 1.50 h left once resumed")

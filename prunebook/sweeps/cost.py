@@ -260,7 +260,7 @@ class Progress:
     units_per_s: float | None
     finish_s: float | None  # seconds from the checkpoint's time to the run's end, at its pace
 
-    def describe(self, saved_at: float, running: bool = True) -> str:
+    def describe(self, saved_at: float, *, running: bool) -> str:
         """One line for `prunebook status`. A stopped run has no finish time, only the time
         it needs once a worker resumes it (its checkpoint's age says nothing of when)."""
         pace = f"{self.units_per_s:,.0f} steps/s" if self.units_per_s else "pace unknown"
