@@ -358,6 +358,23 @@ def test_status_gives_a_finish_time_only_to_a_run_that_is_training():
         "r: iteration 10/40, 500 steps/s, about 1.50 h left once resumed")
 
 
+
+def test_a_resumed_runs_finish_is_reckoned_from_its_claim_not_its_old_checkpoint(tmp_path):
+    """Resumed this session, a run has not saved yet: its checkpoint is last session's."""
+    config = ci_config("dqn", num_env_steps=2_000)
+    ckpt = checkpoints.checkpoint_path(tmp_path, "s", config.run_id)
+    checkpoints.save_checkpoint(ckpt, [np.zeros(1)], {"iterations": [{}], "wall_s": 10.0})
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(ckpt, (three_hours_ago, three_hours_ago))
+    progress, since = cost.run_progress(config, "s", tmp_path)
+    assert since == three_hours_ago  # unclaimed: nobody trains it, its checkpoint's time
+    assert progress.iterations_done == 1
+    assert progress.finish_s == pytest.approx((config.num_iterations - 1) * 10.0)  # 10 s each
+    claim = checkpoints.claim_path(tmp_path, "s", config.run_id)
+    assert checkpoints.try_claim(claim)
+    _, since = cost.run_progress(config, "s", tmp_path)
+    assert since == claim.stat().st_mtime > three_hours_ago
+
 def test_vmapped_group_matches_separate_runs(tmp_path):
 
     configs = [ci_config("dqn", num_env_steps=1_000, min_replay_history=300, seed=seed,

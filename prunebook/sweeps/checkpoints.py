@@ -3,7 +3,7 @@
 * Checkpoints (`<run_id>.ckpt.npz` under `checkpoint_root`, default
   `~/.cache/prunebook/checkpoints`, outside the work tree so `git clean` or a fresh checkout
   loses nothing), written atomically: temp file, fsync, rename.
-* Claim files (`<run_id>.lock` holding host and pid) stop two runners on the same sweep from
+* Claim files (`<run_id>.ckpt.lock` holding host and pid) stop two runners on the same sweep from
   training the same run; a lock whose process is gone is taken over.
 * Finished copies (`<run_id>.result.json` next to the checkpoint): a run that finishes after
   the last commit of `results/` is not lost with the checkout; `finished_state` restores it.
@@ -35,6 +35,11 @@ DEFAULT_CHECKPOINT_ROOT = Path(os.environ.get(
 
 def checkpoint_path(checkpoint_root: Path, sweep: str, run_id: str) -> Path:
     return Path(checkpoint_root) / sweep / f"{run_id}.ckpt.npz"
+
+
+def claim_path(checkpoint_root: Path, sweep: str, run_id: str) -> Path:
+    """The run's claim file (see `try_claim`), beside its checkpoint."""
+    return checkpoint_path(checkpoint_root, sweep, run_id).with_suffix(".lock")
 
 
 def save_checkpoint(path: Path, arrays: list[np.ndarray], meta: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ finished runs (`cost_estimate`), as `prunebook status` prints it and the Perform
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -16,6 +17,7 @@ from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
     checkpoint_meta,
     checkpoint_path,
+    claim_path,
     file_state,
     lock_alive,
     record_state,
@@ -32,8 +34,7 @@ def sweep_status(sweep: Sweep, results_root: Path | str = "results",
                                     "bad": []}
     _, bad = store.scan(Path(results_root), sweep.name)
     for config in sweep.configs():
-        ckpt = checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id)
-        lock = ckpt.with_suffix(".lock")
+        lock = claim_path(Path(checkpoint_root), sweep.name, config.run_id)
         path = store.run_path(Path(results_root), sweep.name, config.run_id)
         state = "missing" if not path.exists() else file_state(path, config, sweep.name)
         if state == "finished":
@@ -43,7 +44,7 @@ def sweep_status(sweep: Sweep, results_root: Path | str = "results",
             bad[path] = state
         if lock.exists() and lock_alive(lock):
             status["running"].append(config.run_id)
-        elif ckpt.exists():
+        elif checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id).exists():
             status["partial"].append(config.run_id)
         else:
             status["left"].append(config.run_id)
@@ -275,7 +276,9 @@ class Progress:
 
 
 def run_progress(config, sweep: str, checkpoint_root: Path | str) -> tuple[Progress, float] | None:
-    """(`Progress`, the checkpoint's modification time) of a partial or running run."""
+    """(`Progress`, the time its finish is reckoned from) of a partial or running run: its
+    checkpoint's modification time, or its worker's claim when later (a run resumed this
+    session that has not saved yet; from its old checkpoint, its finish would lie in the past)."""
     ckpt = checkpoint_path(Path(checkpoint_root), sweep, config.run_id)
     meta = checkpoint_meta(ckpt)
     if meta is None:
@@ -284,8 +287,12 @@ def run_progress(config, sweep: str, checkpoint_root: Path | str) -> tuple[Progr
     units = done * config.iteration_units
     pace = units / meta["wall_s"] if meta.get("wall_s") else None
     left = (config.num_iterations - done) * config.iteration_units
+    since = ckpt.stat().st_mtime
+    with contextlib.suppress(FileNotFoundError):  # no claim: nobody trains it now
+        since = max(since, claim_path(Path(checkpoint_root), sweep,
+                                      config.run_id).stat().st_mtime)
     return (Progress(config.run_id, done, config.num_iterations, pace,
-                     left / pace if pace else None), ckpt.stat().st_mtime)
+                     left / pace if pace else None), since)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ from prunebook.sweeps import cost, planner
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
     check_disk,
-    checkpoint_path,
+    claim_path,
     finished_state,
     release,
     try_claim,
@@ -31,7 +31,7 @@ SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thr
 
 def _claimed_run(config, sweep, results_root, checkpoint_root, progress, deadline=None,
                  clock=time.time):
-    lock = checkpoint_path(Path(checkpoint_root), sweep, config.run_id).with_suffix(".lock")
+    lock = claim_path(Path(checkpoint_root), sweep, config.run_id)
     if not try_claim(lock):
         return "busy"
     try:

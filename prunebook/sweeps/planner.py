@@ -23,7 +23,7 @@ from typing import Any
 from prunebook.config import ConfigError
 from prunebook.sweeps import lottery
 from prunebook.sweeps.checkpoints import (
-    checkpoint_path,
+    claim_path,
     finished_state,
     lock_alive,
 )
@@ -90,8 +90,7 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
             if getattr(config, "mask_method", "") == "lottery" and not lottery.masks_path(
                     results_root, sweep.name, lottery.donor_config(config).run_id).exists():
                 continue  # its donor has not finished: it would fail now
-            ckpt = checkpoint_path(Path(checkpoint_root), sweep.name, config.run_id)
-            if lock_alive(ckpt.with_suffix(".lock")):
+            if lock_alive(claim_path(Path(checkpoint_root), sweep.name, config.run_id)):
                 continue
             progress = run_progress(config, sweep.name, checkpoint_root)
             done = progress[0].iterations_done if progress else 0

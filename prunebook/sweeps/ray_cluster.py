@@ -141,8 +141,7 @@ class RayExecutor:
         task = ray.remote(_run_task).options(**options)
         pending: dict[Any, str] = {}
         for config in configs:
-            lock = checkpoints.checkpoint_path(checkpoint_root, sweep, config.run_id).with_suffix(
-                ".lock")
+            lock = checkpoints.claim_path(checkpoint_root, sweep, config.run_id)
             if lock.exists() and checkpoints.lock_alive(lock):
                 on_event("finished", {"run_id": config.run_id, "status": "busy"})
                 continue
