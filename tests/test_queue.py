@@ -110,6 +110,30 @@ def test_pending_estimates_from_this_cpu_first_and_puts_partial_runs_first(tmp_p
                                            planner.pending([sweep], results, ckpts, CPU)}
 
 
+
+def test_a_fresh_run_is_estimated_at_its_own_games_benchmark_and_the_sweeps_efficiency(tmp_path):
+    """A group's rate averages the games that finished (Breakout here): a Seaquest run, twice
+    as slow per step, would be quoted at half its time and overrun a session's deadline."""
+    results, ckpts = tmp_path / "results", tmp_path / "ck"
+    grid = Grid(("dqn",), ("Breakout", "Seaquest", "Freeway"), (1,), (0.0,), (0, 1), "ci")
+    sweep = Sweep("g", (grid,), order="grid")
+    configs = {(c.game, c.seed): c for c in sweep.configs()}
+    units = run_units(configs["Breakout", 0])
+    _record(results, "g", configs["Breakout", 0], units / 800.0, CPU)  # 800 steps/s
+    by_id = {run.config.run_id: run for run in planner.pending([sweep], results, ckpts, CPU)}
+    assert by_id[configs["Seaquest", 1].run_id].seconds_left == pytest.approx(units / 800.0)
+    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+        "agent_steps_per_s": {"ci/dqn/x1/Breakout": 1000.0, "ci/dqn/x1/Seaquest": 500.0}}}}))
+    by_id = {run.config.run_id: run for run in planner.pending([sweep], results, ckpts, CPU)}
+    seaquest = by_id[configs["Seaquest", 1].run_id]
+    assert seaquest.seconds_left == pytest.approx(units / (500.0 * 0.8), rel=1e-3)  # 80% here
+    assert seaquest.rate_source == "Seaquest's benchmark at g's 80% on this CPU"
+    assert by_id[configs["Breakout", 1].run_id].seconds_left == pytest.approx(
+        units / 800.0, rel=1e-3)
+    freeway = by_id[configs["Freeway", 1].run_id]  # no benchmark: the group's measured rate
+    assert freeway.seconds_left == pytest.approx(units / 800.0)
+    assert freeway.rate_source == "g on this CPU"
+
 def test_rate_for_scales_the_nearest_measured_width():
     table = {("dqn", 5): planner.Rate(2.0, "s")}
     assert planner.rate_for("dqn", 10, [{}, table]).seconds_per_unit == pytest.approx(4.0)

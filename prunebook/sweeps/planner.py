@@ -3,9 +3,11 @@
 A free worker resumes a run whose checkpoint is on disk first (its progress would otherwise wait
 for a later session), else starts the next run, in the sweeps' order, whose estimated training
 time fits before the deadline (a run longer than the whole session starts in its turn and
-goes on from its checkpoint next session). Estimates are seconds per progress unit measured on
-finished runs of the same (sweep, agent, width), preferring runs made on this CPU model, then
-the sweep's cost prior (`registry.describe(name).cost_prior`), then the nearest measured width
+goes on from its checkpoint next session). A partial run is estimated at its own pace. A fresh
+one at its game's single-worker benchmark on this CPU model, slowed to the sweep's measured
+efficiency here, where both exist; else at the seconds per progress unit measured on finished
+runs of the same (sweep, agent, width), preferring runs made on this CPU model, then the
+sweep's cost prior (`registry.describe(name).cost_prior`), then the nearest measured width
 scaled linearly (an extrapolation, marked as such). Nothing here trains or waits: it reads
 results and checkpoints (and, like every sweep, restores a finished run's cached copy), so the
 executor (`prunebook.sweeps.local.run_queue`), `prunebook status` and the tests share it.
@@ -27,7 +29,14 @@ from prunebook.sweeps.checkpoints import (
     finished_state,
     lock_alive,
 )
-from prunebook.sweeps.cost import Rate, measured_rates, run_progress
+from prunebook.sweeps.cost import (
+    Rate,
+    benchmark_rate,
+    benchmark_rates,
+    efficiency,
+    measured_rates,
+    run_progress,
+)
 from prunebook.sweeps.grid import Sweep
 from prunebook.sweeps.registry import describe, get_sweep
 
@@ -73,14 +82,31 @@ def rate_for(agent: str, width: int, tables: Sequence[dict[tuple[str, int], Rate
     return None
 
 
+def benchmarked_rate(config, benchmarks: dict[str, float], sweep_efficiency: float | None,
+                     sweep: str) -> Rate | None:
+    """Seconds per agent step of `config` from its own game's benchmark on this CPU
+    (`benchmarks`), at the share of it the sweep's workers measured here; None without either.
+    A group's measured rate averages whichever games finished: one agent step costs about 2x
+    more in Seaquest than in Breakout, which put a Seaquest x1 run at half its real time."""
+    steps_per_s = benchmark_rate(benchmarks, config)
+    if not steps_per_s or not sweep_efficiency:
+        return None
+    return Rate(1.0 / (steps_per_s * sweep_efficiency),
+                f"{config.game}'s benchmark at {sweep}'s {100 * sweep_efficiency:.0f}% on this CPU",
+                "this CPU")
+
+
 def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: Path | str,
             cpu: str) -> list[QueuedRun]:
     """The runs left in `sweeps`, in queue order (partial runs first, then each sweep's own
     order), with their estimated seconds left. Runs another live process holds, and lottery
     runs whose donor's masks are not there yet, are left out."""
     partial, fresh = [], []
+    benchmarks = benchmark_rates(results_root, cpu)
     for sweep in sweeps:
         prior = describe(sweep.name).cost_prior
+        speed = (efficiency(sweep, results_root, checkpoint_root, cpu).efficiency
+                 if benchmarks else None)
         tables = [measured_rates(sweep.name, results_root, cpu)]
         if prior:
             tables.append(measured_rates(prior, results_root, cpu))
@@ -97,7 +123,8 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
             if done and progress[0].finish_s is not None:  # the run's own pace so far
                 seconds, source = progress[0].finish_s, "its checkpoint"
             else:
-                rate = rate_for(config.agent, config.width, tables)
+                rate = (benchmarked_rate(config, benchmarks, speed, sweep.name)
+                        or rate_for(config.agent, config.width, tables))
                 left_units = (config.num_iterations - done) * config.iteration_units
                 seconds = None if rate is None else rate.seconds_per_unit * left_units
                 source = rate.source if rate else "no measured rate"
