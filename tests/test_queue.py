@@ -110,7 +110,6 @@ def test_pending_estimates_from_this_cpu_first_and_puts_partial_runs_first(tmp_p
                                            planner.pending([sweep], results, ckpts, CPU)}
 
 
-
 def test_a_fresh_run_is_estimated_at_its_own_games_benchmark_and_the_sweeps_efficiency(tmp_path):
     """A group's rate averages the games that finished (Breakout here): a Seaquest run, twice
     as slow per step, would be quoted at half its time and overrun a session's deadline."""
@@ -133,6 +132,7 @@ def test_a_fresh_run_is_estimated_at_its_own_games_benchmark_and_the_sweeps_effi
     freeway = by_id[configs["Freeway", 1].run_id]  # no benchmark: the group's measured rate
     assert freeway.seconds_left == pytest.approx(units / 800.0)
     assert freeway.rate_source == "g on this CPU"
+
 
 def test_rate_for_scales_the_nearest_measured_width():
     table = {("dqn", 5): planner.Rate(2.0, "s")}

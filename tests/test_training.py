@@ -358,7 +358,6 @@ def test_status_gives_a_finish_time_only_to_a_run_that_is_training():
         "r: iteration 10/40, 500 steps/s, about 1.50 h left once resumed")
 
 
-
 def test_a_resumed_runs_finish_is_reckoned_from_its_claim_not_its_old_checkpoint(tmp_path):
     """Resumed this session, a run has not saved yet: its checkpoint is last session's."""
     config = ci_config("dqn", num_env_steps=2_000)
@@ -374,6 +373,7 @@ def test_a_resumed_runs_finish_is_reckoned_from_its_claim_not_its_old_checkpoint
     assert checkpoints.try_claim(claim)
     _, since = cost.run_progress(config, "s", tmp_path)
     assert since == claim.stat().st_mtime > three_hours_ago
+
 
 def test_vmapped_group_matches_separate_runs(tmp_path):
 
