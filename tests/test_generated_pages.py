@@ -3,6 +3,7 @@ the committed `results/` produce: a commit that adds results without `make claim
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,16 @@ def test_downloads_match_results(tmp_path):
 def test_cost_table_matches_results(name):
     expected = cost.cost_markdown(registry.cost_rows(name, ROOT / "results"), name)
     assert (GENERATED / f"cost_{name}.md").read_text() == expected, "run `make claims`"
+
+
+def test_the_front_pages_summary_quotes_only_ratios_of_the_claims_table():
+    """"What we found" is written by hand: a ratio it quotes that the committed results no
+    longer give (a verdict recomputed, a claim renamed) is a stale sentence on the first page
+    a reader sees. Paper ratios (×1.6, ×1.5) have one decimal and are not ratios of ours."""
+    intro = (ROOT / "book" / "intro.md").read_text()
+    found = intro.split("## What we found", 1)[1].split("\n## ", 1)[0]
+    quoted = set(re.findall(r"×\d+\.\d\d\b", found))
+    table = (GENERATED / "claims.md").read_text()
+    assert quoted, "the summary quotes no ratio: has its heading changed?"
+    stale = sorted(r for r in quoted if f"{r} [" not in table)  # the table: "×1.38 [1.19, 1.69]"
+    assert not stale, f"ratios on the front page that the claims table does not give: {stale}"
