@@ -134,6 +134,34 @@ def test_a_fresh_run_is_estimated_at_its_own_games_benchmark_and_the_sweeps_effi
     assert freeway.rate_source == "g on this CPU"
 
 
+def test_a_games_own_runs_on_this_cpu_beat_its_benchmark_in_the_estimate(tmp_path):
+    """A game can train faster here than its benchmark times the sweep's mean efficiency (the
+    Xeon's Seaquest x5: 1.88-1.98 h, quoted 2.13 h): its finished runs here are the measure;
+    runs of it on another CPU are not."""
+    results, ckpts = tmp_path / "results", tmp_path / "ck"
+    grid = Grid(("dqn",), ("Breakout", "Seaquest"), (1,), (0.0, 0.95), (0, 1), "ci")
+    sweep = Sweep("g", (grid,), order="grid")
+    configs = {(c.game, c.final_sparsity, c.seed): c for c in sweep.configs()}
+    units = run_units(configs["Breakout", 0.0, 0])
+    (results / "g").mkdir(parents=True)
+    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+        "agent_steps_per_s": {"ci/dqn/x1/Breakout": 1000.0, "ci/dqn/x1/Seaquest": 500.0}}}}))
+    _record(results, "g", configs["Breakout", 0.0, 0], units / 800.0, CPU)  # 80% here
+    _record(results, "g", configs["Seaquest", 0.0, 0], units / 100.0, "cpu: another")
+    seaquest = {r.config.run_id: r for r in planner.pending([sweep], results, ckpts, CPU)}[
+        configs["Seaquest", 0.95, 1].run_id]
+    assert seaquest.seconds_left == pytest.approx(units / (500.0 * 0.8), rel=1e-3)
+    _record(results, "g", configs["Seaquest", 0.95, 0], units / 560.0, CPU)  # 112% here
+    _record(results, "g", configs["Seaquest", 0.0, 1], units / 440.0, CPU)  # 88%
+    by_id = {r.config.run_id: r for r in planner.pending([sweep], results, ckpts, CPU)}
+    seaquest = by_id[configs["Seaquest", 0.95, 1].run_id]
+    assert seaquest.seconds_left == pytest.approx((units / 560.0 + units / 440.0) / 2, rel=1e-3)
+    assert seaquest.rate_source == "Seaquest's 2 finished runs of g on this CPU"
+    breakout = by_id[configs["Breakout", 0.95, 1].run_id]
+    assert breakout.rate_source == "Breakout's 1 finished run of g on this CPU"
+    assert breakout.seconds_left == pytest.approx(units / 800.0, rel=1e-3)
+
+
 def test_rate_for_scales_the_nearest_measured_width():
     table = {("dqn", 5): planner.Rate(2.0, "s")}
     assert planner.rate_for("dqn", 10, [{}, table]).seconds_per_unit == pytest.approx(4.0)

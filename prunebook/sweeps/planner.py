@@ -4,7 +4,8 @@ A free worker resumes a run whose checkpoint is on disk first (its progress woul
 for a later session), else starts the next run, in the sweeps' order, whose estimated training
 time fits before the deadline (a run longer than the whole session starts in its turn and
 goes on from its checkpoint next session). A partial run is estimated at its own pace. A fresh
-one at its game's single-worker benchmark on this CPU model, slowed to the sweep's measured
+one at the pace of the finished runs of its (sweep, agent, width, game) on this CPU model;
+else at its game's single-worker benchmark on this CPU model, slowed to the sweep's measured
 efficiency here, where both exist; else at the seconds per progress unit measured on finished
 runs of the same (sweep, agent, width), preferring runs made on this CPU model, then the
 sweep's cost prior (`registry.describe(name).cost_prior`), then the nearest measured width
@@ -34,6 +35,7 @@ from prunebook.sweeps.cost import (
     benchmark_rate,
     benchmark_rates,
     efficiency,
+    game_rates_here,
     measured_rates,
     run_progress,
 )
@@ -107,6 +109,7 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
         prior = describe(sweep.name).cost_prior
         speed = (efficiency(sweep, results_root, checkpoint_root, cpu).efficiency
                  if benchmarks else None)
+        games_here = game_rates_here(sweep.name, results_root, cpu)
         tables = [measured_rates(sweep.name, results_root, cpu)]
         if prior:
             tables.append(measured_rates(prior, results_root, cpu))
@@ -123,7 +126,8 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
             if done and progress[0].finish_s is not None:  # the run's own pace so far
                 seconds, source = progress[0].finish_s, "its checkpoint"
             else:
-                rate = (benchmarked_rate(config, benchmarks, speed, sweep.name)
+                rate = (games_here.get((config.agent, config.width, config.game))
+                        or benchmarked_rate(config, benchmarks, speed, sweep.name)
                         or rate_for(config.agent, config.width, tables))
                 left_units = (config.num_iterations - done) * config.iteration_units
                 seconds = None if rate is None else rate.seconds_per_unit * left_units
