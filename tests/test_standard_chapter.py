@@ -122,6 +122,23 @@ def test_at_env_steps_cuts_every_run_after_that_step(tmp_path):
     assert early.present == data.present
 
 
+def test_orientation_table_sets_dense_x1_beside_the_published_dqn(tmp_path):
+    """Only dense x1 DQN counts (the pruned and the wide runs score 1,000 here, and would show
+    if they leaked in); the mean and range are over that game's finished seeds."""
+    sel = chapters.selection("std", ["dqn"], [1, 5], [0.0, 0.95],
+                             games=["Breakout", "Seaquest"], seeds=[0, 1])
+    final_return = {("Breakout", 0): 8.0, ("Breakout", 1): 12.0, ("Seaquest", 0): 30.0,
+                    ("Seaquest", 1): 50.0}
+    for c in sel.configs():
+        score = (final_return[c.game, c.seed] if (c.width, c.final_sparsity) == (1, 0.0)
+                 else 1000.0)
+        store.write_run(store.run_path(tmp_path, "online_std", c.run_id),
+                        _record(c, [None] * 2, [0.0, score], "online_std"))
+    table = standard.orientation_table(chapters.load("online", "std", sel, tmp_path))
+    assert table.loc["Breakout"].tolist() == [2, 10.0, "8.0–12.0", 10.0, "×1.0"]
+    assert table.loc["Seaquest"].tolist() == [2, 40.0, "30.0–50.0", 20.0, "×2.0"]
+
+
 def test_protocol_table_names_every_deviation():
     """Chapter 5's protocol table (a Markdown table of the notebook): one row per setting,
     each deviation from original MinAtar marked as such."""

@@ -24,6 +24,13 @@ EARLY_ENV_STEPS = 500_000  # the `cpu` budget: the same claims read part-way
 
 ANCHOR_CORRECTED = "2026-12-03"  # before it, std runs were anchored by the gymnax-default table
 
+# Original MinAtar's DQN (Young & Tian 2019) after 5M frames, read off the learning-curve figure
+# of its README (about ±0.5; 30 runs per curve): training returns at ε = 0.1, RMSProp, Huber
+# loss, one update per frame, the conv 16 → dense 128 network. Seaquest's was measured before
+# MinAtar 1.0.11 fixed its oxygen. For orientation only: no claim is judged against these.
+MINATAR_README_DQN = {"Asterix": 17.0, "Breakout": 10.0, "Freeway": 50.0, "Seaquest": 20.0,
+                      "SpaceInvaders": 44.0}
+
 
 def anchor_table(games) -> pd.DataFrame:
     """The random policy's mean return per game in the `std` environment (the anchor since
@@ -41,6 +48,25 @@ def at_env_steps(data: ChapterData, env_steps: int) -> ChapterData:
     """The same runs cut after `env_steps` agent steps: their "final" score is the last
     iteration that ends there (runs shorter than that are unchanged)."""
     return dataclasses.replace(data, runs=data.runs[data.runs["env_steps"] <= env_steps])
+
+
+def orientation_table(data: ChapterData) -> pd.DataFrame:
+    """Our dense ×1 DQN's final training return per game (the mean over its finished seeds,
+    and their range) beside original MinAtar's published DQN (`MINATAR_README_DQN`). Not a
+    verdict: the protocols differ (the chapter's protocol table), and the published number is
+    read off a plot."""
+    columns = ["game", "seeds", "ours: final training return", "ours: range over seeds",
+               "original MinAtar DQN (≈)", "ours / original"]
+    final = data.final()
+    dense = final[(final["agent"] == "dqn") & (final["width"] == 1) & (final["sparsity"] == 0)]
+    rows = []
+    for game, group in dense.groupby("game"):
+        published = MINATAR_README_DQN.get(game)
+        mean = group["score"].mean()
+        rows.append([game, len(group), round(mean, 1),
+                     f"{group['score'].min():.1f}–{group['score'].max():.1f}", published,
+                     None if published is None else f"×{mean / published:.1f}"])
+    return pd.DataFrame(rows, columns=columns).set_index("game")
 
 
 # --- figures and tables ----------------------------------------------------------------------
