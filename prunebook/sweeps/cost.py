@@ -98,26 +98,6 @@ def rates_of(records: Iterable[dict], sweep: str, cpu: str | None = None
     return rates
 
 
-def game_rates_here(sweep: str, results_root: Path | str, cpu: str
-                    ) -> dict[tuple[str, int, str], Rate]:
-    """Per (agent, width, game): seconds per progress unit of `sweep`'s finished runs made on
-    `cpu`, the most specific measure the queue has. A game's pace here can differ from its
-    benchmark's by more than the sweep's mean efficiency says (Seaquest x5 trained 1-6%
-    faster than its benchmark while the sweep as a whole ran at 94%)."""
-    totals: dict[tuple[str, int, str], list[float]] = {}
-    for record in store.scan(results_root, sweep)[0].values():
-        if record.get("device") != cpu or not record.get("wall_clock_s"):
-            continue
-        config = config_from_dict(record["config"])
-        total = totals.setdefault((config.agent, config.width, config.game), [0.0, 0.0, 0])
-        total[0] += float(record["wall_clock_s"])
-        total[1] += run_units(config)
-        total[2] += 1
-    return {key: Rate(seconds / units, f"{key[2]}'s {runs} finished run{'s' * (runs > 1)} "
-                      f"of {sweep} on this CPU", "this CPU")
-            for key, (seconds, units, runs) in totals.items()}
-
-
 @dataclasses.dataclass(frozen=True)
 class GroupCost:
     """Measured cost of one (agent, width) group of a sweep and what its unfinished runs should
