@@ -36,6 +36,7 @@ from prunebook.sweeps.cost import (
     benchmark_rates,
     efficiency,
     measured_rates,
+    rates_of,
     run_progress,
 )
 from prunebook.sweeps.grid import Sweep, run_units
@@ -83,14 +84,15 @@ def rate_for(agent: str, width: int, tables: Sequence[dict[tuple[str, int], Rate
     return None
 
 
-def game_rates_here(sweep: str, results_root: Path | str, cpu: str
+def game_rates_here(records: Iterable[dict], sweep: str, cpu: str
                     ) -> dict[tuple[str, int, str], Rate]:
-    """Per (agent, width, game): seconds per progress unit of `sweep`'s finished runs made on
-    `cpu`, the most specific measure the queue has. A game's pace here can differ from its
-    benchmark's by more than the sweep's mean efficiency says (Seaquest x5 trained 1-6%
-    faster than its benchmark while the sweep as a whole ran at 94%)."""
+    """Per (agent, width, game): seconds per progress unit of `sweep`'s finished runs'
+    `records` made on `cpu`, the most specific measure the queue has (`cost.rates_of` is the
+    same per (agent, width)). A game's pace here can differ from its benchmark's by more
+    than the sweep's mean efficiency says (Seaquest x5 trained 1-6% faster than its benchmark
+    while the sweep as a whole ran at 94%)."""
     totals: dict[tuple[str, int, str], list[float]] = {}
-    for record in store.scan(results_root, sweep)[0].values():
+    for record in records:
         if record.get("device") != cpu or not record.get("wall_clock_s"):
             continue
         config = config_from_dict(record["config"])
@@ -128,8 +130,9 @@ def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: 
         prior = describe(sweep.name).cost_prior
         speed = (efficiency(sweep, results_root, checkpoint_root, cpu).efficiency
                  if benchmarks else None)
-        games_here = game_rates_here(sweep.name, results_root, cpu)
-        tables = [measured_rates(sweep.name, results_root, cpu)]
+        records = list(store.scan(results_root, sweep.name)[0].values())  # read once, for both
+        games_here = game_rates_here(records, sweep.name, cpu)
+        tables = [rates_of(records, sweep.name, cpu)]
         if prior:
             tables.append(measured_rates(prior, results_root, cpu))
         for config in sweep.configs():
