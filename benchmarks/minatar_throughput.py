@@ -174,13 +174,13 @@ RECORDED = (("std", (1, 5), STD_GAMES), ("cpu", (1, 3, 5, 10), BOOK_GAMES))
 def record(path, steps, core, games=None, presets=None, sparsity=0.0, beside="other cores idle"):
     """One pinned single-threaded worker per (preset, width, game), on `core`, merged into
     `path` under this CPU's description: the benchmark `prunebook status` compares workers'
-    speed with (`prunebook.sweeps.cost.benchmark_key`). Per game, because one agent step
+    speed with (`prunebook.sweeps.rates.benchmark_key`). Per game, because one agent step
     costs different amounts in different games. `beside`: what the other cores were doing,
     kept with each measurement (DQN, best of 2 timed iterations after a warm-up)."""
     import json
     import time
 
-    from prunebook.sweeps.cost import benchmark_key
+    from prunebook.sweeps.rates import benchmark_key
     from prunebook.sweeps.store import atomic_write_bytes, code_version, device_description
 
     # once, before the first write: writing into this checkout's results/ makes it dirty

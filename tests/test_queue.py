@@ -12,7 +12,7 @@ from faults import stop_after
 from prunebook import cli
 from prunebook.config import ConfigError, ci_config, std_config
 from prunebook.loops.trainer import TIMING_KEYS
-from prunebook.sweeps import checkpoints, cost, local, planner, runner, store
+from prunebook.sweeps import checkpoints, cost, local, planner, rates, runner, store
 from prunebook.sweeps.grid import Grid, Sweep, run_units
 
 CPU = "cpu: test CPU (family 1, model 2; AVX2)"
@@ -121,7 +121,7 @@ def test_a_fresh_run_is_estimated_at_its_own_games_benchmark_and_the_sweeps_effi
     _record(results, "g", configs["Breakout", 0], units / 800.0, CPU)  # 800 steps/s
     by_id = {run.config.run_id: run for run in planner.pending([sweep], results, ckpts, CPU)}
     assert by_id[configs["Seaquest", 1].run_id].seconds_left == pytest.approx(units / 800.0)
-    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+    (results / rates.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
         "agent_steps_per_s": {"ci/dqn/x1/Breakout": 1000.0, "ci/dqn/x1/Seaquest": 500.0}}}}))
     by_id = {run.config.run_id: run for run in planner.pending([sweep], results, ckpts, CPU)}
     seaquest = by_id[configs["Seaquest", 1].run_id]
@@ -144,7 +144,7 @@ def test_a_games_own_runs_on_this_cpu_beat_its_benchmark_in_the_estimate(tmp_pat
     configs = {(c.game, c.final_sparsity, c.seed): c for c in sweep.configs()}
     units = run_units(configs["Breakout", 0.0, 0])
     (results / "g").mkdir(parents=True)
-    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+    (results / rates.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
         "agent_steps_per_s": {"ci/dqn/x1/Breakout": 1000.0, "ci/dqn/x1/Seaquest": 500.0}}}}))
     _record(results, "g", configs["Breakout", 0.0, 0], units / 800.0, CPU)  # 80% here
     _record(results, "g", configs["Seaquest", 0.0, 0], units / 100.0, "cpu: another")
@@ -163,7 +163,7 @@ def test_a_games_own_runs_on_this_cpu_beat_its_benchmark_in_the_estimate(tmp_pat
 
 
 def test_rate_for_scales_the_nearest_measured_width():
-    table = {("dqn", 5): planner.Rate(2.0, "s")}
+    table = {("dqn", 5): rates.Rate(2.0, "s")}
     assert planner.rate_for("dqn", 10, [{}, table]).seconds_per_unit == pytest.approx(4.0)
     assert planner.rate_for("dqn", 5, [table]).seconds_per_unit == 2.0
     assert planner.rate_for("rainbow", 5, [table]) is None
@@ -293,7 +293,7 @@ def test_the_queue_ends_with_what_it_trained_against_the_benchmark(tmp_path):
     assert len(stop_after(1, first, "q", results, ckpts)) == 1  # a partial run: 1 of 4
     device = store.device_description()
     results.mkdir(exist_ok=True)
-    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {device: {
+    (results / rates.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {device: {
         "agent_steps_per_s": {"ci/dqn/x1/Breakout": 1000.0}}}}))
     log = []
     outcome = local.run_queue([sweep], time.time() + 3600.0, results, ckpts, workers=0,
@@ -319,15 +319,15 @@ def test_efficiency_against_the_benchmark_of_each_runs_game(tmp_path):
     _record(results, "e", configs["Breakout", 1], 1.0, "cpu: another")  # not this CPU
     row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
     assert row.runs == 2 and row.efficiency is None  # no benchmark yet
-    rates = {"ci/dqn/x1/Breakout": 1000.0}
-    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
-        "agent_steps_per_s": rates}}}))
+    speeds = {"ci/dqn/x1/Breakout": 1000.0}
+    (results / rates.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+        "agent_steps_per_s": speeds}}}))
     row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
     assert row.efficiency == pytest.approx(0.8)  # Seaquest has no benchmark: left out
     assert "80% of the single-worker benchmark (over the 1 of 2 runs" in row.describe()
-    rates["ci/dqn/x1/Seaquest"] = 500.0
-    (results / cost.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
-        "agent_steps_per_s": rates}}}))
+    speeds["ci/dqn/x1/Seaquest"] = 500.0
+    (results / rates.BENCHMARKS_FILE).write_text(json.dumps({"cpus": {CPU: {
+        "agent_steps_per_s": speeds}}}))
     row = cost.efficiency(sweep, results, tmp_path / "ck", CPU)
     expected = (1 / 1000 + 1 / 500) / (1 / 800 + 1 / 300)
     assert row.efficiency == pytest.approx(expected, rel=1e-3)  # wall_s kept to the ms
@@ -337,12 +337,12 @@ def test_efficiency_against_the_benchmark_of_each_runs_game(tmp_path):
 
 def test_benchmark_rate_prefers_the_runs_own_sparsity():
     config = ci_config("dqn", final_sparsity=0.95)
-    rates = {"ci/dqn/x1/Breakout": 900.0}
-    assert cost.benchmark_key("ci", "dqn", 1, "Breakout", 0.95) == "ci/dqn/x1/Breakout/s0.95"
-    assert cost.benchmark_rate(rates, config) == 900.0  # dense: the same gmp code
-    rates["ci/dqn/x1/Breakout/s0.95"] = 600.0
-    assert cost.benchmark_rate(rates, config) == 600.0
-    assert cost.benchmark_rate(rates, ci_config("dqn", game="Asterix")) is None
+    speeds = {"ci/dqn/x1/Breakout": 900.0}
+    assert rates.benchmark_key("ci", "dqn", 1, "Breakout", 0.95) == "ci/dqn/x1/Breakout/s0.95"
+    assert rates.benchmark_rate(speeds, config) == 900.0  # dense: the same gmp code
+    speeds["ci/dqn/x1/Breakout/s0.95"] = 600.0
+    assert rates.benchmark_rate(speeds, config) == 600.0
+    assert rates.benchmark_rate(speeds, ci_config("dqn", game="Asterix")) is None
 
 
 def test_controls_and_baselines_queue_their_cheap_comparisons_first():

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from prunebook.config import config_from_dict
 from prunebook.sweeps import store
 from prunebook.sweeps.checkpoints import (
     DEFAULT_CHECKPOINT_ROOT,
@@ -23,6 +21,7 @@ from prunebook.sweeps.checkpoints import (
     record_state,
 )
 from prunebook.sweeps.grid import Sweep, run_units
+from prunebook.sweeps.rates import benchmark_rate, benchmark_rates, measured_rates, rates_of
 
 
 def sweep_status(sweep: Sweep, results_root: Path | str = "results",
@@ -57,45 +56,6 @@ def measured_seconds(sweep: Sweep, results_root: Path | str = "results") -> floa
     `wall_clock_s`; compilation and start-up excluded). With single-threaded workers this is
     close to their CPU time: the cost to quote for a sweep."""
     return sum(group.done_seconds for group in cost_estimate(sweep, results_root))
-
-
-@dataclasses.dataclass(frozen=True)
-class Rate:
-    """Seconds per progress unit of one (agent, width), and where the number comes from."""
-
-    seconds_per_unit: float
-    source: str  # e.g. "online_std on this CPU", "online_cpu (prior)", "x5 scaled to x10"
-    cpu: str = ""  # asked for one CPU model: "this CPU" or "another CPU", where it was measured
-
-
-def measured_rates(sweep: str, results_root: Path | str, cpu: str | None = None
-                   ) -> dict[tuple[str, int], Rate]:
-    """`rates_of` the finished runs of `sweep` (the queue's estimates read this)."""
-    return rates_of(store.scan(results_root, sweep)[0].values(), sweep, cpu)
-
-
-def rates_of(records: Iterable[dict], sweep: str, cpu: str | None = None
-             ) -> dict[tuple[str, int], Rate]:
-    """Per (agent, width): total `wall_clock_s` over total progress units of `sweep`'s finished
-    runs' `records`; with `cpu`, from the runs made on that CPU model (a record's `device`) where
-    there are any. The one place a rate is measured: the queue's estimates and the cost tables
-    use it."""
-    totals: dict[tuple[str, int, bool], list[float]] = {}
-    for record in records:
-        if not record.get("wall_clock_s"):
-            continue  # made before runs timed their iterations
-        config = config_from_dict(record["config"])
-        here = cpu is None or record.get("device") == cpu
-        total = totals.setdefault((config.agent, config.width, here), [0.0, 0.0])
-        total[0] += float(record["wall_clock_s"])
-        total[1] += run_units(config)
-    rates = {}
-    for (agent, width, here), (seconds, units) in sorted(totals.items(), key=lambda kv: kv[0][2]):
-        # sorted so that this CPU's numbers (here=True) overwrite other machines'
-        where = "" if cpu is None else "this CPU" if here else "another CPU"
-        rates[(agent, width)] = Rate(seconds / units, f"{sweep} on {where}" if where else sweep,
-                                     where)
-    return rates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,39 +176,6 @@ def cost_markdown(rows: Sequence[GroupCost], sweep_name: str) -> str:
     lines.append(f"| **all** | | **{done}** | | **{done_hours(rows):.2f}** | **{left}** | "
                  f"{total_left} |")
     return "\n".join(lines) + "\n"
-
-
-BENCHMARKS_FILE = "throughput.json"
-"""Single-worker agent steps/s per CPU model (`benchmarks/minatar_throughput.py --record`),
-in the results root: what a worker's measured speed is compared with."""
-
-
-def benchmark_rates(results_root: Path | str, cpu: str) -> dict[str, float]:
-    """{benchmark key: agent steps/s} measured on `cpu` by one pinned, single-threaded worker;
-    {} when this CPU was never measured."""
-    path = Path(results_root) / BENCHMARKS_FILE
-    if not path.exists():
-        return {}
-    try:
-        table = json.loads(path.read_text())
-    except ValueError as error:
-        raise store.ResultsFileError(path, f"not valid JSON ({error})") from error
-    return dict(table.get("cpus", {}).get(cpu, {}).get("agent_steps_per_s", {}))
-
-
-def benchmark_key(preset: str, agent: str, width: int, game: str, sparsity: float = 0.0) -> str:
-    """"<preset>/<agent>/x<width>/<game>", plus "/s<sparsity>" for a pruned benchmark. Per
-    game: one agent step costs up to about 2x more in some games than in others."""
-    key = f"{preset}/{agent}/x{width}/{game}"
-    return f"{key}/s{sparsity:g}" if sparsity else key
-
-
-def benchmark_rate(rates: dict[str, float], config) -> float | None:
-    """The benchmark for `config`'s (preset, agent, width, game): at its final sparsity where
-    that was measured, else dense (the same `gmp` code runs both); None if neither was."""
-    args = (config.preset, config.agent, config.width, config.game)
-    sparsity = getattr(config, "final_sparsity", 0.0)
-    return rates.get(benchmark_key(*args, sparsity)) or rates.get(benchmark_key(*args))
 
 
 @dataclasses.dataclass(frozen=True)

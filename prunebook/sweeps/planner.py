@@ -23,23 +23,23 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from prunebook.config import ConfigError, config_from_dict
+from prunebook.config import ConfigError
 from prunebook.sweeps import lottery, store
 from prunebook.sweeps.checkpoints import (
     claim_path,
     finished_state,
     lock_alive,
 )
-from prunebook.sweeps.cost import (
+from prunebook.sweeps.cost import efficiency, run_progress
+from prunebook.sweeps.grid import Sweep
+from prunebook.sweeps.rates import (
     Rate,
-    benchmark_rate,
     benchmark_rates,
-    efficiency,
+    benchmarked_rate,
+    game_rates_here,
     measured_rates,
     rates_of,
-    run_progress,
 )
-from prunebook.sweeps.grid import Sweep, run_units
 from prunebook.sweeps.registry import describe, get_sweep
 
 
@@ -82,41 +82,6 @@ def rate_for(agent: str, width: int, tables: Sequence[dict[tuple[str, int], Rate
             return Rate(near.seconds_per_unit * width / widths[0],
                         f"{near.source}, x{widths[0]} scaled to x{width}", near.cpu)
     return None
-
-
-def game_rates_here(records: Iterable[dict], sweep: str, cpu: str
-                    ) -> dict[tuple[str, int, str], Rate]:
-    """Per (agent, width, game): seconds per progress unit of `sweep`'s finished runs'
-    `records` made on `cpu`, the most specific measure the queue has (`cost.rates_of` is the
-    same per (agent, width)). A game's pace here can differ from its benchmark's by more
-    than the sweep's mean efficiency says (Seaquest x5 trained 1-6% faster than its benchmark
-    while the sweep as a whole ran at 94%)."""
-    totals: dict[tuple[str, int, str], list[float]] = {}
-    for record in records:
-        if record.get("device") != cpu or not record.get("wall_clock_s"):
-            continue
-        config = config_from_dict(record["config"])
-        total = totals.setdefault((config.agent, config.width, config.game), [0.0, 0.0, 0])
-        total[0] += float(record["wall_clock_s"])
-        total[1] += run_units(config)
-        total[2] += 1
-    return {key: Rate(seconds / units, f"{key[2]}'s {runs} finished run{'s' * (runs > 1)} "
-                      f"of {sweep} on this CPU", "this CPU")
-            for key, (seconds, units, runs) in totals.items()}
-
-
-def benchmarked_rate(config, benchmarks: dict[str, float], sweep_efficiency: float | None,
-                     sweep: str) -> Rate | None:
-    """Seconds per agent step of `config` from its own game's benchmark on this CPU
-    (`benchmarks`), at the share of it the sweep's workers measured here; None without either.
-    A group's measured rate averages whichever games finished: one agent step costs about 2x
-    more in Seaquest than in Breakout, which put a Seaquest x1 run at half its real time."""
-    steps_per_s = benchmark_rate(benchmarks, config)
-    if not steps_per_s or not sweep_efficiency:
-        return None
-    return Rate(1.0 / (steps_per_s * sweep_efficiency),
-                f"{config.game}'s benchmark at {sweep}'s {100 * sweep_efficiency:.0f}% on this CPU",
-                "this CPU")
 
 
 def pending(sweeps: Sequence[Sweep], results_root: Path | str, checkpoint_root: Path | str,
