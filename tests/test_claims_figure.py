@@ -4,7 +4,7 @@ deterministic SVG, no empty panel) and the table (pending claims folded per swee
 
 import pandas as pd
 
-from prunebook.analysis import plots
+from prunebook.analysis import plots, styles
 from prunebook.analysis.claims import (
     CLAIMS,
     CLAIMS_BY_ID,
@@ -99,3 +99,25 @@ def test_no_text_is_clipped_and_none_is_below_9_points():
             extent = text.get_window_extent(renderer)
             assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()
             assert text.get_fontsize() >= 9, text.get_text()
+
+
+def test_no_two_ratio_tick_labels_touch():
+    """The front page's panels are narrow: with every candidate tick, "0.5" and "0.7" ran
+    together ("0.50.7")."""
+    wide = RES + [_res("4-cql-w1", "offline_cpu", 0.2, (0.12, 0.3), "contradicted"),
+                  _res("2-dqn", "offline_cpu", 2.5, (2.0, 3.4), "reproduced")]
+    fig = frontpage.claims_figure(wide)
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+        assert len(boxes) >= 4  # still a readable scale: 1 and its neighbours
+        half_em = labels[0].get_fontsize() / 2 * fig.dpi / 72  # pixels
+        for left, right in zip(boxes, boxes[1:], strict=False):
+            assert right.x0 - left.x1 >= half_em, [t.get_text() for t in labels]
+
+
+def test_ratio_ticks_keep_every_candidate_on_a_wide_axis_and_prefer_round_ones():
+    assert styles.ratio_ticks(0.15, 4.0, 40.0, 9) == [0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0]
+    narrow = styles.ratio_ticks(0.15, 4.0, 1.6, 9)
+    assert 1.0 in narrow and 0.5 in narrow and 2.0 in narrow and not {0.5, 0.7} <= set(narrow)

@@ -184,13 +184,20 @@ def _record(sweep, returns, losses, device="cpu: A"):
                            zip(returns, losses, strict=True)]}
 
 
+def test_a_device_cell_drops_the_cpu_prefix_and_trademarks_but_keeps_the_model():
+    assert records.short_device("cpu: Intel(R) Xeon(R) Processor (family 6, model 167; "
+                                "AVX-512)") == "Intel Xeon (family 6, model 167; AVX-512)"
+    assert records.short_device("cpu: AMD EPYC") == "AMD EPYC"
+    assert records.short_device("gpu: NVIDIA H100 80GB HBM3") == "gpu: NVIDIA H100 80GB HBM3"
+
+
 def test_the_rerun_table_counts_leading_bit_identical_iterations():
     original = _record("online_cpu", [1.0, 2.0, 3.0], [0.1, 0.2, 0.3])
     same = _record("controls_cpu", [1.0, 2.0, 3.0], [0.1, 0.2, 0.3], device="cpu: B")
     table = records.rerun_table([original, same], "controls_cpu", "online_cpu")
     row = table.loc["dqn-Breakout-w5-s0.95-seed0"]
     assert row["iterations identical"] == "3 of 3" and bool(row["bit-identical"])
-    assert (row["device (lender)"], row["device (rerun)"]) == ("cpu: A", "cpu: B")
+    assert (row["device (lender)"], row["device (rerun)"]) == ("A", "B")
     # a loss that differs in its last digit in iteration 1 breaks identity there
     drift = _record("controls_cpu", [1.0, 2.0, 3.5], [0.1, 0.2000001, 0.3])
     row = records.rerun_table([original, drift], "controls_cpu", "online_cpu").iloc[0]

@@ -18,6 +18,7 @@ from prunebook.analysis.styles import (  # noqa: F401  (OKABE_ITO, METHOD_STYLE:
     METHOD_STYLE,
     OKABE_ITO,
     method_of,
+    ratio_ticks,
     series_label,
     series_styles,
     value_label,
@@ -334,7 +335,7 @@ def plot_interval_rows(
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_xscale("log")
         ax.set_xlim(lo, hi)
-        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0) if lo <= t <= hi]
+        ticks = ratio_ticks(lo, hi, ax.get_position().width * fig_width, fontsize)
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
         ax.set_xlabel(xlabel, fontsize=fontsize)

@@ -127,3 +127,25 @@ def series_styles(keys: Sequence, method: str | None = None) -> dict:
         out[key] = {"color": style["color"], "marker": marker,
                     "linestyle": LINESTYLES[n % len(LINESTYLES)]}
     return out
+
+
+RATIO_TICKS = (1.0, 0.5, 2.0, 0.2, 5.0, 3.0, 0.3, 1.5, 0.7, 0.1)
+"""Candidate ticks of a log-scale ratio axis, most wanted first."""
+
+
+def ratio_ticks(lo: float, hi: float, axis_inches: float, fontsize: float) -> list[float]:
+    """The ticks of `RATIO_TICKS` in [lo, hi] whose labels do not touch on an axis
+    `axis_inches` long, taken in order of preference: on a narrow panel "0.5" and "0.7" ran
+    together ("0.50.7")."""
+    span = np.log(hi / lo)
+
+    def half_width(tick: float) -> float:  # inches, with a gap of about one character
+        return (len(f"{tick:g}") + 1) * fontsize * 0.6 / 72 / 2
+
+    chosen: list[float] = []
+    for tick in (t for t in RATIO_TICKS if lo <= t <= hi):
+        at = np.log(tick / lo) / span * axis_inches
+        if all(abs(at - np.log(other / lo) / span * axis_inches)
+               >= half_width(tick) + half_width(other) for other in chosen):
+            chosen.append(tick)
+    return sorted(chosen)

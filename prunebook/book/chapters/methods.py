@@ -170,10 +170,10 @@ def claim_results(data: ChapterData, seed: int = 0, reps: int = 50_000) -> list[
 
 def iqm_by_config(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS) -> pd.DataFrame:
     """IQM of normalised final scores, 95% CI (reference resampled inside) and mean kept
-    weights per configuration, over every game the runs cover. A configuration that has not
-    reached every game yet gets a row without a score (`games` says how many it has): scoring
-    it, or every configuration, on fewer games would put numbers from different games on one
-    axis."""
+    weights (to the nearest weight) per configuration, over every game the runs cover. A
+    configuration that has not reached every game yet gets a row without a score (`games` says
+    how many it has): scoring it, or every configuration, on fewer games would put numbers from
+    different games on one axis."""
     final = scores(data).final
     final = final[final["normalized"].notna()] if len(final) else final
     columns = ["label", "method", "width", "sparsity", "kept_weights", "IQM", "lo", "hi",
@@ -185,7 +185,7 @@ def iqm_by_config(data: ChapterData, seed: int = 0, reps: int = FIGURE_REPS) -> 
     rows = []
     for i, (key, sub) in enumerate(final.groupby(keys)):
         row = {"label": sub["label"].iloc[0], "method": key[0], "width": key[1],
-               "sparsity": key[2], "kept_weights": float(sub["kept_weights"].mean()),
+               "sparsity": key[2], "kept_weights": round(float(sub["kept_weights"].mean())),
                "IQM": np.nan, "lo": np.nan, "hi": np.nan,
                "runs per game": int(sub.groupby("game").size().min()),
                "games": sub["game"].nunique()}

@@ -80,5 +80,14 @@ def rerun_table(records: Sequence[dict], sweep: str, lender: str | None) -> pd.D
         rows.append((rerun["run_id"], f"{same} of {len(original['iterations'])}",
                      original["iterations"][-1]["train_return"],
                      rerun["iterations"][-1]["train_return"], identical,
-                     original.get("device", "?"), rerun.get("device", "?")))
+                     short_device(original.get("device", "?")),
+                     short_device(rerun.get("device", "?"))))
     return pd.DataFrame(rows, columns=RERUN_COLUMNS).set_index("run")
+
+
+def short_device(device: str) -> str:
+    """A record's `device` as a table cell: "Intel Xeon (family 6, model 167; AVX-512)" for
+    "cpu: Intel(R) Xeon(R) Processor (family 6, model 167; AVX-512)". The backend prefix goes
+    for CPUs only (a GPU's stays: it says what ran where)."""
+    name = device.removeprefix("cpu: ").replace("(R)", "").replace(" Processor", "")
+    return " ".join(name.split())
