@@ -83,6 +83,18 @@ def test_chapter_tables_show_the_alternatives():
     assert chapters.figure_robustness([claims.not_run_result(CLAIM, "—", "x", "no_runs")]) is None
 
 
+def test_claims_waiting_for_runs_share_the_verdict_tables_last_row():
+    judged = robust(frame({(1, 0.0): {"*": 1.0}, (5, 0.95): {"*": 1.3}}, seeds=3, noise=0.2))
+    waiting = [claims.not_run_result(CLAIMS_BY_ID[cid], "—", "waiting for runs", "waiting")
+               for cid in ("7-l2-w1", "7-l2-w3")]
+    table = chapters.verdict_table([waiting[0], judged, waiting[1]])
+    assert list(table.index) == ["2-dqn", "7-l2-w1, 7-l2-w3"]
+    assert table.loc["7-l2-w1, 7-l2-w3", "verdict"] == "not yet run (2 claims)"
+    assert table.loc["2-dqn", "verdict"] == judged.verdict
+    unselected = claims.not_run_result(CLAIMS_BY_ID["7-l2-w5"], "—", "x", "outside_selection")
+    assert chapters.verdict_table([unselected]).loc["7-l2-w5", "verdict"] == "not selected"
+
+
 def test_alternatives_are_fixed():
     assert ALTERNATIVES == ("mean of last 3 iterations", "mean instead of IQM",
                                    "expanded percentile interval", "without <game>")

@@ -145,9 +145,13 @@ def comparison_status(result: ClaimResult) -> str:
 
 
 def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
-    """One row per verdict: the paper's number, our IQM ratio and gain with its 95% CI."""
+    """One row per verdict: the paper's number, our IQM ratio and gain with its 95% CI. The
+    claims still waiting for runs share one last row that names them (a row of dashes each made
+    chapter 7's table twelve screens of "—"); the details under the table say what each waits
+    for."""
     rows = []
-    for r in res:
+    waiting = [r for r in res if comparison_status(r) == "not yet run"]
+    for r in (r for r in res if comparison_status(r) != "not yet run"):
         paper_in = {True: "inside", False: "outside", None: "—"}[r.paper_in_ci]
         gain_ci = ("—" if r.ci is None or not np.isfinite(r.ci[0])
                    else f"[{r.ci[0] - 1:+.0%}, {r.ci[1] - 1:+.0%}]")
@@ -158,6 +162,12 @@ def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
                                  "not selected": "not selected"}.get(comparison_status(r),
                                                                      r.verdict),
                      "robustness": _robustness(r)})
+    if waiting:
+        rows.append({"claim": ", ".join(r.claim_id for r in waiting), "paper": "—",
+                     "IQM ratio": "—", "95% CI": "—", "gain": "—", "gain 95% CI": "—",
+                     "paper's value in our CI": "—",
+                     "verdict": f"not yet run ({len(waiting)} claim{'s' * (len(waiting) > 1)})",
+                     "robustness": "—"})
     return pd.DataFrame(rows).set_index("claim")
 
 
