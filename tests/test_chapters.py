@@ -473,3 +473,18 @@ def test_kept_weights_scores_a_configuration_on_every_game_or_not_at_all(tmp_pat
     assert (scored["runs per game"] == 3).all()
     dense_x1 = scored[(scored["width"] == 1) & (scored["sparsity"] == 0)]
     assert float(dense_x1["IQM"].iloc[0]) == pytest.approx(1.0, abs=0.15)  # the reference
+
+
+def test_the_scale_line_counts_seeds_per_method_not_per_width_and_sparsity():
+    """A figure with dense (3 seeds) and dense + L2 (2 seeds) at the same width said "3 seeds
+    per configuration and game"."""
+    import pandas as pd
+
+    rows = [{"suite": "minatar", "agent": "dqn", "width": 1, "sparsity": 0.0, "method": method,
+             "game": game, "seed": seed, "env_steps": 500_000, "preset": "cpu"}
+            for method, seeds in (("", 3), ("l2", 2)) for game in ("Breakout", "Asterix")
+            for seed in range(seeds)]
+    line = chapters.scale_description(pd.DataFrame(rows))
+    assert "2-3 seeds per configuration and game" in line
+    same = chapters.scale_description(pd.DataFrame(rows).query("method == ''"))
+    assert "3 seeds per configuration and game" in same and "2-3" not in same

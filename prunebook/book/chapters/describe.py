@@ -30,7 +30,10 @@ def scale_description(final_df: pd.DataFrame) -> str:
     suite = ", ".join(sorted({"MinAtar" if s == "minatar" else "Atari" if s == "atari" else s
                               for s in final_df["suite"]}))
     games = sorted(final_df["game"].unique())
-    per = final_df.groupby(["agent", "width", "sparsity", "game"])["seed"].nunique()
+    # a method (weight decay, a static mask, ...) is its own configuration: grouped with plain
+    # dense, L2's 2 seeds hid behind dense's 3
+    config = ["agent", "width", "sparsity", *(["method"] if "method" in final_df else []), "game"]
+    per = final_df.groupby(config)["seed"].nunique()
     seeds = f"{per.min()}" if per.min() == per.max() else f"{per.min()}-{per.max()}"
     parts = [f"{suite}, {len(games)} game{'s' * (len(games) > 1)} ({', '.join(games)})"]
     if "env_steps" in final_df.columns:
