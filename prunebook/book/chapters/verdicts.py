@@ -146,9 +146,8 @@ def comparison_status(result: ClaimResult) -> str:
 
 def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
     """One row per verdict: the paper's number, our IQM ratio and gain with its 95% CI. The
-    claims still waiting for runs share one last row that names them (a row of dashes each made
-    chapter 7's table twelve screens of "—"); the details under the table say what each waits
-    for."""
+    claims still waiting for runs share one last row that names them (a row of dashes each gave
+    chapter 7 eleven such rows); the details under the table say what each waits for."""
     rows = []
     waiting = [r for r in res if comparison_status(r) == "not yet run"]
     for r in (r for r in res if comparison_status(r) != "not yet run"):
