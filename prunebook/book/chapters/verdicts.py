@@ -148,9 +148,12 @@ def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
     """One row per verdict: the paper's number, our IQM ratio and gain with its 95% CI. The
     claims still waiting for runs share one last row that names them (a row of dashes each gave
     chapter 7 eleven such rows); the details under the table say what each waits for."""
-    rows = []
-    waiting = [r for r in res if comparison_status(r) == "not yet run"]
-    for r in (r for r in res if comparison_status(r) != "not yet run"):
+    rows, waiting = [], []
+    for r in res:
+        status = comparison_status(r)
+        if status == "not yet run":
+            waiting.append(r)
+            continue
         paper_in = {True: "inside", False: "outside", None: "—"}[r.paper_in_ci]
         gain_ci = ("—" if r.ci is None or not np.isfinite(r.ci[0])
                    else f"[{r.ci[0] - 1:+.0%}, {r.ci[1] - 1:+.0%}]")
@@ -158,8 +161,7 @@ def verdict_table(res: Sequence[ClaimResult]) -> pd.DataFrame:
                      "95% CI": format_ci(r.ci), "gain": format_gain(r.ours), "gain 95% CI": gain_ci,
                      "paper's value in our CI": paper_in,
                      "verdict": {"cannot normalise": "no verdict (cannot normalise)",
-                                 "not selected": "not selected"}.get(comparison_status(r),
-                                                                     r.verdict),
+                                 "not selected": "not selected"}.get(status, r.verdict),
                      "robustness": _robustness(r)})
     if waiting:
         rows.append({"claim": ", ".join(r.claim_id for r in waiting), "paper": "—",
